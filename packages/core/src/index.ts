@@ -1,0 +1,32 @@
+export {
+  type DefinedOptimizerClass,
+  defineOptimizer,
+  type OptimizerDefinition,
+  OptimkitOptimizer,
+} from './optimizer.js';
+export { getRegisteredOptimizer, loadOptimizer, type OptimizerClass, registerOptimizer } from './registry.js';
+export { STATE_FORMAT_VERSION, StateFormatError } from './state-format.js';
+export type {
+  CommonOptions,
+  Defaults,
+  DefaultValue,
+  Hyperparameter,
+  HyperparameterOptions,
+  NamedTensor,
+  OptimizerOptions,
+  OptionValue,
+  ParamGroup,
+  Resolved,
+  Schedule,
+  SlotInit,
+  SlotSpec,
+  UpdateContext,
+  UpdateResult,
+} from './types.js';
+export {
+  checkClosedUnitInterval,
+  checkLearningRate,
+  checkNonNegative,
+  checkPositive,
+  checkUnitInterval,
+} from './validation.js';

@@ -1,0 +1,603 @@
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  checkHyperparameters,
+  checkPlainObject,
+  configToOptions,
+  hasSchedule,
+  type NormalizedGroup,
+  normalizeGroup,
+  resolveHyperparameters,
+  serializeHyperparameter,
+} from './hyperparameters.js';
+import { type OptimizerClass, registerOptimizer } from './registry.js';
+import {
+  decodeState,
+  PayloadWriter,
+  readTensorEntry,
+  StateFormatError,
+  type StateHeader,
+  type TensorEntry,
+  type VariableEntry,
+} from './state-format.js';
+import type {
+  Defaults,
+  NamedTensor,
+  OptimizerOptions,
+  Resolved,
+  SlotInit,
+  SlotSpec,
+  UpdateContext,
+  UpdateResult,
+} from './types.js';
+
+/** Everything a concrete optimizer provides; the base class does the rest of the contract. */
+export interface OptimizerDefinition<D extends Defaults> {
+  /** Serialization name: unique, letters and digits only, not one of tfjs's own. */
+  className: string;
+  /** The npm package that defines it (named in errors when the class is not imported). */
+  packageName: string;
+  /** The package's version, recorded in saved states. */
+  packageVersion: string;
+  /** Every hyperparameter with its default; booleans are flags, `null` an optional number. */
+  defaults: D;
+  /** Throws a `RangeError` naming the option and value for invalid hyperparameters. */
+  validate?: (h: Resolved<D>) => void;
+  /** The slots of one variable, created lazily on its first gradient. */
+  slots?: SlotSpec | ((shape: readonly number[], h: Resolved<D>) => SlotSpec);
+  /** The per-variable update, in tensor ops; runs inside the base class's `tidy`. */
+  update: (context: UpdateContext<D>) => UpdateResult;
+}
+
+interface VariableState {
+  name: string;
+  /** Null for state restored by `setWeights` until the next step binds it to a variable. */
+  variable: tf.Variable | null;
+  shape: number[] | null;
+  group: number;
+  step: number;
+  slots: Map<string, tf.Variable>;
+}
+
+/** Name tfjs-layers stores the per-variable bookkeeping under, after the variable's name. */
+const STATE_WEIGHT = 'optimkitState';
+const SLOT_NAME = /^[A-Za-z][A-Za-z0-9]*$/;
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+function shapeString(shape: readonly number[] | null): string {
+  return shape ? `[${shape.join(',')}]` : 'unknown';
+}
+
+function slotShape(init: SlotInit, variableShape: readonly number[]): number[] {
+  return typeof init === 'number' ? [...variableShape] : [...init.shape];
+}
+
+function registeredVariable(name: string): tf.Variable | undefined {
+  return tf.engine().registeredVariables[name];
+}
+
+/**
+ * The base of every optimkit optimizer: a `tf.Optimizer` that keeps its state per variable name,
+ * supports param groups and scheduled hyperparameters, saves and loads its state as versioned
+ * bytes, and round-trips through tfjs-layers' `model.save(…, {includeOptimizer: true})`.
+ *
+ * Concrete optimizers are made with {@link defineOptimizer}.
+ */
+export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimizer {
+  /** The definition this optimizer runs. */
+  readonly definition: OptimizerDefinition<D>;
+  private readonly options: Readonly<Record<string, unknown>>;
+  private readonly groups: readonly NormalizedGroup[];
+  private readonly scheduled: boolean;
+  private states = new Map<string, VariableState>();
+  private resolvedCache: { step: number; values: Resolved<D>[] } | null = null;
+  private weightsCache: tf.Tensor[] = [];
+
+  constructor(definition: OptimizerDefinition<D>, options: OptimizerOptions<D> = {}) {
+    super();
+    this.definition = definition;
+    const { className, defaults } = definition;
+    const given = checkPlainObject(options, `options of ${className}`);
+    const paramGroups = given.paramGroups ?? [];
+    if (!Array.isArray(paramGroups)) throw new TypeError(`paramGroups of ${className} must be an array`);
+    this.options = {
+      ...defaults,
+      ...checkHyperparameters(className, defaults, given, 'options', ['paramGroups']),
+    };
+    this.groups = paramGroups.map((g, i) => normalizeGroup(className, defaults, g, i));
+    this.scheduled = hasSchedule(this.options) || this.groups.some((g) => hasSchedule(g.overrides));
+    this.hyperparametersAt(0);
+  }
+
+  /** The registered class name, used by tfjs serialization and the state format. */
+  override getClassName(): string {
+    return this.definition.className;
+  }
+
+  /**
+   * The hyperparameters in effect at `step` (completed steps), for the top-level options
+   * (index 0) and each param group (index i + 1), with schedules evaluated and validated.
+   */
+  hyperparametersAt(step: number): Resolved<D>[] {
+    if (this.resolvedCache && (!this.scheduled || this.resolvedCache.step === step)) {
+      return this.resolvedCache.values;
+    }
+    const { className, defaults, validate } = this.definition;
+    const values = [this.options, ...this.groups.map((g) => ({ ...this.options, ...g.overrides }))].map(
+      (raw) => resolveHyperparameters(className, defaults, raw, step, validate),
+    );
+    this.resolvedCache = { step, values };
+    return values;
+  }
+
+  private groupOf(variable: tf.Variable): number {
+    return this.groups.findIndex((g) => g.names.has(variable.name) || (g.match?.(variable) ?? false));
+  }
+
+  private slotSpec(shape: readonly number[], h: Resolved<D>): SlotSpec {
+    const { slots } = this.definition;
+    return (typeof slots === 'function' ? slots(shape, h) : slots) ?? {};
+  }
+
+  /** Throws unless `slots` has exactly the names and shapes the definition expects. */
+  private checkSlots(
+    variableName: string,
+    variableShape: readonly number[],
+    group: number,
+    slots: ReadonlyMap<string, readonly number[]>,
+  ): void {
+    const h = this.hyperparametersAt(this.iterations)[group + 1]!;
+    const expected = this.slotSpec(variableShape, h);
+    const names = Object.keys(expected);
+    const got = [...slots.keys()];
+    if (names.length !== got.length || !names.every((n) => slots.has(n))) {
+      throw new StateFormatError(
+        `Optimizer state of '${variableName}' has slots [${got.join(', ')}], ` +
+          `but ${this.definition.className} with these options keeps [${names.join(', ')}]`,
+      );
+    }
+    for (const [name, init] of Object.entries(expected)) {
+      const want = slotShape(init, variableShape);
+      if (!sameShape(want, slots.get(name)!)) {
+        throw new StateFormatError(
+          `Optimizer state slot '${name}' of '${variableName}' has shape ${shapeString(slots.get(name)!)}, ` +
+            `expected ${shapeString(want)}`,
+        );
+      }
+    }
+  }
+
+  private readGradients(grads: tf.NamedTensorMap | NamedTensor[]): NamedTensor[] {
+    if (Array.isArray(grads)) {
+      const seen = new Set<string>();
+      for (const entry of grads) {
+        if (!entry || typeof entry.name !== 'string') {
+          throw new TypeError('applyGradients: every entry needs a variable name');
+        }
+        if (seen.has(entry.name)) throw new Error(`applyGradients: variable '${entry.name}' is given twice`);
+        seen.add(entry.name);
+      }
+      return grads;
+    }
+    if (typeof grads !== 'object' || grads === null) {
+      throw new TypeError('applyGradients takes a name→tensor map or a NamedTensor[]');
+    }
+    return Object.keys(grads).map((name) => ({ name, tensor: grads[name] }));
+  }
+
+  private checkGradient(name: string, grad: tf.Tensor): tf.Variable {
+    const variable = registeredVariable(name);
+    if (!variable) throw new Error(`applyGradients: no variable named '${name}' is registered`);
+    if (!(grad instanceof tf.Tensor) || grad.isDisposed) {
+      throw new TypeError(`applyGradients: the gradient of '${name}' is not a live tensor`);
+    }
+    if (variable.dtype !== 'float32') {
+      throw new TypeError(
+        `applyGradients: variable '${name}' has dtype ${variable.dtype}; only float32 is trained`,
+      );
+    }
+    if (grad.dtype !== variable.dtype) {
+      throw new TypeError(
+        `applyGradients: the gradient of '${name}' has dtype ${grad.dtype}, the variable ${variable.dtype}`,
+      );
+    }
+    if (!sameShape(grad.shape, variable.shape)) {
+      throw new RangeError(
+        `applyGradients: the gradient of '${name}' has shape ${shapeString(grad.shape)}, ` +
+          `the variable ${shapeString(variable.shape)}`,
+      );
+    }
+    return variable;
+  }
+
+  /**
+   * Binds state restored by `setWeights` to the variables of this step: by name when every
+   * restored name is among them, else by position (tfjs-layers passes its trainable weights in a
+   * fixed order, and a model loaded twice in one process gets renamed variables).
+   */
+  private bindRestoredState(names: readonly string[]): void {
+    const unbound = [...this.states.values()].filter((s) => s.variable === null);
+    if (unbound.length === 0) return;
+    const present = new Set(names);
+    let targets: string[];
+    if (unbound.every((s) => present.has(s.name))) targets = unbound.map((s) => s.name);
+    else if (unbound.length === names.length) targets = [...names];
+    else {
+      throw new Error(
+        `Restored optimizer state holds ${unbound.length} variables (${unbound.map((s) => s.name).join(', ')}) ` +
+          `that match neither the names nor the number of the ${names.length} variables of this step`,
+      );
+    }
+    const bound = unbound.map((state, i) => {
+      const name = targets[i]!;
+      const variable = registeredVariable(name);
+      if (!variable) throw new Error(`Restored optimizer state: no variable named '${name}' is registered`);
+      const other = this.states.get(name);
+      if (other && other !== state && other.variable !== null) {
+        throw new Error(`Restored optimizer state for '${state.name}' would replace the state of '${name}'`);
+      }
+      if (state.shape && !sameShape(state.shape, variable.shape)) {
+        throw new StateFormatError(
+          `Restored optimizer state of '${state.name}' is for shape ${shapeString(state.shape)}, ` +
+            `but '${name}' has shape ${shapeString(variable.shape)}`,
+        );
+      }
+      this.checkSlots(
+        name,
+        variable.shape,
+        state.group,
+        new Map([...state.slots].map(([k, v]) => [k, v.shape])),
+      );
+      return { state, name, variable };
+    });
+    const next = new Map<string, VariableState>();
+    for (const [key, state] of this.states) if (state.variable !== null) next.set(key, state);
+    for (const { state, name, variable } of bound) {
+      next.set(name, { ...state, name, variable, shape: [...variable.shape] });
+    }
+    this.states = next;
+  }
+
+  private createState(variable: tf.Variable, hyperparameters: Resolved<D>[]): VariableState {
+    const group = this.groupOf(variable);
+    const spec = this.slotSpec(variable.shape, hyperparameters[group + 1]!);
+    const slots = new Map<string, tf.Variable>();
+    for (const [name, init] of Object.entries(spec)) {
+      if (!SLOT_NAME.test(name) || name === STATE_WEIGHT) throw new TypeError(`Invalid slot name '${name}'`);
+      const value = typeof init === 'number' ? init : (init.value ?? 0);
+      slots.set(name, tf.variable(tf.fill(slotShape(init, variable.shape), value), false));
+    }
+    const state = { name: variable.name, variable, shape: [...variable.shape], group, step: 0, slots };
+    this.states.set(variable.name, state);
+    return state;
+  }
+
+  /**
+   * Applies one step. Takes a name→gradient map or a `NamedTensor[]`; a `null` or missing
+   * gradient leaves that variable and its state untouched. Everything is checked before anything
+   * changes: a name with no variable, or a gradient of another shape or dtype, throws.
+   */
+  override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
+    const listed = this.readGradients(variableGradients);
+    const work: { variable: tf.Variable; grad: tf.Tensor }[] = [];
+    for (const { name, tensor } of listed) {
+      if (tensor == null) continue;
+      work.push({ variable: this.checkGradient(name, tensor), grad: tensor });
+    }
+    const step = this.iterations;
+    const hyperparameters = this.hyperparametersAt(step);
+    this.bindRestoredState(listed.map((l) => l.name));
+    const { update } = this.definition;
+    const updated: VariableState[] = [];
+    tf.tidy(() => {
+      for (const { variable, grad } of work) {
+        const state = this.states.get(variable.name) ?? this.createState(variable, hyperparameters);
+        const slots: Record<string, tf.Tensor> = {};
+        for (const [name, slot] of state.slots) slots[name] = slot;
+        const result = update({
+          param: variable,
+          grad,
+          slots,
+          h: hyperparameters[state.group + 1]!,
+          step: state.step + 1,
+          name: variable.name,
+        });
+        if (result.param !== variable) variable.assign(result.param);
+        for (const [name, value] of Object.entries(result.slots ?? {})) {
+          const slot = state.slots.get(name);
+          if (!slot) throw new Error(`${this.definition.className} updated an unknown slot '${name}'`);
+          if (value !== slot) slot.assign(value);
+        }
+        updated.push(state);
+      }
+    });
+    for (const state of updated) state.step += 1;
+    this.incrementIterations();
+  }
+
+  /** The number of updates each variable has received, by variable name. */
+  variableSteps(): Map<string, number> {
+    return new Map([...this.states.values()].map((s) => [s.name, s.step]));
+  }
+
+  /** The current slot tensors of a variable (owned by the optimizer: do not dispose). */
+  getSlots(variableName: string): Readonly<Record<string, tf.Tensor>> | undefined {
+    const state = this.states.get(variableName);
+    return state ? Object.fromEntries(state.slots) : undefined;
+  }
+
+  /** Bytes of tensor state the optimizer holds. */
+  stateBytes(): number {
+    let bytes = 0;
+    for (const state of this.states.values()) for (const slot of state.slots.values()) bytes += slot.size * 4;
+    return bytes;
+  }
+
+  private disposeWeightsCache(): void {
+    tf.dispose(this.weightsCache);
+    this.weightsCache = [];
+  }
+
+  /** Frees every tensor this optimizer made. It can be used again afterwards, from empty state. */
+  override dispose(): void {
+    for (const state of this.states.values()) for (const slot of state.slots.values()) slot.dispose();
+    this.states = new Map();
+    this.disposeWeightsCache();
+    super.dispose();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // tfjs serialization
+
+  /** JSON config: every hyperparameter (schedules as their current value) and the param groups. */
+  override getConfig(): tf.serialization.ConfigDict {
+    const config: Record<string, unknown> = {};
+    const step = this.iterations;
+    for (const key of Object.keys(this.definition.defaults)) {
+      config[key] = serializeHyperparameter(this.options[key], step);
+    }
+    if (this.groups.length > 0) {
+      config.paramGroups = this.groups.map((group, index) => {
+        const names = new Set(group.names);
+        for (const state of this.states.values()) if (state.group === index) names.add(state.name);
+        const overrides: Record<string, unknown> = {};
+        for (const [key, value] of Object.entries(group.overrides)) {
+          overrides[key] = serializeHyperparameter(value, step);
+        }
+        return { params: [...names], ...overrides };
+      });
+    }
+    return config as tf.serialization.ConfigDict;
+  }
+
+  /**
+   * Builds an optimizer from `getConfig()` output (tfjs-layers calls this on load). Schedules come
+   * back as constants unless given again in `overrides`.
+   */
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+    overrides: Record<string, unknown> = {},
+  ): T {
+    return new cls(configToOptions(cls.className, config as Record<string, unknown>, overrides));
+  }
+
+  /**
+   * The state as tfjs-layers saves it, in order: `iter`, then per variable its bookkeeping
+   * (`<name>/optimkitState`, int32 `[step, group, ...shape]`) and its slots (`<name>/<slot>`).
+   * Slots are the live variables; the bookkeeping tensors are freed by the next call or `dispose`.
+   */
+  override async getWeights(): Promise<{ name: string; tensor: tf.Tensor }[]> {
+    this.disposeWeightsCache();
+    const iter = tf.scalar(this.iterations, 'int32');
+    this.weightsCache.push(iter);
+    const weights = [{ name: 'iter', tensor: iter as tf.Tensor }];
+    for (const state of this.states.values()) {
+      const info = tf.tensor1d([state.step, state.group, ...(state.shape ?? [])], 'int32');
+      this.weightsCache.push(info);
+      weights.push({ name: `${state.name}/${STATE_WEIGHT}`, tensor: info });
+      for (const [slot, value] of state.slots) weights.push({ name: `${state.name}/${slot}`, tensor: value });
+    }
+    return weights;
+  }
+
+  /**
+   * Restores what {@link getWeights} returned (tfjs-layers calls this on `loadLayersModel`). The
+   * state binds to variables on the next step, by name or else by position. Atomic: on error the
+   * current state is unchanged.
+   */
+  override async setWeights(weightValues: NamedTensor[]): Promise<void> {
+    const [iter, ...rest] = weightValues;
+    if (iter?.name !== 'iter' || !iter.tensor || iter.tensor.rank !== 0) {
+      throw new StateFormatError(`setWeights: the first weight must be the scalar 'iter'`);
+    }
+    const iterations = (await iter.tensor.data())[0]!;
+    const parsed: { name: string; info: number[]; slots: [string, tf.Tensor][] }[] = [];
+    for (const { name, tensor } of rest) {
+      const cut = name.lastIndexOf('/');
+      const owner = name.slice(0, cut);
+      const slot = name.slice(cut + 1);
+      if (cut <= 0 || !tensor) throw new StateFormatError(`setWeights: unexpected weight '${name}'`);
+      if (slot === STATE_WEIGHT) {
+        if (tensor.dtype !== 'int32' || tensor.rank !== 1 || tensor.size < 2) {
+          throw new StateFormatError(`setWeights: '${name}' must be an int32 vector [step, group, ...shape]`);
+        }
+        parsed.push({ name: owner, info: Array.from(await tensor.data()), slots: [] });
+        continue;
+      }
+      const current = parsed[parsed.length - 1];
+      if (!current || current.name !== owner) {
+        throw new StateFormatError(`setWeights: slot '${name}' does not follow '${owner}/${STATE_WEIGHT}'`);
+      }
+      if (!SLOT_NAME.test(slot) || tensor.dtype !== 'float32') {
+        throw new StateFormatError(`setWeights: '${name}' is not a float32 slot`);
+      }
+      current.slots.push([slot, tensor]);
+    }
+    const names = new Set<string>();
+    for (const { name, info } of parsed) {
+      if (names.has(name)) throw new StateFormatError(`setWeights: variable '${name}' appears twice`);
+      names.add(name);
+      const [step, group] = info as [number, number];
+      if (step < 0 || group < -1 || group >= this.groups.length) {
+        throw new StateFormatError(`setWeights: '${name}' has step ${step} and group ${group}`);
+      }
+    }
+    const states = new Map<string, VariableState>();
+    for (const { name, info, slots } of parsed) {
+      const [step, group, ...shape] = info as [number, number, ...number[]];
+      states.set(name, {
+        name,
+        variable: null,
+        shape,
+        group,
+        step,
+        slots: new Map(slots.map(([slot, tensor]) => [slot, tf.variable(tensor, false)])),
+      });
+    }
+    this.replaceState(states, iterations);
+  }
+
+  private replaceState(states: Map<string, VariableState>, iterations: number): void {
+    for (const state of this.states.values()) for (const slot of state.slots.values()) slot.dispose();
+    this.states = states;
+    this.iterations_ = iterations;
+    this.resolvedCache = null;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // optimkit state format
+
+  /**
+   * The whole optimizer state as self-describing, versioned bytes (layout in the package README):
+   * config, iterations, param groups, each variable's step and slots, and a checksum.
+   */
+  async saveState(): Promise<Uint8Array> {
+    const writer = new PayloadWriter();
+    const variables: VariableEntry[] = [];
+    for (const state of this.states.values()) {
+      const slots: Record<string, TensorEntry> = {};
+      for (const [name, slot] of state.slots) slots[name] = writer.add(await readFloat32(slot), slot.shape);
+      variables.push({ name: state.name, shape: state.shape, group: state.group, step: state.step, slots });
+    }
+    const header: StateHeader = {
+      className: this.definition.className,
+      packageName: this.definition.packageName,
+      packageVersion: this.definition.packageVersion,
+      config: this.getConfig() as Record<string, unknown>,
+      iterations: this.iterations,
+      paramGroups: this.groups.map((_, index) => ({
+        variables: variables.filter((v) => v.group === index).map((v) => v.name),
+      })),
+      variables,
+      extraTensors: {},
+      extra: {},
+    };
+    return writer.encode(header);
+  }
+
+  /**
+   * Replaces this optimizer's state with saved bytes, binding each variable's state by name.
+   * Hyperparameters stay those of this optimizer. Everything is validated first (format, checksum,
+   * class, variables and shapes); on any error the current state is untouched.
+   */
+  async loadState(bytes: Uint8Array | ArrayBuffer): Promise<void> {
+    const { header, payload } = decodeState(bytes);
+    const { className } = this.definition;
+    if (header.className !== className) {
+      throw new StateFormatError(
+        `Optimizer state is for ${header.className} (${header.packageName}), not ${className}`,
+      );
+    }
+    for (const entry of header.variables) {
+      if (entry.group >= this.groups.length) {
+        throw new StateFormatError(
+          `Optimizer state puts '${entry.name}' in param group ${entry.group}, ` +
+            `but this optimizer has ${this.groups.length} param groups`,
+        );
+      }
+      const slotShapes = new Map(Object.entries(entry.slots).map(([k, v]) => [k, v.shape]));
+      if (entry.shape === null) continue;
+      const variable = registeredVariable(entry.name);
+      if (!variable) throw new StateFormatError(`Optimizer state has no live variable '${entry.name}'`);
+      if (!sameShape(variable.shape, entry.shape)) {
+        throw new StateFormatError(
+          `Optimizer state of '${entry.name}' is for shape ${shapeString(entry.shape)}, ` +
+            `but the variable has shape ${shapeString(variable.shape)}`,
+        );
+      }
+      this.checkSlots(entry.name, entry.shape, entry.group, slotShapes);
+      for (const [slot, tensor] of Object.entries(entry.slots)) {
+        if (tensor.dtype !== 'float32')
+          throw new StateFormatError(`Slot '${slot}' of '${entry.name}' is not float32`);
+      }
+    }
+    const states = new Map<string, VariableState>();
+    for (const entry of header.variables) {
+      const slots = new Map<string, tf.Variable>();
+      for (const [name, tensor] of Object.entries(entry.slots)) {
+        const values = readTensorEntry(payload, tensor);
+        slots.set(
+          name,
+          tf.tidy(() => tf.variable(tf.tensor(values, tensor.shape, 'float32'), false)),
+        );
+      }
+      states.set(entry.name, {
+        name: entry.name,
+        variable: entry.shape === null ? null : registeredVariable(entry.name)!,
+        shape: entry.shape,
+        group: entry.group,
+        step: entry.step,
+        slots,
+      });
+    }
+    this.replaceState(states, header.iterations);
+  }
+}
+
+async function readFloat32(tensor: tf.Tensor): Promise<Float32Array> {
+  return (await tensor.data()) as Float32Array;
+}
+
+/** The class {@link defineOptimizer} returns. */
+export interface DefinedOptimizerClass<D extends Defaults> extends OptimizerClass {
+  new (options?: OptimizerOptions<D>): OptimkitOptimizer<D>;
+  readonly definition: OptimizerDefinition<D>;
+}
+
+/**
+ * Makes and registers an optimizer class from a definition: its defaults, validation, slots and
+ * per-variable update. The class is a `tf.Optimizer`; see {@link OptimkitOptimizer}.
+ *
+ * @example
+ * ```ts
+ * export const SignDescent = defineOptimizer({
+ *   className: 'SignDescent',
+ *   packageName: 'my-optimizers',
+ *   packageVersion: '1.0.0',
+ *   defaults: { learningRate: 1e-3 },
+ *   update: ({ param, grad, h }) => ({ param: tf.sub(param, tf.mul(tf.sign(grad), h.learningRate)) }),
+ * });
+ * ```
+ */
+export function defineOptimizer<D extends Defaults>(
+  definition: OptimizerDefinition<D>,
+): DefinedOptimizerClass<D> {
+  const Defined = class extends OptimkitOptimizer<D> {
+    static readonly definition = definition;
+    static get className(): string {
+      return definition.className;
+    }
+    static get packageName(): string {
+      return definition.packageName;
+    }
+    constructor(options?: OptimizerOptions<D>) {
+      super(definition, options);
+    }
+  };
+  Object.defineProperty(Defined, 'name', { value: definition.className });
+  registerOptimizer(Defined as unknown as OptimizerClass);
+  return Defined as unknown as DefinedOptimizerClass<D>;
+}

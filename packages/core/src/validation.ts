@@ -1,0 +1,33 @@
+/**
+ * Validators for hyperparameters. Each throws a `RangeError` whose message names the option and
+ * the offending value, in PyTorch's words where PyTorch has them (`Invalid learning rate: -1`).
+ */
+
+function describe(value: number): string {
+  return Number.isNaN(value) ? 'NaN' : String(value);
+}
+
+/** Throws unless `value` is a finite number ≥ 0. */
+export function checkNonNegative(label: string, value: number): void {
+  if (!(value >= 0) || !Number.isFinite(value)) throw new RangeError(`Invalid ${label}: ${describe(value)}`);
+}
+
+/** Throws unless `value` is a finite number > 0. */
+export function checkPositive(label: string, value: number): void {
+  if (!(value > 0) || !Number.isFinite(value)) throw new RangeError(`Invalid ${label}: ${describe(value)}`);
+}
+
+/** Throws unless 0 ≤ `value` < 1 (betas, momentum, decay rates). */
+export function checkUnitInterval(label: string, value: number): void {
+  if (!(value >= 0 && value < 1)) throw new RangeError(`Invalid ${label}: ${describe(value)}`);
+}
+
+/** Throws unless 0 ≤ `value` ≤ 1 (dampening, interpolation weights). */
+export function checkClosedUnitInterval(label: string, value: number): void {
+  if (!(value >= 0 && value <= 1)) throw new RangeError(`Invalid ${label}: ${describe(value)}`);
+}
+
+/** Throws unless `value` is a finite number ≥ 0: `Invalid learning rate: -1`. */
+export function checkLearningRate(value: number): void {
+  checkNonNegative('learning rate', value);
+}

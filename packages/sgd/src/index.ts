@@ -1,0 +1,1 @@
+export { SGD, type SGDDefaults, type SGDOptions, sgd } from './sgd.js';
