@@ -168,10 +168,10 @@ export function resolveHyperparameters<D extends Defaults>(
     } else h[key] = value;
   }
   try {
+    if (typeof h.learningRate === 'number') checkLearningRate(h.learningRate);
     for (const [key, value] of Object.entries(h)) {
       if (typeof value === 'number' && Number.isNaN(value)) throw new RangeError(`Invalid ${key}: NaN`);
     }
-    if (typeof h.learningRate === 'number') checkLearningRate(h.learningRate);
     validate?.(h as Resolved<D>);
   } catch (error) {
     if (scheduled && error instanceof RangeError) {

@@ -4,7 +4,6 @@ import { decodeState, StateFormatError } from './state-format.js';
 
 /** A registered optimizer class. */
 export interface OptimizerClass {
-  new (options?: never): OptimkitOptimizer;
   readonly className: string;
   readonly packageName: string;
   fromConfig(

@@ -136,22 +136,37 @@ export class PayloadWriter {
   }
 
   /** Encodes the header and the payload into the final bytes. */
-  encode(header: StateHeader, version = STATE_FORMAT_VERSION): Uint8Array {
-    const json = new TextEncoder().encode(JSON.stringify(header));
-    const dataStart = align8(PREFIX_BYTES + json.length);
-    const total = dataStart + this.length + CHECKSUM_BYTES;
-    const bytes = new Uint8Array(total);
-    bytes.set(new TextEncoder().encode(STATE_MAGIC), 0);
-    const view = new DataView(bytes.buffer);
-    view.setUint32(4, version, true);
-    view.setUint32(8, json.length, true);
-    bytes.set(json, PREFIX_BYTES);
-    for (const { values, offset } of this.chunks) {
-      writeLittleEndian(values, bytes.subarray(dataStart + offset, dataStart + offset + values.byteLength));
-    }
-    view.setUint32(total - CHECKSUM_BYTES, crc32(bytes.subarray(0, total - CHECKSUM_BYTES)), true);
-    return bytes;
+  encode(header: StateHeader): Uint8Array {
+    return encodeState(header, this.length, (payload) => {
+      for (const { values, offset } of this.chunks) {
+        writeLittleEndian(values, payload.subarray(offset, offset + values.byteLength));
+      }
+    });
   }
+}
+
+/**
+ * Lays out magic, version, header, padding, a payload of `payloadLength` bytes filled by `fill`,
+ * and the checksum.
+ */
+export function encodeState(
+  header: unknown,
+  payloadLength: number,
+  fill: (payload: Uint8Array) => void,
+  version = STATE_FORMAT_VERSION,
+): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const dataStart = align8(PREFIX_BYTES + json.length);
+  const total = dataStart + payloadLength + CHECKSUM_BYTES;
+  const bytes = new Uint8Array(total);
+  bytes.set(new TextEncoder().encode(STATE_MAGIC), 0);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(4, version, true);
+  view.setUint32(8, json.length, true);
+  bytes.set(json, PREFIX_BYTES);
+  fill(bytes.subarray(dataStart, dataStart + payloadLength));
+  view.setUint32(total - CHECKSUM_BYTES, crc32(bytes.subarray(0, total - CHECKSUM_BYTES)), true);
+  return bytes;
 }
 
 function align8(n: number): number {
