@@ -1,0 +1,93 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { sgd } from './index.js';
+
+function makeModel(): tf.Sequential {
+  const model = tf.sequential();
+  model.add(
+    tf.layers.dense({ units: 6, activation: 'tanh', inputShape: [3], kernelInitializer: 'glorotUniform' }),
+  );
+  model.add(tf.layers.dense({ units: 1 }));
+  return model;
+}
+
+function data(): { xs: tf.Tensor2D; ys: tf.Tensor2D } {
+  const x = Array.from({ length: 32 * 3 }, (_, i) => Math.sin(i * 0.37));
+  const xs = tf.tensor2d(x, [32, 3]);
+  const ys = tf.tidy(() => tf.sum(tf.mul(xs, tf.tensor1d([0.5, -1, 2])), 1, true).add(0.3) as tf.Tensor2D);
+  return { xs, ys };
+}
+
+async function weightsOf(model: tf.LayersModel): Promise<number[][]> {
+  return Promise.all(model.getWeights().map(async (w) => Array.from(await w.data())));
+}
+
+const fitOptions = { epochs: 3, batchSize: 8, shuffle: false, verbose: 0 } as const;
+
+describe('tfjs-layers integration', () => {
+  it('model.fit → save with the optimizer → loadLayersModel → fit equals an uninterrupted run', async () => {
+    const { xs, ys } = data();
+    const options = { learningRate: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-3 };
+
+    const straight = makeModel();
+    const initial = straight.getWeights().map((w) => w.clone());
+    straight.compile({ optimizer: sgd(options), loss: 'meanSquaredError' });
+    await straight.fit(xs, ys, { ...fitOptions, epochs: 6 });
+    const expected = await weightsOf(straight);
+
+    const first = makeModel();
+    first.setWeights(initial);
+    first.compile({ optimizer: sgd(options), loss: 'meanSquaredError' });
+    await first.fit(xs, ys, fitOptions);
+
+    let artifacts: tf.io.ModelArtifacts | undefined;
+    await first.save(
+      tf.io.withSaveHandler(async (a) => {
+        artifacts = a;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+      { includeOptimizer: true },
+    );
+    expect((artifacts?.trainingConfig?.optimizer_config as { class_name: string }).class_name).toBe(
+      'OptimkitSGD',
+    );
+    const optimizerSpecs = artifacts!.weightSpecs!.filter((s) => s.group === 'optimizer');
+    expect(optimizerSpecs[0]!.name).toBe('iter');
+    // one bookkeeping entry and one momentum buffer per trainable weight
+    expect(optimizerSpecs).toHaveLength(1 + 2 * first.trainableWeights.length);
+
+    // Same process: the loaded model's variables get new names, so the state binds by position.
+    const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts!));
+    const names = (model: tf.LayersModel) =>
+      model.trainableWeights.map((w) => (w.read() as tf.Variable).name);
+    expect(names(loaded)).not.toEqual(names(first));
+    expect(loaded.optimizer.getClassName()).toBe('OptimkitSGD');
+    expect(loaded.optimizer.iterations).toBe(12);
+    expect(loaded.optimizer.getConfig()).toMatchObject(options);
+    await loaded.fit(xs, ys, fitOptions);
+    expect(await weightsOf(loaded)).toEqual(expected);
+
+    tf.dispose([xs, ys, ...initial]);
+    for (const model of [straight, first, loaded]) {
+      model.optimizer.dispose();
+      model.dispose();
+    }
+  });
+
+  it('a save with includeOptimizer leaks no tensor (tensorflow/tfjs#8238)', async () => {
+    const { xs, ys } = data();
+    const model = makeModel();
+    model.compile({ optimizer: sgd({ learningRate: 0.01, momentum: 0.9 }), loss: 'meanSquaredError' });
+    await model.fit(xs, ys, { ...fitOptions, epochs: 1 });
+    const handler = tf.io.withSaveHandler(async () => ({
+      modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' },
+    }));
+    await model.save(handler, { includeOptimizer: true });
+    const after = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) await model.save(handler, { includeOptimizer: true });
+    expect(tf.memory().numTensors).toBe(after);
+    tf.dispose([xs, ys]);
+    model.optimizer.dispose();
+    model.dispose();
+  });
+});
