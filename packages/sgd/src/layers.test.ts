@@ -48,9 +48,8 @@ describe('tfjs-layers integration', () => {
       }),
       { includeOptimizer: true },
     );
-    expect((artifacts?.trainingConfig?.optimizer_config as { class_name: string }).class_name).toBe(
-      'OptimkitSGD',
-    );
+    const optimizerConfig = artifacts!.trainingConfig!.optimizer_config as { class_name: string };
+    expect(optimizerConfig.class_name).toBe('OptimkitSGD');
     const optimizerSpecs = artifacts!.weightSpecs!.filter((s) => s.group === 'optimizer');
     expect(optimizerSpecs[0]!.name).toBe('iter');
     // one bookkeeping entry and one momentum buffer per trainable weight
