@@ -1,8 +1,10 @@
+export type { GradientTransformOptions } from './gradient-transforms.js';
 export {
   type DefinedOptimizerClass,
   defineOptimizer,
   type OptimizerDefinition,
   OptimkitOptimizer,
+  type StatefulSchedule,
 } from './optimizer.js';
 export { getRegisteredOptimizer, loadOptimizer, type OptimizerClass, registerOptimizer } from './registry.js';
 export { STATE_FORMAT_VERSION, StateFormatError } from './state-format.js';

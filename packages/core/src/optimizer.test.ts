@@ -35,6 +35,10 @@ describeOptimizerConformance({
     { options: { learningRate: -1 }, error: /Invalid learning rate: -1/ },
     { options: { learningRate: Number.NaN }, error: /Invalid learning rate: NaN/ },
     { options: { momentum: 1 }, error: /Invalid momentum: 1/ },
+    { options: { clipGradNorm: 0 }, error: /Invalid clipGradNorm .*: 0/ },
+    { options: { clipGradValue: -1 }, error: /Invalid clipGradValue .*: -1/ },
+    { options: { accumulateSteps: 1.5 }, error: /Invalid accumulateSteps .*: 1.5/ },
+    { options: { accumulateSteps: 0 }, error: /Invalid accumulateSteps .*: 0/ },
   ],
 });
 

@@ -1,5 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  allFinite,
+  checkTransforms,
+  clipGradients,
+  TRANSFORM_KEYS,
+  type Transforms,
+} from './gradient-transforms.js';
+import {
   checkHyperparameters,
   checkPlainObject,
   configToOptions,
@@ -24,6 +31,7 @@ import type {
   NamedTensor,
   OptimizerOptions,
   Resolved,
+  Schedule,
   SlotInit,
   SlotSpec,
   UpdateContext,
@@ -91,7 +99,14 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
   private readonly options: Readonly<Record<string, unknown>>;
   private readonly groups: readonly NormalizedGroup[];
   private readonly scheduled: boolean;
+  private readonly transforms: Transforms;
   private states = new Map<string, VariableState>();
+  /** Gradient sums of the current accumulation window, by variable name. */
+  private accumulators = new Map<string, tf.Variable>();
+  /** Variables that received a gradient in the current accumulation window. */
+  private accumulatedNames = new Set<string>();
+  private accumulatedCalls = 0;
+  private skipped = 0;
   private resolvedCache: { step: number; values: Resolved<D>[] } | null = null;
   private weightsCache: tf.Tensor[] = [];
 
@@ -104,8 +119,9 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     if (!Array.isArray(paramGroups)) throw new TypeError(`paramGroups of ${className} must be an array`);
     this.options = {
       ...defaults,
-      ...checkHyperparameters(className, defaults, given, 'options', ['paramGroups']),
+      ...checkHyperparameters(className, defaults, given, 'options', ['paramGroups', ...TRANSFORM_KEYS]),
     };
+    this.transforms = checkTransforms(className, given);
     this.groups = paramGroups.map((g, i) => normalizeGroup(className, defaults, g, i));
     this.scheduled = hasSchedule(this.options) || this.groups.some((g) => hasSchedule(g.overrides));
     this.hyperparametersAt(0);
@@ -281,24 +297,40 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
    */
   override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
     const listed = this.readGradients(variableGradients);
-    const work: { variable: tf.Variable; grad: tf.Tensor }[] = [];
+    let work: { variable: tf.Variable; grad: tf.Tensor }[] = [];
     for (const { name, tensor } of listed) {
       if (tensor == null) continue;
       work.push({ variable: this.checkGradient(name, tensor), grad: tensor });
     }
-    const step = this.iterations;
-    const hyperparameters = this.hyperparametersAt(step);
+    const hyperparameters = this.hyperparametersAt(this.iterations);
     this.bindRestoredState(listed.map((l) => l.name));
+    if (this.transforms.skipNonFinite && !allFinite(work.map((w) => w.grad))) {
+      this.skipped += 1;
+      return;
+    }
+    const k = this.transforms.accumulateSteps;
+    if (k > 1) {
+      this.accumulate(work);
+      if (this.accumulatedCalls < k) return;
+      work = [...this.accumulatedNames].map((name) => ({
+        variable: registeredVariable(name)!,
+        grad: this.accumulators.get(name)!,
+      }));
+    }
     const { update } = this.definition;
     const updated: VariableState[] = [];
     tf.tidy(() => {
-      for (const { variable, grad } of work) {
+      const grads = clipGradients(
+        work.map(({ variable, grad }) => ({ name: variable.name, grad: k > 1 ? tf.div(grad, k) : grad })),
+        this.transforms,
+      );
+      work.forEach(({ variable }, index) => {
         const state = this.states.get(variable.name) ?? this.createState(variable, hyperparameters);
         const slots: Record<string, tf.Tensor> = {};
         for (const [name, slot] of state.slots) slots[name] = slot;
         const result = update({
           param: variable,
-          grad,
+          grad: grads[index]!,
           slots,
           h: hyperparameters[state.group + 1]!,
           step: state.step + 1,
@@ -311,10 +343,40 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
           if (value !== slot) slot.assign(value);
         }
         updated.push(state);
+      });
+      if (k > 1) {
+        for (const accumulator of this.accumulators.values()) accumulator.assign(tf.zerosLike(accumulator));
       }
     });
     for (const state of updated) state.step += 1;
+    this.accumulatedNames.clear();
+    this.accumulatedCalls = 0;
     this.incrementIterations();
+  }
+
+  private accumulate(work: readonly { variable: tf.Variable; grad: tf.Tensor }[]): void {
+    tf.tidy(() => {
+      for (const { variable, grad } of work) {
+        let accumulator = this.accumulators.get(variable.name);
+        if (!accumulator) {
+          accumulator = tf.variable(tf.zerosLike(variable), false);
+          this.accumulators.set(variable.name, accumulator);
+        }
+        accumulator.assign(tf.add(accumulator, grad));
+        this.accumulatedNames.add(variable.name);
+      }
+    });
+    this.accumulatedCalls += 1;
+  }
+
+  /** Steps skipped because their gradients were not finite (`skipNonFinite`). */
+  get skippedSteps(): number {
+    return this.skipped;
+  }
+
+  /** Calls accumulated towards the next update (`accumulateSteps`), 0 at a boundary. */
+  get accumulatedSteps(): number {
+    return this.accumulatedCalls;
   }
 
   /** The number of updates each variable has received, by variable name. */
@@ -332,6 +394,7 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
   stateBytes(): number {
     let bytes = 0;
     for (const state of this.states.values()) for (const slot of state.slots.values()) bytes += slot.size * 4;
+    for (const accumulator of this.accumulators.values()) bytes += accumulator.size * 4;
     return bytes;
   }
 
@@ -344,8 +407,16 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
   override dispose(): void {
     for (const state of this.states.values()) for (const slot of state.slots.values()) slot.dispose();
     this.states = new Map();
+    this.resetAccumulation(new Map(), new Set(), 0);
     this.disposeWeightsCache();
     super.dispose();
+  }
+
+  private resetAccumulation(accumulators: Map<string, tf.Variable>, names: Set<string>, calls: number): void {
+    for (const accumulator of this.accumulators.values()) accumulator.dispose();
+    this.accumulators = accumulators;
+    this.accumulatedNames = names;
+    this.accumulatedCalls = calls;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -357,6 +428,11 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     const step = this.iterations;
     for (const key of Object.keys(this.definition.defaults)) {
       config[key] = serializeHyperparameter(this.options[key], step);
+    }
+    for (const key of TRANSFORM_KEYS) {
+      const value = this.transforms[key];
+      if (value !== null && value !== false && !(key === 'accumulateSteps' && value === 1))
+        config[key] = value;
     }
     if (this.groups.length > 0) {
       config.paramGroups = this.groups.map((group, index) => {
@@ -390,6 +466,12 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
    * Slots are the live variables; the bookkeeping tensors are freed by the next call or `dispose`.
    */
   override async getWeights(): Promise<{ name: string; tensor: tf.Tensor }[]> {
+    if (this.accumulatedCalls > 0) {
+      throw new Error(
+        `${this.definition.className}: cannot export weights in the middle of a gradient accumulation ` +
+          `(${this.accumulatedCalls} of ${this.transforms.accumulateSteps} calls): save at a boundary or use saveState()`,
+      );
+    }
     this.disposeWeightsCache();
     const iter = tf.scalar(this.iterations, 'int32');
     this.weightsCache.push(iter);
@@ -465,6 +547,22 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     this.states = states;
     this.iterations_ = iterations;
     this.resolvedCache = null;
+    this.resetAccumulation(new Map(), new Set(), 0);
+  }
+
+  /** Hyperparameters given as stateful schedules (a plateau controller), by option path. */
+  private statefulSchedules(): Map<string, StatefulSchedule> {
+    const found = new Map<string, StatefulSchedule>();
+    const scan = (options: Readonly<Record<string, unknown>>, prefix: string) => {
+      for (const [key, value] of Object.entries(options)) {
+        if (typeof value === 'function' && isStateful(value)) found.set(prefix + key, value);
+      }
+    };
+    scan(this.options, '');
+    this.groups.forEach((group, i) => {
+      scan(group.overrides, `paramGroups[${i}].`);
+    });
+    return found;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -493,8 +591,21 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
       })),
       variables,
       extraTensors: {},
-      extra: {},
+      extra: {
+        skippedSteps: this.skipped,
+        accumulatedCalls: this.accumulatedCalls,
+        schedules: Object.fromEntries(
+          [...this.statefulSchedules()].map(([path, s]) => [path, s.stateful.saveState()]),
+        ),
+      },
     };
+    for (const name of this.accumulatedNames) {
+      const accumulator = this.accumulators.get(name)!;
+      header.extraTensors[`accumulator/${name}`] = writer.add(
+        await readFloat32(accumulator),
+        accumulator.shape,
+      );
+    }
     return writer.encode(header);
   }
 
@@ -534,6 +645,44 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
           throw new StateFormatError(`Slot '${slot}' of '${entry.name}' is not float32`);
       }
     }
+    const extra = header.extra as { skippedSteps?: unknown; accumulatedCalls?: unknown; schedules?: unknown };
+    const skippedSteps = extra.skippedSteps ?? 0;
+    const accumulatedCalls = extra.accumulatedCalls ?? 0;
+    if (!Number.isInteger(skippedSteps) || (skippedSteps as number) < 0) {
+      throw new StateFormatError('Optimizer state has an invalid skippedSteps count');
+    }
+    if (
+      !Number.isInteger(accumulatedCalls) ||
+      (accumulatedCalls as number) < 0 ||
+      (accumulatedCalls as number) >= this.transforms.accumulateSteps
+    ) {
+      throw new StateFormatError(
+        `Optimizer state holds ${String(accumulatedCalls)} accumulated calls, ` +
+          `but this optimizer applies every ${this.transforms.accumulateSteps}`,
+      );
+    }
+    const accumulatorEntries: [string, TensorEntry][] = [];
+    for (const [key, entry] of Object.entries(header.extraTensors)) {
+      const name = key.startsWith('accumulator/') ? key.slice('accumulator/'.length) : null;
+      const variable = name === null ? undefined : registeredVariable(name);
+      if (
+        name === null ||
+        !variable ||
+        !sameShape(variable.shape, entry.shape) ||
+        entry.dtype !== 'float32'
+      ) {
+        throw new StateFormatError(`Optimizer state has an extra tensor '${key}' that matches no variable`);
+      }
+      accumulatorEntries.push([name, entry]);
+    }
+    if ((accumulatedCalls === 0) !== (accumulatorEntries.length === 0)) {
+      throw new StateFormatError('Optimizer state has accumulated gradients that do not match its count');
+    }
+    const schedules = this.statefulSchedules();
+    const savedSchedules = (extra.schedules ?? {}) as Record<string, unknown>;
+    for (const [path, saved] of Object.entries(savedSchedules))
+      schedules.get(path)?.stateful.loadState(saved);
+
     const states = new Map<string, VariableState>();
     for (const entry of header.variables) {
       const slots = new Map<string, tf.Variable>();
@@ -554,7 +703,27 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
       });
     }
     this.replaceState(states, header.iterations);
+    const accumulators = new Map<string, tf.Variable>();
+    for (const [name, entry] of accumulatorEntries) {
+      const values = readTensorEntry(payload, entry);
+      accumulators.set(
+        name,
+        tf.tidy(() => tf.variable(tf.tensor(values, entry.shape, 'float32'), false)),
+      );
+    }
+    this.resetAccumulation(accumulators, new Set(accumulators.keys()), accumulatedCalls as number);
+    this.skipped = skippedSteps as number;
   }
+}
+
+/** A schedule whose state is saved with the optimizer (a reduce-on-plateau controller). */
+export interface StatefulSchedule extends Schedule {
+  stateful: { saveState(): unknown; loadState(state: unknown): void };
+}
+
+function isStateful(value: unknown): value is StatefulSchedule {
+  const stateful = (value as { stateful?: unknown }).stateful as StatefulSchedule['stateful'] | undefined;
+  return typeof stateful?.saveState === 'function' && typeof stateful.loadState === 'function';
 }
 
 async function readFloat32(tensor: tf.Tensor): Promise<Float32Array> {

@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
+import type { GradientTransformOptions } from './gradient-transforms.js';
 
 /** A tensor with a name, as `tf.Optimizer.applyGradients` accepts in an array. */
 export interface NamedTensor {
@@ -45,7 +46,7 @@ export type ParamGroup<D extends Defaults = Defaults> = HyperparameterOptions<D>
 };
 
 /** Options every optimkit optimizer accepts besides its own hyperparameters. */
-export interface CommonOptions<D extends Defaults = Defaults> {
+export interface CommonOptions<D extends Defaults = Defaults> extends GradientTransformOptions {
   /** Param groups with their own hyperparameters; see {@link ParamGroup}. */
   paramGroups?: readonly ParamGroup<D>[];
 }
