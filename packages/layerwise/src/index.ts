@@ -1,1 +1,2 @@
-export {};
+export { LAMB, type LAMBDefaults, type LAMBOptions, lamb } from './lamb.js';
+export { LARS, type LARSDefaults, type LARSOptions, lars } from './lars.js';

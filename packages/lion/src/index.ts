@@ -1,1 +1,1 @@
-export {};
+export { Lion, type LionDefaults, type LionOptions, lion } from './lion.js';
