@@ -1,1 +1,30 @@
-export {};
+export { type ConstantOptions, constant } from './constant.js';
+export { type CosineDecayOptions, cosineDecay } from './cosine-decay.js';
+export { type CosineWarmRestartsOptions, cosineWarmRestarts } from './cosine-warm-restarts.js';
+export { type ExponentialConfig, type ExponentialOptions, exponential } from './exponential.js';
+export { scheduleFromConfig } from './from-config.js';
+export { type JoinConfig, join } from './join.js';
+export {
+  type OneCycleConfig,
+  type OneCycleOptions,
+  type OneCycleSchedules,
+  oneCycle,
+  oneCycleLearningRate,
+} from './one-cycle.js';
+export { type LinearOptions, linear, type PolynomialOptions, polynomial } from './polynomial.js';
+export {
+  type ReduceOnPlateau,
+  type ReduceOnPlateauConfig,
+  type ReduceOnPlateauOptions,
+  reduceOnPlateau,
+} from './reduce-on-plateau.js';
+export type { JSONValue, NamedSchedule, Schedule, ScheduleState, StatefulSchedule } from './schedule.js';
+export {
+  type EpochController,
+  type ScheduleCallback,
+  type ScheduleCallbackOptions,
+  type ScheduleHistoryEntry,
+  scheduleCallback,
+} from './schedule-callback.js';
+export { type MultiStepOptions, multiStep, type StepDecayOptions, stepDecay } from './step-decay.js';
+export { type WarmupCosineOptions, warmupCosine } from './warmup-cosine.js';

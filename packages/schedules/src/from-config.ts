@@ -1,0 +1,79 @@
+import { constant } from './constant.js';
+import { cosineDecay } from './cosine-decay.js';
+import { cosineWarmRestarts } from './cosine-warm-restarts.js';
+import { exponential } from './exponential.js';
+import { join } from './join.js';
+import { oneCycle } from './one-cycle.js';
+import { linear, polynomial } from './polynomial.js';
+import type { NamedSchedule, Schedule } from './schedule.js';
+import { multiStep, stepDecay } from './step-decay.js';
+import { warmupCosine } from './warmup-cosine.js';
+
+type Factory = (config: never) => NamedSchedule;
+
+const factories: Readonly<Record<string, Factory>> = {
+  constant,
+  linear,
+  polynomial,
+  exponential,
+  stepDecay,
+  multiStep,
+  cosineDecay,
+  warmupCosine,
+  cosineWarmRestarts,
+  oneCycle: (config: never) => oneCycle(config).learningRate,
+  oneCycleMomentum: (config: never) => oneCycle(config).momentum,
+};
+
+/**
+ * Rebuilds a schedule of this package from its `scheduleName` and `scheduleConfig` (e.g. after
+ * `JSON.parse(JSON.stringify({ scheduleName: s.scheduleName, scheduleConfig: s.scheduleConfig }))`);
+ * the result gives the same values as the original. Joins are rebuilt piece by piece.
+ *
+ * Throws for a name it does not know, for a custom function inside a join, and for
+ * `reduceOnPlateau`, whose value depends on its state: create it again with `reduceOnPlateau(config)`
+ * and restore its state with `loadState`.
+ *
+ * @example
+ * ```ts
+ * const saved = JSON.stringify({ scheduleName: lr.scheduleName, scheduleConfig: lr.scheduleConfig });
+ * const lr2 = scheduleFromConfig(JSON.parse(saved));
+ * ```
+ */
+export function scheduleFromConfig(saved: {
+  scheduleName?: unknown;
+  scheduleConfig?: unknown;
+}): NamedSchedule {
+  const fn = 'scheduleFromConfig';
+  if (typeof saved !== 'object' && typeof saved !== 'function') {
+    throw new TypeError(`${fn}: expected { scheduleName, scheduleConfig }`);
+  }
+  const { scheduleName: name, scheduleConfig: config } = saved ?? {};
+  if (name === 'join') {
+    const c = config as { schedules?: unknown; boundaries?: unknown } | null;
+    if (typeof c !== 'object' || c === null || !Array.isArray(c.schedules) || !Array.isArray(c.boundaries)) {
+      throw new TypeError(`${fn}: the config of a join must have arrays 'schedules' and 'boundaries'`);
+    }
+    return join(
+      c.schedules.map((piece: unknown, i) => {
+        try {
+          return scheduleFromConfig(piece as { scheduleName?: unknown; scheduleConfig?: unknown });
+        } catch (error) {
+          throw new TypeError(`${fn}: join piece ${i}: ${(error as Error).message}`);
+        }
+      }) as Schedule[],
+      c.boundaries as number[],
+    );
+  }
+  if (name === 'reduceOnPlateau') {
+    throw new TypeError(
+      `${fn}: reduceOnPlateau is stateful; create it with reduceOnPlateau(config) and restore its state with loadState`,
+    );
+  }
+  if (typeof name !== 'string' || !Object.hasOwn(factories, name)) {
+    throw new TypeError(
+      `${fn}: unknown schedule ${JSON.stringify(name) ?? 'undefined'}; known: ${[...Object.keys(factories), 'join'].join(', ')}`,
+    );
+  }
+  return factories[name]!(config as never);
+}
