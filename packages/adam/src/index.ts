@@ -1,1 +1,5 @@
-export {};
+export { Adam, type AdamDefaults, type AdamOptions, adam } from './adam.js';
+export { Adamax, type AdamaxDefaults, type AdamaxOptions, adamax } from './adamax.js';
+export { AdamW, type AdamWDefaults, type AdamWOptions, adamw } from './adamw.js';
+export { NAdam, type NAdamDefaults, type NAdamOptions, nadam } from './nadam.js';
+export { RAdam, type RAdamDefaults, type RAdamOptions, radam } from './radam.js';

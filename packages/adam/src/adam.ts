@@ -1,0 +1,82 @@
+import {
+  defineOptimizer,
+  type OptimizerOptions,
+  type OptimkitOptimizer,
+  type SlotSpec,
+} from '@optimkit/core';
+import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
+import { adamStep, validateMoments } from './shared.js';
+
+const defaults = {
+  learningRate: 1e-3,
+  beta1: 0.9,
+  beta2: 0.999,
+  epsilon: 1e-8,
+  weightDecay: 0,
+  amsgrad: false,
+};
+
+/** Hyperparameters of {@link adam}. */
+export type AdamDefaults = typeof defaults;
+/** Options of {@link adam}: each numeric one a number or a schedule, plus `paramGroups`. */
+export type AdamOptions = OptimizerOptions<AdamDefaults>;
+/** An Adam optimizer instance. */
+export type Adam = OptimkitOptimizer<AdamDefaults>;
+
+/** The Adam optimizer class (serialization name `OptimkitAdam`; `Adam` is tfjs's own). */
+export const Adam = /* @__PURE__ */ defineOptimizer({
+  className: 'OptimkitAdam',
+  packageName,
+  packageVersion,
+  defaults,
+  validate: validateMoments,
+  slots: (_shape, h): SlotSpec =>
+    h.amsgrad ? { expAvg: 0, expAvgSq: 0, maxExpAvgSq: 0 } : { expAvg: 0, expAvgSq: 0 },
+  update: (context) => adamStep('Adam', context, false),
+});
+
+/**
+ * Adam with optional AMSGrad and coupled (L2) weight decay, exactly as PyTorch's
+ * `torch.optim.Adam`.
+ *
+ * Update rule, for a gradient `g` of parameter `p` on this variable's `t`-th update
+ * (`t` = 1 on its first):
+ * ```
+ * g ← g + weightDecay · p                                   (coupled L2; skipped when 0)
+ * m ← β₁ · m + (1 − β₁) · g
+ * v ← β₂ · v + (1 − β₂) · g²
+ * v̄ ← amsgrad ? (v̄ ← max(v̄, v)) : v                        (max of the raw v, as PyTorch)
+ * p ← p − (learningRate / (1 − β₁ᵗ)) · m / (√v̄ / √(1 − β₂ᵗ) + epsilon)
+ * ```
+ * Moments start at zero. The bias corrections are computed in float64 from the variable's own
+ * step count, so a run resumed from saved state is bit-identical to one that never stopped.
+ *
+ * @param options.learningRate Step size, default `1e-3`.
+ * @param options.beta1 Decay of the first moment, in [0, 1), default `0.9`.
+ * @param options.beta2 Decay of the second moment, in [0, 1), default `0.999`.
+ * @param options.epsilon Added to the bias-corrected `√v` (outside the root), > 0, default `1e-8`.
+ * @param options.weightDecay Coupled L2 penalty added to the gradient, ≥ 0, default `0`. For
+ *   decoupled weight decay use {@link adamw}.
+ * @param options.amsgrad Use the running maximum of `v` (AMSGrad), default `false`; keeps a third slot.
+ * @param options.paramGroups Per-variable overrides of any of the above.
+ *
+ * Papers: Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015; AMSGrad: Reddi,
+ * Kale & Kumar, "On the Convergence of Adam and Beyond", ICLR 2018.
+ *
+ * Differences from `tf.train.adam(learningRate, beta1, beta2, epsilon)`: the update formula is the
+ * same, but tf.train's epsilon defaults to the backend epsilon (`1e-7` on float32, `1e-4` on
+ * float16 WebGL) where this one defaults to PyTorch's `1e-8` (visible when gradients are ~1e-7 or
+ * smaller); pass `epsilon: 1e-7` to match it. tf.train keeps β₁ᵗ and β₂ᵗ as float32 running products
+ * and rebuilds them with `pow` from `iter` when its weights are loaded, so it does not resume
+ * bit-identically; it also has no weight decay, no AMSGrad and matches slots to variables by position.
+ *
+ * @example
+ * ```ts
+ * import { adam } from '@optimkit/adam';
+ * const optimizer = adam({ learningRate: 3e-4, amsgrad: true });
+ * model.compile({ optimizer, loss: 'meanSquaredError' });
+ * ```
+ */
+export function adam(options: AdamOptions = {}): Adam {
+  return new Adam(options);
+}

@@ -1,0 +1,83 @@
+import {
+  defineOptimizer,
+  type OptimizerOptions,
+  type OptimkitOptimizer,
+  type SlotSpec,
+} from '@optimkit/core';
+import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
+import { adamStep, validateMoments } from './shared.js';
+
+const defaults = {
+  learningRate: 1e-3,
+  beta1: 0.9,
+  beta2: 0.999,
+  epsilon: 1e-8,
+  weightDecay: 1e-2,
+  amsgrad: false,
+};
+
+/** Hyperparameters of {@link adamw}. */
+export type AdamWDefaults = typeof defaults;
+/** Options of {@link adamw}: each numeric one a number or a schedule, plus `paramGroups`. */
+export type AdamWOptions = OptimizerOptions<AdamWDefaults>;
+/** An AdamW optimizer instance. */
+export type AdamW = OptimkitOptimizer<AdamWDefaults>;
+
+/** The AdamW optimizer class (serialization name `OptimkitAdamW`). */
+export const AdamW = /* @__PURE__ */ defineOptimizer({
+  className: 'OptimkitAdamW',
+  packageName,
+  packageVersion,
+  defaults,
+  validate: validateMoments,
+  slots: (_shape, h): SlotSpec =>
+    h.amsgrad ? { expAvg: 0, expAvgSq: 0, maxExpAvgSq: 0 } : { expAvg: 0, expAvgSq: 0 },
+  update: (context) => adamStep('AdamW', context, true),
+});
+
+/**
+ * Adam with decoupled weight decay (AdamW), exactly as PyTorch's `torch.optim.AdamW`, with
+ * optional AMSGrad.
+ *
+ * Update rule, for a gradient `g` of parameter `p` on this variable's `t`-th update
+ * (`t` = 1 on its first):
+ * ```
+ * p ← p · (1 − learningRate · weightDecay)                  (decoupled, before the moments)
+ * m ← β₁ · m + (1 − β₁) · g
+ * v ← β₂ · v + (1 − β₂) · g²
+ * v̄ ← amsgrad ? (v̄ ← max(v̄, v)) : v                        (max of the raw v, as PyTorch)
+ * p ← p − (learningRate / (1 − β₁ᵗ)) · m / (√v̄ / √(1 − β₂ᵗ) + epsilon)
+ * ```
+ * The decay is multiplied by the (scheduled) learning rate, as in PyTorch and Optax; Loshchilov &
+ * Hutter multiply it by the schedule multiplier only. With `weightDecay: 0` it is bit-identical to
+ * {@link adam}. Bias corrections are computed in float64 from the variable's own step count, so a
+ * resumed run is bit-identical to one that never stopped.
+ *
+ * @param options.learningRate Step size, default `1e-3`.
+ * @param options.beta1 Decay of the first moment, in [0, 1), default `0.9`.
+ * @param options.beta2 Decay of the second moment, in [0, 1), default `0.999`.
+ * @param options.epsilon Added to the bias-corrected `√v` (outside the root), > 0, default `1e-8`.
+ * @param options.weightDecay Decoupled weight decay, ≥ 0, default `1e-2` (PyTorch; Optax's is `1e-4`).
+ *   Set it to 0 in a param group for biases and norms.
+ * @param options.amsgrad Use the running maximum of `v` (AMSGrad), default `false`; keeps a third slot.
+ * @param options.paramGroups Per-variable overrides of any of the above.
+ *
+ * Papers: Loshchilov & Hutter, "Decoupled Weight Decay Regularization", ICLR 2019; Adam: Kingma &
+ * Ba, ICLR 2015; AMSGrad: Reddi, Kale & Kumar, ICLR 2018.
+ *
+ * `tf.train` has no AdamW (and no weight decay at all).
+ *
+ * @example
+ * ```ts
+ * import { adamw } from '@optimkit/adam';
+ * const optimizer = adamw({
+ *   learningRate: 1e-3,
+ *   weightDecay: 0.05,
+ *   paramGroups: [{ match: (v) => v.rank <= 1, weightDecay: 0 }], // no decay on biases and norms
+ * });
+ * model.compile({ optimizer, loss: 'categoricalCrossentropy' });
+ * ```
+ */
+export function adamw(options: AdamWOptions = {}): AdamW {
+  return new AdamW(options);
+}

@@ -1,0 +1,142 @@
+import {
+  checkNonNegative,
+  defineOptimizer,
+  type OptimizerOptions,
+  type OptimkitOptimizer,
+} from '@optimkit/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
+import { applyWeightDecay, firstMoment, secondMoment, slot, validateMoments } from './shared.js';
+
+const defaults = {
+  learningRate: 2e-3,
+  beta1: 0.9,
+  beta2: 0.999,
+  epsilon: 1e-8,
+  weightDecay: 0,
+  momentumDecay: 4e-3,
+  decoupledWeightDecay: false,
+};
+
+/** Hyperparameters of {@link nadam}. */
+export type NAdamDefaults = typeof defaults;
+/** Options of {@link nadam}: each numeric one a number or a schedule, plus `paramGroups`. */
+export type NAdamOptions = OptimizerOptions<NAdamDefaults>;
+/** A NAdam optimizer instance. */
+export type NAdam = OptimkitOptimizer<NAdamDefaults>;
+
+/** Dozat's momentum schedule μ_t = β₁·(1 − ½·0.96^(t·ψ)). */
+function mu(beta1: number, momentumDecay: number, t: number): number {
+  return beta1 * (1 - 0.5 * 0.96 ** (t * momentumDecay));
+}
+
+/**
+ * Below this, `1 − x` is exactly 1 in float64, so a smaller product changes no coefficient: the
+ * series stops growing there and every later product reads as 0.
+ */
+const NEGLIGIBLE = 2 ** -60;
+const MAX_SERIES = 8;
+
+/** Prefix products μ_1···μ_t in float64 per (β₁, ψ), multiplied in order from 1, grown on demand. */
+const series = new Map<string, { products: number[]; ended: boolean }>();
+
+/**
+ * μ_1···μ_t, as PyTorch's running `mu_product`, but in float64 and rebuilt from the step count, so
+ * it needs no extra state and a resumed run gets the same bits. Memoized: O(1) per step amortized.
+ */
+export function muProduct(beta1: number, momentumDecay: number, t: number): number {
+  const key = `${beta1}:${momentumDecay}`;
+  let entry = series.get(key);
+  if (!entry) {
+    // A scheduled β₁ or ψ makes a new series per value: keep only the most recent few.
+    if (series.size >= MAX_SERIES) series.delete(series.keys().next().value!);
+    entry = { products: [1], ended: false };
+    series.set(key, entry);
+  }
+  const { products } = entry;
+  while (products.length <= t && !entry.ended) {
+    const next = products[products.length - 1]! * mu(beta1, momentumDecay, products.length);
+    products.push(next);
+    if (next < NEGLIGIBLE) entry.ended = true;
+  }
+  return t < products.length ? products[t]! : 0;
+}
+
+/** The NAdam optimizer class (serialization name `OptimkitNAdam`). */
+export const NAdam = /* @__PURE__ */ defineOptimizer({
+  className: 'OptimkitNAdam',
+  packageName,
+  packageVersion,
+  defaults,
+  validate(h) {
+    validateMoments(h);
+    checkNonNegative('momentumDecay', h.momentumDecay);
+  },
+  slots: { expAvg: 0, expAvgSq: 0 },
+  update({ param, grad, slots, h, step, name }) {
+    const decayed = applyWeightDecay(param, grad, h, h.decoupledWeightDecay);
+    const g = decayed.grad;
+    const expAvg = firstMoment(slot(slots, 'expAvg', 'NAdam', name), g, h.beta1);
+    const expAvgSq = secondMoment(slot(slots, 'expAvgSq', 'NAdam', name), g, h.beta2);
+    const muT = mu(h.beta1, h.momentumDecay, step);
+    const muNext = mu(h.beta1, h.momentumDecay, step + 1);
+    const product = muProduct(h.beta1, h.momentumDecay, step);
+    const gradCoefficient = (h.learningRate * (1 - muT)) / (1 - product);
+    const momentumCoefficient = (h.learningRate * muNext) / (1 - product * muNext);
+    const denom = tf.add(tf.sqrt(tf.div(expAvgSq, 1 - h.beta2 ** step)), h.epsilon);
+    const p = tf.sub(decayed.param, tf.mul(tf.div(g, denom), gradCoefficient));
+    return {
+      param: tf.sub(p, tf.mul(tf.div(expAvg, denom), momentumCoefficient)),
+      slots: { expAvg, expAvgSq },
+    };
+  },
+});
+
+/**
+ * NAdam, Adam with Nesterov momentum and Dozat's momentum-decay schedule, exactly as PyTorch's
+ * `torch.optim.NAdam` (optionally with decoupled weight decay, "NAdamW").
+ *
+ * Update rule, for a gradient `g` of parameter `p` on this variable's `t`-th update
+ * (`t` = 1 on its first), with ψ = momentumDecay:
+ * ```
+ * p ← p · (1 − learningRate · weightDecay)    if decoupledWeightDecay
+ * g ← g + weightDecay · p                     otherwise            (both skipped when 0)
+ * μ_t = β₁ · (1 − ½ · 0.96^(t·ψ)),   μ_{t+1} = β₁ · (1 − ½ · 0.96^((t+1)·ψ))
+ * Π_t = μ_1 · μ_2 ··· μ_t
+ * m ← β₁ · m + (1 − β₁) · g
+ * v ← β₂ · v + (1 − β₂) · g²
+ * d = √(v / (1 − β₂ᵗ)) + epsilon
+ * p ← p − learningRate · (1 − μ_t) / (1 − Π_t) · g / d
+ *       − learningRate · μ_{t+1} / (1 − Π_t · μ_{t+1}) · m / d
+ * ```
+ * With `momentumDecay: 0`, μ is the constant β₁/2 and Π_t = (β₁/2)ᵗ.
+ *
+ * PyTorch keeps Π_t (`mu_product`) as a float32 tensor per parameter that it multiplies each step.
+ * Here it is recomputed in float64 from the variable's step count (memoized, so O(1) per step; once
+ * Π_t < 2⁻⁶⁰, about 60 steps with the default ψ, it no longer changes any coefficient and reads as
+ * 0), which needs no extra slot, is exact to float64 and makes a resumed run bit-identical. The price: with a scheduled `beta1` or `momentumDecay`, Π_t
+ * uses the current values for every past step, where PyTorch multiplies in each step's μ.
+ *
+ * @param options.learningRate Step size, default `2e-3`.
+ * @param options.beta1 Decay of the first moment and scale of μ, in [0, 1), default `0.9`.
+ * @param options.beta2 Decay of the second moment, in [0, 1), default `0.999`.
+ * @param options.epsilon Added to the bias-corrected `√v`, > 0, default `1e-8`.
+ * @param options.weightDecay Weight decay, ≥ 0, default `0`.
+ * @param options.momentumDecay ψ of the μ schedule, ≥ 0, default `4e-3`.
+ * @param options.decoupledWeightDecay Decay the weights (`p·(1 − lr·wd)`) instead of adding
+ *   `wd·p` to the gradient, default `false`.
+ * @param options.paramGroups Per-variable overrides of any of the above.
+ *
+ * Paper: Dozat, "Incorporating Nesterov Momentum into Adam", ICLR 2016 workshop. This is not
+ * Optax's `nadam`, which has a constant β₁ and no μ schedule. `tf.train` has no NAdam.
+ *
+ * @example
+ * ```ts
+ * import { nadam } from '@optimkit/adam';
+ * const optimizer = nadam({ learningRate: 2e-3, weightDecay: 1e-2, decoupledWeightDecay: true });
+ * model.compile({ optimizer, loss: 'categoricalCrossentropy' });
+ * ```
+ */
+export function nadam(options: NAdamOptions = {}): NAdam {
+  return new NAdam(options);
+}
