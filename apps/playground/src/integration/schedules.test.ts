@@ -25,8 +25,6 @@ function model(seed = 5) {
   });
 }
 
-const weights = (m: tf.LayersModel) => m.getWeights().map((w) => Array.from(w.dataSync()));
-
 describe('schedules with optimizers, end to end', () => {
   it("the README's warmup-cosine AdamW (no decay for biases) trains through model.fit", async () => {
     const { x, y } = regression();
