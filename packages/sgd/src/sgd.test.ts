@@ -1,26 +1,7 @@
-import { describeOptimizerConformance } from '@optimkit/core/testing';
+import { describeOptimizerConformance, expectClose, seededRandom } from '@optimkit/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { type SGDOptions, sgd } from './index.js';
-
-/** Float32 tolerance: 1e-6 + 2e-4·|expected|. */
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
-  expect(actual.length).toBe(expected.length);
-  for (let i = 0; i < expected.length; i++) {
-    const tolerance = 1e-6 + 2e-4 * Math.abs(expected[i]!);
-    if (!(Math.abs(actual[i]! - expected[i]!) <= tolerance)) {
-      expect.fail(`${what}[${i}]: got ${actual[i]}, expected ${expected[i]} (tolerance ${tolerance})`);
-    }
-  }
-}
-
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
-    return a / 4294967296;
-  };
-}
 
 /** PyTorch's SGD in float64, written from torch/optim/sgd.py `_single_tensor_sgd`. */
 function referenceSgd(p: Float64Array, g: Float64Array, state: { buf?: Float64Array }, o: Required<Numeric>) {
@@ -64,7 +45,7 @@ describe('sgd golden values', () => {
         weightDecay: 0,
         ...options,
       };
-      const random = seeded(42);
+      const random = seededRandom(42);
       const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
       const initial = sizes.map((n) => Float64Array.from({ length: n }, () => Math.fround(random() * 4 - 2)));
       const variables = initial.map((values, i) =>

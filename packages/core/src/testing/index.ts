@@ -9,6 +9,7 @@ import { decodeState, encodeState, type StateHeader } from '../state-format.js';
 import type { NamedTensor } from '../types.js';
 import { mixedRanks, type Problem, quadratic, rosenbrock } from './problems.js';
 
+export { countDownloads, expectClose, float32Values, goldenTolerance, seededRandom } from './golden.js';
 export { mixedRanks, type Problem, quadratic, rosenbrock } from './problems.js';
 
 /** What the suite needs of an optimizer: the tf.Optimizer API plus optimkit's state methods. */

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { seededRandom } from './golden.js';
 
 /** A set of variables with a closed-form gradient, for the conformance suite. */
 export interface Problem {
@@ -79,17 +80,6 @@ export function rosenbrock(): Problem {
   );
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Variables of rank 0 to 3 whose gradient is `0.5·p + noise(step)`, the noise a fixed function of
  * the step: two runs that reach the same values see the same gradients.
@@ -99,7 +89,7 @@ export function mixedRanks(): Problem {
   const initial: Record<string, tf.Tensor> = {};
   let seed = 1;
   for (const [key, shape] of Object.entries(shapes)) {
-    const random = mulberry32(seed++);
+    const random = seededRandom(seed++);
     const size = shape.reduce((a, b) => a * b, 1);
     initial[key] = tf.tensor(
       Array.from({ length: size }, () => random() * 2 - 1),
@@ -113,7 +103,7 @@ export function mixedRanks(): Problem {
       const out: Record<string, tf.Tensor> = {};
       let s = 100 + step * 10;
       for (const [key, v] of Object.entries(vars)) {
-        const random = mulberry32(s++);
+        const random = seededRandom(s++);
         const noise = tf.tensor(
           Array.from({ length: v.size }, () => random() * 2 - 1),
           v.shape,
