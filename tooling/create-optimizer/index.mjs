@@ -344,7 +344,7 @@ function readme(o) {
   return `# ${o.packageName}
 
 The ${o.typeName} optimizer (Signum: sign descent on a momentum average of the gradients) for
-[TensorFlow.js](https://www.tensorflow.org/js), written as an [optimkit](https://github.com/optimkit)
+[TensorFlow.js](https://www.tensorflow.org/js), written as an [optimkit](https://www.npmjs.com/package/@optimkit/core)
 plugin. It is a \`tf.Optimizer\`: \`model.compile\`, \`model.fit\` and
 \`model.save(…, { includeOptimizer: true })\` work unchanged, and its state saves and loads with
 optimkit's \`saveState\`, \`loadState\` and \`loadOptimizer\`.

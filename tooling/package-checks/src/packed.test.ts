@@ -92,8 +92,13 @@ describe.each(packed)('$name, as packed', (pkg) => {
         .filter((f) => f.startsWith('dist/') && f.endsWith('.js'))
         .map((f) => readFile(join(pkg.extracted, f), 'utf8')),
     );
+    // Static (`from "x"`, `import "x"`) and dynamic (`import("x")`) imports of bare specifiers.
     const imported = new Set(
-      distJs.flatMap((code) => [...code.matchAll(/from\s*"([^".][^"]*)"/g)].map((m) => m[1])),
+      distJs.flatMap((code) =>
+        [...code.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)"((?:@[\w.-]+\/)?\w[\w.-]*(?:\/[\w.-]+)*)"/g)].map(
+          (m) => m[1],
+        ),
+      ),
     );
     if (TFJS_FREE.has(pkg.name)) {
       expect(manifest.peerDependencies ?? {}).toEqual({});

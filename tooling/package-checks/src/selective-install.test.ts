@@ -129,4 +129,18 @@ describe.each(FAMILIES)('a fresh npm project with only @optimkit/core and $name'
     expect(rest.values).toEqual(full.values);
     expect(first.values).not.toEqual(full.values);
   });
+
+  it('names the package to import when the state is loaded without importing the family', async () => {
+    expect(project, 'the install step ran').not.toBe('');
+    const { error } = lastJsonLine<{ error: string | null }>(
+      (
+        await run(
+          'node',
+          ['train.mjs', family.name, family.factory, '{}', 'unregistered', '0', join(project, 'state')],
+          { cwd: project, env },
+        )
+      ).stdout,
+    );
+    expect(error).toContain(`import '${family.name}'`);
+  });
 });
