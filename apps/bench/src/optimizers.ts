@@ -1,0 +1,78 @@
+import { adam, adamax, adamw, nadam, radam } from '@optimkit/adam';
+import { adadelta, adagrad, rmsprop } from '@optimkit/adaptive';
+import { adafactor, came } from '@optimkit/factored';
+import { lamb, lars } from '@optimkit/layerwise';
+import { lion } from '@optimkit/lion';
+import { sgd } from '@optimkit/sgd';
+import * as tf from '@tensorflow/tfjs-core';
+
+/** A `tf.train` optimizer with the same update rule and hyperparameters (up to its documented differences). */
+export interface TfTrainCounterpart {
+  /** Key shared by the rows that compare against the same `tf.train` optimizer. */
+  name: string;
+  create: () => tf.Optimizer;
+}
+
+/** What the bench reads from an optimkit optimizer besides the `tf.Optimizer` API. */
+export interface Inspectable extends tf.Optimizer {
+  stateBytes(): number;
+  getSlots(variableName: string): Readonly<Record<string, tf.Tensor>> | undefined;
+}
+
+export interface BenchOptimizer {
+  /** CLI name. */
+  name: string;
+  /** The call that is measured, for the table. */
+  label: string;
+  create: () => Inspectable;
+  tfTrain?: TfTrainCounterpart;
+}
+
+const tfTrain = {
+  sgd: { name: 'tf.train.sgd', create: () => tf.train.sgd(1e-3) },
+  momentum: { name: 'tf.train.momentum', create: () => tf.train.momentum(1e-3, 0.9) },
+  adagrad: { name: 'tf.train.adagrad', create: () => tf.train.adagrad(1e-2) },
+  rmsprop: { name: 'tf.train.rmsprop', create: () => tf.train.rmsprop(1e-2, 0.99, 0, 1e-8) },
+  adadelta: { name: 'tf.train.adadelta', create: () => tf.train.adadelta(1, 0.9, 1e-6) },
+  adam: { name: 'tf.train.adam', create: () => tf.train.adam(1e-3, 0.9, 0.999, 1e-8) },
+  adamax: { name: 'tf.train.adamax', create: () => tf.train.adamax(2e-3, 0.9, 0.999, 1e-8) },
+} satisfies Record<string, TfTrainCounterpart>;
+
+/**
+ * Every optimkit factory with its defaults (the required learning rates of lars and came set to
+ * 1e-3), and the `tf.train` optimizer it is compared with. AdamW is compared with `tf.train.adam`,
+ * which has no weight decay: that is the step a tfjs user replaces.
+ */
+export const benchOptimizers: readonly BenchOptimizer[] = [
+  { name: 'sgd', label: 'sgd()', create: () => sgd(), tfTrain: tfTrain.sgd },
+  {
+    name: 'sgd-momentum',
+    label: 'sgd({ momentum: 0.9 })',
+    create: () => sgd({ momentum: 0.9 }),
+    tfTrain: tfTrain.momentum,
+  },
+  { name: 'adagrad', label: 'adagrad()', create: () => adagrad(), tfTrain: tfTrain.adagrad },
+  { name: 'rmsprop', label: 'rmsprop()', create: () => rmsprop(), tfTrain: tfTrain.rmsprop },
+  { name: 'adadelta', label: 'adadelta()', create: () => adadelta(), tfTrain: tfTrain.adadelta },
+  { name: 'adam', label: 'adam()', create: () => adam(), tfTrain: tfTrain.adam },
+  { name: 'adamw', label: 'adamw()', create: () => adamw(), tfTrain: tfTrain.adam },
+  { name: 'adamax', label: 'adamax()', create: () => adamax(), tfTrain: tfTrain.adamax },
+  { name: 'nadam', label: 'nadam()', create: () => nadam() },
+  { name: 'radam', label: 'radam()', create: () => radam() },
+  { name: 'lars', label: 'lars({ learningRate: 1e-3 })', create: () => lars({ learningRate: 1e-3 }) },
+  { name: 'lamb', label: 'lamb()', create: () => lamb() },
+  { name: 'lion', label: 'lion()', create: () => lion() },
+  { name: 'adafactor', label: 'adafactor()', create: () => adafactor() },
+  { name: 'came', label: 'came({ learningRate: 1e-3 })', create: () => came({ learningRate: 1e-3 }) },
+];
+
+/** The catalog entries named in `names` (all when empty), in catalog order. */
+export function selectOptimizers(names: readonly string[]): BenchOptimizer[] {
+  if (names.length === 0) return [...benchOptimizers];
+  const known = new Set(benchOptimizers.map((o) => o.name));
+  const unknown = names.filter((n) => !known.has(n));
+  if (unknown.length > 0) {
+    throw new Error(`Unknown optimizer(s) ${unknown.join(', ')}; choose from ${[...known].join(', ')}`);
+  }
+  return benchOptimizers.filter((o) => names.includes(o.name));
+}

@@ -1,0 +1,175 @@
+import type { MlpRow, Row } from './bench.js';
+
+/** One target of issue 7, as measured in this run. `met` is `null` when this run cannot tell. */
+export interface Target {
+  id: string;
+  target: string;
+  figure: string;
+  met: boolean | null;
+}
+
+const x = (ratio: number) => `${ratio.toFixed(ratio >= 10 ? 1 : 2)}×`;
+const sizeName = (n: number) => n.toExponential(0).replace('+', '');
+
+/** `preferred` when it was measured, else the largest size measured. */
+function sizeFor(rows: readonly Row[], preferred: number): number | null {
+  const sizes = [...new Set(rows.map((r) => r.parameters))];
+  if (sizes.length === 0) return null;
+  return sizes.includes(preferred) ? preferred : Math.max(...sizes);
+}
+
+function find(rows: readonly Row[], backend: string, optimizer: string, parameters: number | null) {
+  return rows.find((r) => r.backend === backend && r.optimizer === optimizer && r.parameters === parameters);
+}
+
+const unmeasured = (id: string, target: string, why: string): Target => ({
+  id,
+  target,
+  figure: why,
+  met: null,
+});
+
+export function evaluateTargets(rows: readonly Row[], mlp: readonly MlpRow[]): Target[] {
+  const targets: Target[] = [];
+  const at = sizeFor(rows, 1e6);
+  const big = sizeFor(rows, 4e6);
+
+  {
+    const id = 'adamw-cpu-vs-tf-adam';
+    const target = 'adamw on cpu ≥ 20× tf.train.adam at 1e6 parameters';
+    const row = find(rows, 'cpu', 'adamw', at);
+    targets.push(
+      row?.tfTrain
+        ? {
+            id,
+            target,
+            figure: `${x(row.tfTrain.speedup)} at ${sizeName(row.parameters)} (${row.msPerStep.toPrecision(3)} vs ${row.tfTrain.msPerStep.toPrecision(3)} ms/step)`,
+            met: row.tfTrain.speedup >= 20,
+          }
+        : unmeasured(id, target, 'adamw was not run on cpu'),
+    );
+  }
+  {
+    const id = 'cpu-vs-composite';
+    const target = 'every optimizer on cpu ≥ 10× its own composite path';
+    const cpu = rows.filter((r) => r.backend === 'cpu' && r.parameters === at);
+    if (cpu.length === 0) targets.push(unmeasured(id, target, 'cpu was not run'));
+    else if (cpu.every((r) => r.fused === null)) {
+      targets.push({
+        id,
+        target,
+        figure: '1.00×: @optimkit/core has no fused kernels, the composite path is the only one',
+        met: false,
+      });
+    } else {
+      const unfused = cpu.filter((r) => !r.composite);
+      const sorted = cpu
+        .filter((r) => r.composite)
+        .sort((a, b) => a.composite!.speedup - b.composite!.speedup);
+      const below = sorted.filter((r) => r.composite!.speedup < 10);
+      const parts = [];
+      if (sorted.length > 0) {
+        const worst = sorted[0]!;
+        const best = sorted[sorted.length - 1]!;
+        parts.push(
+          `at ${sizeName(at!)}: lowest ${x(worst.composite!.speedup)} (${worst.optimizer}), ` +
+            `highest ${x(best.composite!.speedup)} (${best.optimizer})`,
+        );
+      }
+      if (below.length > 0) {
+        parts.push(`below 10×: ${below.map((r) => `${r.optimizer} ${x(r.composite!.speedup)}`).join(', ')}`);
+      }
+      if (unfused.length > 0) parts.push(`no fused kernel: ${unfused.map((r) => r.optimizer).join(', ')}`);
+      targets.push({ id, target, figure: parts.join('; '), met: below.length === 0 && unfused.length === 0 });
+    }
+  }
+  {
+    const id = 'adam-wasm-vs-tf-adam';
+    const target = 'adam on wasm ≥ 1.5× tf.train.adam';
+    const row = find(rows, 'wasm', 'adam', at);
+    targets.push(
+      row?.tfTrain
+        ? {
+            id,
+            target,
+            figure: `${x(row.tfTrain.speedup)} at ${sizeName(row.parameters)} (${row.msPerStep.toPrecision(3)} vs ${row.tfTrain.msPerStep.toPrecision(3)} ms/step)`,
+            met: row.tfTrain.speedup >= 1.5,
+          }
+        : unmeasured(id, target, 'adam was not run on wasm'),
+    );
+  }
+  {
+    const id = 'adamw-bandwidth';
+    const target = 'on the fastest backend, adamw ≥ 40% of the bandwidth reference';
+    const candidates = rows.filter((r) => r.optimizer === 'adamw' && r.parameters === big);
+    if (candidates.length === 0) targets.push(unmeasured(id, target, 'adamw was not run'));
+    else {
+      const fastest = candidates.reduce((a, b) => (b.msPerStep < a.msPerStep ? b : a));
+      const { fraction, gbPerSec, referenceGbPerSec, copyFraction, copyGbPerSec } = fastest.bandwidth;
+      targets.push({
+        id,
+        target,
+        figure:
+          `${(100 * fraction).toFixed(1)}% on ${fastest.backend} at ${sizeName(fastest.parameters)} ` +
+          `(${gbPerSec.toFixed(2)} of ${referenceGbPerSec.toFixed(2)} GB/s; ${(100 * copyFraction).toFixed(1)}% of a native copy's ${copyGbPerSec.toFixed(1)} GB/s)`,
+        met: fraction >= 0.4,
+      });
+    }
+  }
+  {
+    const id = 'no-leaks';
+    const target = 'zero tensors leaked per step';
+    const counts = [
+      ...rows.map((r) => ({
+        what: `${r.optimizer} ${r.backend} ${sizeName(r.parameters)}`,
+        n: r.tensorsPerStep,
+      })),
+      ...rows
+        .filter((r) => r.composite)
+        .map((r) => ({
+          what: `${r.optimizer} composite ${r.backend} ${sizeName(r.parameters)}`,
+          n: r.composite!.tensorsPerStep,
+        })),
+      ...mlp
+        .filter((m) => !m.optimizer.startsWith('tf.train'))
+        .map((m) => ({ what: `MLP ${m.optimizer} ${m.backend}`, n: m.tensorsPerStep })),
+    ];
+    const leaking = counts.filter((c) => c.n !== 0);
+    targets.push({
+      id,
+      target,
+      figure:
+        leaking.length === 0
+          ? `0 in all ${counts.length} optimkit measurements`
+          : leaking.map((c) => `${c.what}: ${c.n}`).join(', '),
+      met: counts.length === 0 ? null : leaking.length === 0,
+    });
+  }
+  {
+    const id = 'mlp-adamw-vs-tf-adam';
+    const target = 'MNIST MLP step with adamw no slower than with tf.train.adam';
+    const backends = [...new Set(mlp.map((m) => m.backend))];
+    const pairs = backends.flatMap((backend) => {
+      const ours = mlp.find((m) => m.backend === backend && m.optimizer === 'adamw()');
+      const theirs = mlp.find((m) => m.backend === backend && m.optimizer === 'tf.train.adam');
+      return ours && theirs ? [{ backend, ours, theirs }] : [];
+    });
+    targets.push(
+      pairs.length === 0
+        ? unmeasured(id, target, 'the MLP was not run')
+        : {
+            id,
+            target,
+            figure: pairs
+              .map(
+                (p) =>
+                  `${p.backend}: ${p.ours.msPerStep.toPrecision(3)} vs ${p.theirs.msPerStep.toPrecision(3)} ms/step ` +
+                  `(${x(p.theirs.msPerStep / p.ours.msPerStep)})`,
+              )
+              .join('; '),
+            met: pairs.every((p) => p.ours.msPerStep <= p.theirs.msPerStep),
+          },
+    );
+  }
+  return targets;
+}
