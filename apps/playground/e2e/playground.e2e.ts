@@ -1,0 +1,357 @@
+/**
+ * The built page (`pnpm build`) in Debian's chromium, driven by playwright-core: trajectories,
+ * MNIST training, save, reload, restore and continue, and bad state files. The steps share one
+ * browser and run in order, as a user would; a failing step leaves a screenshot in test-results/.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sgd } from '@optimkit/sgd';
+import * as tf from '@tensorflow/tfjs';
+import { type BrowserContext, chromium, type Download, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { serveStatic } from './static-server.js';
+
+const APP = fileURLToPath(new URL('..', import.meta.url));
+const DIST = join(APP, 'dist');
+const RESULTS = join(APP, 'test-results');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+];
+
+let server: Awaited<ReturnType<typeof serveStatic>>;
+let context: BrowserContext;
+let page: Page;
+let profile: string;
+let downloads: string;
+
+beforeAll(async () => {
+  if (!existsSync(join(DIST, 'index.html'))) {
+    throw new Error(`${DIST} has no built page: run \`pnpm --filter @optimkit/playground build\` first`);
+  }
+  if (!existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM}: apt-get install -y chromium`);
+  server = await serveStatic(DIST);
+  profile = mkdtempSync(join(tmpdir(), 'optimkit-chromium-'));
+  downloads = mkdtempSync(join(tmpdir(), 'optimkit-downloads-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ARGS,
+    acceptDownloads: true,
+    viewport: { width: 1280, height: 1600 },
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on('pageerror', (error) => console.error('page error:', error));
+});
+
+afterEach(async ({ task }) => {
+  if (task.result?.state === 'fail' && page) {
+    mkdirSync(RESULTS, { recursive: true });
+    const file = join(RESULTS, `${task.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.png`);
+    await page.screenshot({ path: file, fullPage: true }).catch(() => undefined);
+    console.error(`screenshot of the failure: ${file}`);
+  }
+});
+
+afterAll(async () => {
+  await context?.close();
+  await server?.close();
+  for (const dir of [profile, downloads]) if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+async function waitReady(): Promise<void> {
+  await page.waitForSelector('#status[data-ready="true"], #status[data-ready="error"]', { timeout: 60_000 });
+  expect(await page.getAttribute('#status', 'data-ready'), (await page.textContent('#status')) ?? '').toBe(
+    'true',
+  );
+}
+
+async function step(): Promise<number> {
+  return Number(await page.getAttribute('#mnist-progress', 'data-step'));
+}
+
+async function losses(): Promise<{ losses: number[]; offset: number }> {
+  const canvas = page.locator('#loss-canvas');
+  return {
+    losses: JSON.parse((await canvas.getAttribute('data-losses')) ?? '[]'),
+    offset: Number(await canvas.getAttribute('data-loss-offset')),
+  };
+}
+
+/** Clicks Train for `n` steps and waits until training stops at `from + n`. */
+async function train(n: number): Promise<void> {
+  const from = await step();
+  await page.fill('#mnist-steps', String(n));
+  await page.click('#mnist-train');
+  await page.waitForSelector(`#mnist-progress[data-training="false"][data-step="${from + n}"]`, {
+    timeout: 60_000,
+  });
+}
+
+async function message(): Promise<{ kind: string | null; text: string }> {
+  const element = page.locator('#mnist-message');
+  return { kind: await element.getAttribute('data-kind'), text: (await element.textContent()) ?? '' };
+}
+
+async function saveDownload(download: Download): Promise<string> {
+  const file = join(downloads, download.suggestedFilename());
+  await download.saveAs(file);
+  return file;
+}
+
+/** A valid optimkit state, but of another model: SGD with momentum after one step on a variable 'other/w'. */
+async function otherModelsState(): Promise<Buffer> {
+  await tf.setBackend('cpu');
+  const w = tf.variable(tf.ones([3]), true, 'other/w');
+  const optimizer = sgd({ learningRate: 0.1, momentum: 0.9 });
+  optimizer.minimize(() => tf.sum(tf.square(w)), false, [w]);
+  const bytes = Buffer.from(await optimizer.saveState());
+  optimizer.dispose();
+  w.dispose();
+  return bytes;
+}
+
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+
+// ---------------------------------------------------------------------------------------------
+
+describe('the playground page in chromium', () => {
+  let trained: number[] = [];
+  let resumed: number[] = [];
+  let stateFile = '';
+  let modelFiles: string[] = [];
+
+  it('loads with every optimizer of the catalog, the plugin and the tf.train baselines', async () => {
+    await page.goto(server.url);
+    await waitReady();
+    const options = await page
+      .locator('#mnist-optimizer option')
+      .evaluateAll((els) => els.map((e) => (e as HTMLOptionElement).value));
+    const rows = await page
+      .locator('#traj-optimizers tbody tr')
+      .evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.optimizer));
+    expect(options).toEqual(rows);
+    expect(options).toEqual(
+      expect.arrayContaining(['sgd', 'adamw', 'lion', 'came', 'adabelief', 'tf-sgd', 'tf-adam']),
+    );
+  });
+
+  it('runs two optimizers over a surface and draws their paths', async () => {
+    await page.selectOption('#surface', 'bowl');
+    await page.click('#traj-none');
+    await page.check('#traj-use-adamw');
+    await page.check('#traj-use-adabelief');
+    await page.fill('#traj-adamw-learningRate', '0.3');
+    await page.fill('#traj-steps', '150');
+    await page.click('#traj-run');
+    await page.waitForSelector('#trajectories[data-state="done"], #trajectories[data-state="error"]', {
+      timeout: 60_000,
+    });
+    expect(await page.textContent('#traj-message')).toBe('');
+    const results = await page.locator('#traj-results tbody tr').evaluateAll((rows) =>
+      rows.map((row) => ({
+        optimizer: (row as HTMLElement).dataset.optimizer,
+        finalValue: Number((row as HTMLElement).dataset.finalValue),
+        diverged: (row as HTMLElement).dataset.diverged,
+        cells: Array.from((row as HTMLTableRowElement).cells, (c) => c.textContent),
+      })),
+    );
+    expect(results.map((r) => r.optimizer)).toEqual(['adamw', 'adabelief']);
+    const start = 0.5 * (4 ** 2 + 50 * 1 ** 2); // the bowl ½(x² + 50y²) at its start (-4, 1)
+    for (const r of results) {
+      expect(r.diverged).toBe('false');
+      expect(r.finalValue).toBeLessThan(start / 10);
+    }
+    expect(results[0]!.cells[1]).toBe('0.3');
+    expect(results[0]!.cells[2]).toBe('150');
+    // Both paths are on the canvas, in their legend colours.
+    const painted = await page.evaluate(() => {
+      const canvas = document.getElementById('traj-canvas') as HTMLCanvasElement;
+      const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
+      const count = (rgb: string) => {
+        const [r, g, b] = rgb.match(/\d+/g)!.map(Number);
+        let n = 0;
+        for (let p = 0; p < data.length; p += 4) {
+          if (Math.abs(data[p]! - r!) + Math.abs(data[p + 1]! - g!) + Math.abs(data[p + 2]! - b!) < 24) n++;
+        }
+        return n;
+      };
+      return ['adamw', 'adabelief'].map((name) => {
+        const swatch = document.querySelector(`#traj-optimizers tr[data-optimizer="${name}"] .swatch`)!;
+        return count(getComputedStyle(swatch).backgroundColor);
+      });
+    });
+    for (const pixels of painted) expect(pixels).toBeGreaterThan(100);
+  });
+
+  it('trains the MLP with the plugin optimizer at an edited learning rate, and the loss falls', async () => {
+    await page.selectOption('#mnist-optimizer', 'adabelief');
+    await page.fill('#mnist-learningRate', '0.002');
+    await page.click('#mnist-new');
+    await expect
+      .poll(() => page.textContent('#mnist-run'))
+      .toContain('AdaBelief (plugin) (learning rate 0.002');
+    expect(await step()).toBe(0);
+    await train(20);
+    const { losses: history, offset } = await losses();
+    expect(offset).toBe(0);
+    expect(history).toHaveLength(20);
+    expect(history.every(Number.isFinite)).toBe(true);
+    expect(mean(history.slice(-5))).toBeLessThan(0.7 * mean(history.slice(0, 5)));
+    trained = history;
+
+    await page.click('#mnist-evaluate');
+    await expect.poll(async () => (await message()).text).toMatch(/^Test accuracy at step 20: [\d.]+%/);
+    const accuracy = Number((await message()).text.match(/([\d.]+)%/)![1]);
+    expect(accuracy).toBeGreaterThan(30); // chance is 10%
+  });
+
+  it('saves to IndexedDB and downloads the optimizer state and the model', async () => {
+    await page.click('#save-idb');
+    await expect.poll(async () => (await message()).text).toContain('Saved step 20');
+    expect((await message()).kind).toBe('info');
+
+    const [stateDownload] = await Promise.all([page.waitForEvent('download'), page.click('#download-state')]);
+    stateFile = await saveDownload(stateDownload);
+    expect(stateFile).toMatch(/optimkit-mnist-adabelief-step20\.optk$/);
+    expect(readFileSync(stateFile).subarray(0, 4).toString('latin1')).toBe('OPTK');
+
+    const twoDownloads = new Promise<Download[]>((resolve) => {
+      const seen: Download[] = [];
+      const onDownload = (d: Download) => {
+        seen.push(d);
+        if (seen.length === 2) {
+          page.off('download', onDownload);
+          resolve(seen);
+        }
+      };
+      page.on('download', onDownload);
+    });
+    await page.click('#download-model');
+    modelFiles = await Promise.all((await twoDownloads).map(saveDownload));
+    expect(modelFiles.map((f) => f.replace(/^.*\//, '')).sort()).toEqual([
+      'optimkit-mnist-adabelief-step20.json',
+      'optimkit-mnist-adabelief-step20.weights.bin',
+    ]);
+  });
+
+  it('after a reload, restores from IndexedDB and continues at the same step', async () => {
+    await page.reload();
+    await waitReady();
+    expect(await step()).toBe(0);
+    await expect.poll(() => page.textContent('#checkpoint-info')).toContain('AdaBelief (plugin) at step 20');
+    await page.click('#restore-idb');
+    await expect.poll(async () => (await message()).text).toContain('Restored AdaBelief (plugin) at step 20');
+    expect(await step()).toBe(20);
+    expect(await page.inputValue('#mnist-optimizer')).toBe('adabelief');
+    expect(await page.inputValue('#mnist-learningRate')).toBe('0.002');
+    expect((await losses()).losses).toEqual(trained);
+
+    await train(10);
+    const { losses: history } = await losses();
+    expect(history).toHaveLength(30);
+    expect(history.slice(0, 20)).toEqual(trained);
+    resumed = history.slice(20);
+    // Continuing, not starting over: the loss stays near where it stopped, far below the first steps'.
+    expect(mean(resumed)).toBeLessThan(0.7 * mean(trained.slice(0, 5)));
+    expect(Math.abs(mean(resumed) - mean(trained.slice(-5)))).toBeLessThan(0.5 * mean(trained.slice(-5)));
+  });
+
+  it('shows the StateFormatError of foreign and corrupt state files, and the running session keeps its state', async () => {
+    const before = await step();
+    await page.fill('#mnist-steps', '40');
+    await page.click('#mnist-train');
+    await page.waitForSelector('#mnist-progress[data-training="true"]');
+
+    await page.setInputFiles('#restore-files', {
+      name: 'holiday.optk',
+      mimeType: 'application/octet-stream',
+      buffer: Buffer.from('GIF89a: not an optimizer state at all'),
+    });
+    await expect.poll(async () => (await message()).text).toContain('StateFormatError');
+    const foreign = await message();
+    expect(foreign.kind).toBe('error');
+    expect(foreign.text).toContain('Not an optimkit optimizer state: the magic tag "OPTK" is missing');
+    expect(foreign.text).toContain('the current run is unchanged');
+    expect(await page.isVisible('#mnist-message')).toBe(true);
+
+    // Training went on through the error, to the end of its 40 steps, without a restore.
+    await page.waitForSelector(`#mnist-progress[data-training="false"][data-step="${before + 40}"]`, {
+      timeout: 60_000,
+    });
+    const { losses: history } = await losses();
+    expect(history).toHaveLength(before + 40);
+    expect(history.slice(0, trained.length)).toEqual(trained);
+    expect(mean(history.slice(-5))).toBeLessThan(mean(trained.slice(-5)));
+
+    const corrupt = readFileSync(stateFile);
+    corrupt[corrupt.length - 100]! ^= 0xff;
+    await page.setInputFiles('#restore-files', {
+      name: 'flipped.optk',
+      mimeType: 'application/octet-stream',
+      buffer: corrupt,
+    });
+    await expect.poll(async () => (await message()).text).toContain('flipped.optk');
+    expect((await message()).kind).toBe('error');
+    expect((await message()).text).toContain(
+      'StateFormatError: flipped.optk: Optimizer state is corrupt or truncated',
+    );
+    expect(await step()).toBe(before + 40);
+    expect((await losses()).losses).toEqual(history);
+
+    await page.setInputFiles('#restore-files', {
+      name: 'other-model.optk',
+      mimeType: 'application/octet-stream',
+      buffer: await otherModelsState(),
+    });
+    await expect.poll(async () => (await message()).text).toContain('other-model.optk');
+    expect((await message()).kind).toBe('error');
+    expect((await message()).text).toContain(
+      "StateFormatError: other-model.optk: Optimizer state has no live variable 'other/w'",
+    );
+    expect(await step()).toBe(before + 40);
+    expect(await page.getAttribute('#mnist-run', 'data-optimizer')).toBe('adabelief');
+    await train(5);
+    expect((await losses()).losses.slice(0, before + 40)).toEqual(history);
+  });
+
+  it('restores from the downloaded files and continues exactly as the IndexedDB restore did', async () => {
+    await page.setInputFiles('#restore-files', [stateFile, ...modelFiles]);
+    await expect.poll(async () => (await message()).text).toContain('and the model weights at step 20');
+    expect(await step()).toBe(20);
+    expect(await losses()).toEqual({ losses: [], offset: 20 });
+    await train(10);
+    expect((await losses()).losses).toEqual(resumed);
+  });
+
+  it('gives the same losses after save, reload and restore as an uninterrupted run', async () => {
+    await page.selectOption('#mnist-optimizer', 'adabelief');
+    await page.fill('#mnist-learningRate', '0.002');
+    await page.click('#mnist-new');
+    await expect.poll(step).toBe(0);
+    await train(30);
+    const { losses: history } = await losses();
+    expect(history.slice(0, 20)).toEqual(trained);
+    expect(history.slice(20)).toEqual(resumed);
+  });
+
+  it('explains that a tf.train baseline has no optimkit state to save', async () => {
+    await page.selectOption('#mnist-optimizer', 'tf-adam');
+    await page.click('#mnist-new');
+    await expect.poll(() => page.getAttribute('#mnist-run', 'data-optimizer')).toBe('tf-adam');
+    await train(3);
+    expect(await page.isDisabled('#save-idb')).toBe(true);
+    expect(await page.isDisabled('#download-state')).toBe(true);
+    expect(await page.isDisabled('#download-model')).toBe(false);
+    expect(await page.textContent('#save-note')).toContain('tf.train keeps no optimkit state');
+  });
+});
