@@ -5,7 +5,7 @@ import {
   type SlotSpec,
 } from '@optimkit/core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
-import { adamStep, validateMoments } from './shared.js';
+import { adamStep, fusedAdamStep, validateMoments } from './shared.js';
 
 const defaults = {
   learningRate: 1e-3,
@@ -33,6 +33,7 @@ export const Adam = /* @__PURE__ */ defineOptimizer({
   slots: (_shape, h): SlotSpec =>
     h.amsgrad ? { expAvg: 0, expAvgSq: 0, maxExpAvgSq: 0 } : { expAvg: 0, expAvgSq: 0 },
   update: (context) => adamStep('Adam', context, false),
+  fused: (context) => fusedAdamStep('Adam', context, false),
 });
 
 /**

@@ -1,7 +1,12 @@
-import { defineOptimizer, type OptimizerOptions, type OptimkitOptimizer } from '@optimkit/core';
+import {
+  defineOptimizer,
+  elementwiseVariants,
+  type OptimizerOptions,
+  type OptimkitOptimizer,
+} from '@optimkit/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
-import { applyWeightDecay, firstMoment, slot, validateMoments } from './shared.js';
+import { applyWeightDecay, firstMoment, fusedSlot, slot, validateMoments } from './shared.js';
 
 const defaults = {
   learningRate: 2e-3,
@@ -17,6 +22,19 @@ export type AdamaxDefaults = typeof defaults;
 export type AdamaxOptions = OptimizerOptions<AdamaxDefaults>;
 /** An Adamax optimizer instance. */
 export type Adamax = OptimkitOptimizer<AdamaxDefaults>;
+
+// Inputs param, grad, expAvg, expInf; scalars weightDecay, 1 − β₁, β₂, epsilon, the step size.
+const adamaxKernel = /* @__PURE__ */ elementwiseVariants(
+  (e, flags: { decay: boolean }) => {
+    const param = e.input(0);
+    const grad = flags.decay ? e.add(e.input(1), e.mul(param, e.scalar(0))) : e.input(1);
+    const m = e.input(2);
+    const expAvg = e.add(m, e.mul(e.sub(grad, m), e.scalar(1)));
+    const expInf = e.max(e.mul(e.input(3), e.scalar(2)), e.add(e.abs(grad), e.scalar(3)));
+    return [e.sub(param, e.mul(e.div(expAvg, expInf), e.scalar(4))), expAvg, expInf];
+  },
+  { inputs: 4, scalars: 5 },
+);
 
 /** The Adamax optimizer class (serialization name `OptimkitAdamax`; `Adamax` is tfjs's own). */
 export const Adamax = /* @__PURE__ */ defineOptimizer({
@@ -39,6 +57,19 @@ export const Adamax = /* @__PURE__ */ defineOptimizer({
       param: tf.sub(decayed.param, tf.mul(tf.div(expAvg, expInf), stepSize)),
       slots: { expAvg, expInf },
     };
+  },
+  // The same arithmetic in one elementwise kernel, each op rounded to float32 as the tensor op.
+  fused({ param, grad, slots, out, h, step, name }) {
+    adamaxKernel({ decay: h.weightDecay !== 0 }).run(
+      param.length,
+      [param, grad, fusedSlot(slots, 'expAvg', 'Adamax', name), fusedSlot(slots, 'expInf', 'Adamax', name)],
+      [h.weightDecay, 1 - h.beta1, h.beta2, h.epsilon, h.learningRate / (1 - h.beta1 ** step)],
+      [
+        out.param,
+        fusedSlot(out.slots, 'expAvg', 'Adamax', name),
+        fusedSlot(out.slots, 'expInf', 'Adamax', name),
+      ],
+    );
   },
 });
 

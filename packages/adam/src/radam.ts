@@ -1,7 +1,12 @@
-import { defineOptimizer, type OptimizerOptions, type OptimkitOptimizer } from '@optimkit/core';
+import {
+  defineOptimizer,
+  elementwiseVariants,
+  type OptimizerOptions,
+  type OptimkitOptimizer,
+} from '@optimkit/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
-import { applyWeightDecay, firstMoment, secondMoment, slot, validateMoments } from './shared.js';
+import { applyWeightDecay, firstMoment, fusedSlot, secondMoment, slot, validateMoments } from './shared.js';
 
 const defaults = {
   learningRate: 1e-3,
@@ -31,6 +36,23 @@ export function rectification(beta2: number, t: number): { rho: number; rect: nu
   return { rho, rect: Math.sqrt(((rho - 4) * (rho - 2) * rhoInf) / ((rhoInf - 4) * (rhoInf - 2) * rho)) };
 }
 
+// Inputs param, grad, expAvg, expAvgSq; scalars weightDecay, 1 − lr·weightDecay, 1 − β₁, β₂, 1 − β₂,
+// epsilon, and the coefficient of the momentum or of the rectified step.
+const radamKernel = /* @__PURE__ */ elementwiseVariants(
+  (e, flags: { coupled: boolean; decoupled: boolean; rectified: boolean }) => {
+    const param = flags.decoupled ? e.mul(e.input(0), e.scalar(1)) : e.input(0);
+    const g = flags.coupled ? e.add(e.input(1), e.mul(e.input(0), e.scalar(0))) : e.input(1);
+    const m = e.input(2);
+    const expAvg = e.add(m, e.mul(e.sub(g, m), e.scalar(2)));
+    const expAvgSq = e.add(e.mul(e.input(3), e.scalar(3)), e.mul(e.mul(g, g), e.scalar(4)));
+    const update = flags.rectified
+      ? e.mul(e.div(expAvg, e.add(e.sqrt(expAvgSq), e.scalar(5))), e.scalar(6))
+      : e.mul(expAvg, e.scalar(6));
+    return [e.sub(param, update), expAvg, expAvgSq];
+  },
+  { inputs: 4, scalars: 7 },
+);
+
 /** The RAdam optimizer class (serialization name `OptimkitRAdam`). */
 export const RAdam = /* @__PURE__ */ defineOptimizer({
   className: 'OptimkitRAdam',
@@ -54,6 +76,37 @@ export const RAdam = /* @__PURE__ */ defineOptimizer({
       update = tf.mul(tf.div(expAvg, tf.add(tf.sqrt(expAvgSq), h.epsilon)), coefficient);
     }
     return { param: tf.sub(decayed.param, update), slots: { expAvg, expAvgSq } };
+  },
+  // The same arithmetic in one elementwise kernel, each op rounded to float32 as the tensor op.
+  fused({ param, grad, slots, out, h, step, name }) {
+    const decay = h.weightDecay !== 0;
+    const bias1 = 1 - h.beta1 ** step;
+    const { rect } = rectification(h.beta2, step);
+    const flags = {
+      coupled: decay && !h.decoupledWeightDecay,
+      decoupled: decay && h.decoupledWeightDecay,
+      rectified: rect !== null,
+    };
+    radamKernel(flags).run(
+      param.length,
+      [param, grad, fusedSlot(slots, 'expAvg', 'RAdam', name), fusedSlot(slots, 'expAvgSq', 'RAdam', name)],
+      [
+        h.weightDecay,
+        1 - h.learningRate * h.weightDecay,
+        1 - h.beta1,
+        h.beta2,
+        1 - h.beta2,
+        h.epsilon,
+        rect === null
+          ? h.learningRate / bias1
+          : (h.learningRate * rect * Math.sqrt(1 - h.beta2 ** step)) / bias1,
+      ],
+      [
+        out.param,
+        fusedSlot(out.slots, 'expAvg', 'RAdam', name),
+        fusedSlot(out.slots, 'expAvgSq', 'RAdam', name),
+      ],
+    );
   },
 });
 

@@ -3,6 +3,7 @@ import {
   checkPositive,
   checkUnitInterval,
   defineOptimizer,
+  elementwiseVariants,
   type OptimizerOptions,
   type OptimkitOptimizer,
 } from '@optimkit/core';
@@ -22,6 +23,24 @@ export type AdadeltaDefaults = typeof defaults;
 export type AdadeltaOptions = OptimizerOptions<AdadeltaDefaults>;
 /** An Adadelta optimizer instance. */
 export type Adadelta = OptimkitOptimizer<AdadeltaDefaults>;
+
+// Inputs param, grad, squareAvg, accDelta; scalars weightDecay, rho, 1 − rho, epsilon, learningRate.
+const adadeltaKernel = /* @__PURE__ */ elementwiseVariants(
+  (e, flags: { decay: boolean }) => {
+    const param = e.input(0);
+    const g = flags.decay ? e.add(e.input(1), e.mul(param, e.scalar(0))) : e.input(1);
+    const rho = e.scalar(1);
+    const oneMinusRho = e.scalar(2);
+    const epsilon = e.scalar(3);
+    const accDelta = e.input(3);
+    const squareAvg = e.add(e.mul(e.input(2), rho), e.mul(e.mul(g, g), oneMinusRho));
+    const ratio = e.div(e.sqrt(e.add(accDelta, epsilon)), e.sqrt(e.add(squareAvg, epsilon)));
+    const delta = e.mul(ratio, g);
+    const nextAccDelta = e.add(e.mul(accDelta, rho), e.mul(e.mul(delta, delta), oneMinusRho));
+    return [e.sub(param, e.mul(delta, e.scalar(4))), squareAvg, nextAccDelta];
+  },
+  { inputs: 4, scalars: 5 },
+);
 
 /** The Adadelta optimizer class (serialization name `OptimkitAdadelta`). */
 export const Adadelta = /* @__PURE__ */ defineOptimizer({
@@ -43,6 +62,15 @@ export const Adadelta = /* @__PURE__ */ defineOptimizer({
     const delta = tf.mul(ratio, g);
     const accDelta = tf.add(tf.mul(slots.accDelta!, h.rho), tf.mul(tf.mul(delta, delta), 1 - h.rho));
     return { param: tf.sub(param, tf.mul(delta, h.learningRate)), slots: { squareAvg, accDelta } };
+  },
+  // The same arithmetic in one elementwise kernel, each op rounded to float32 as the tensor op.
+  fused({ param, grad, slots, out, h }) {
+    adadeltaKernel({ decay: h.weightDecay !== 0 }).run(
+      param.length,
+      [param, grad, slots.squareAvg!, slots.accDelta!],
+      [h.weightDecay, h.rho, 1 - h.rho, h.epsilon, h.learningRate],
+      [out.param, out.slots.squareAvg!, out.slots.accDelta!],
+    );
   },
 });
 

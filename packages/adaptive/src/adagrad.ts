@@ -2,6 +2,7 @@ import {
   checkNonNegative,
   checkPositive,
   defineOptimizer,
+  elementwiseVariants,
   type OptimizerOptions,
   type OptimkitOptimizer,
 } from '@optimkit/core';
@@ -23,6 +24,18 @@ export type AdagradOptions = OptimizerOptions<AdagradDefaults>;
 /** An Adagrad optimizer instance. */
 export type Adagrad = OptimkitOptimizer<AdagradDefaults>;
 
+// Inputs param, grad, sum; scalars weightDecay, epsilon, the decayed learning rate.
+const adagradKernel = /* @__PURE__ */ elementwiseVariants(
+  (e, flags: { decay: boolean }) => {
+    const param = e.input(0);
+    const g = flags.decay ? e.add(e.input(1), e.mul(param, e.scalar(0))) : e.input(1);
+    const sum = e.add(e.input(2), e.mul(g, g));
+    const update = e.div(g, e.add(e.sqrt(sum), e.scalar(1)));
+    return [e.sub(param, e.mul(update, e.scalar(2))), sum];
+  },
+  { inputs: 3, scalars: 3 },
+);
+
 /** The Adagrad optimizer class (serialization name `OptimkitAdagrad`). */
 export const Adagrad = /* @__PURE__ */ defineOptimizer({
   className: 'OptimkitAdagrad',
@@ -43,6 +56,16 @@ export const Adagrad = /* @__PURE__ */ defineOptimizer({
     const clr = h.learningRate / (1 + (step - 1) * h.lrDecay);
     const update = tf.div(g, tf.add(tf.sqrt(sum), h.epsilon));
     return { param: tf.sub(param, tf.mul(update, clr)), slots: { sum } };
+  },
+  // The same arithmetic in one elementwise kernel, each op rounded to float32 as the tensor op.
+  fused({ param, grad, slots, out, h, step }) {
+    const clr = h.learningRate / (1 + (step - 1) * h.lrDecay);
+    adagradKernel({ decay: h.weightDecay !== 0 }).run(
+      param.length,
+      [param, grad, slots.sum!],
+      [h.weightDecay, h.epsilon, clr],
+      [out.param, out.slots.sum!],
+    );
   },
 });
 

@@ -3,6 +3,7 @@ import {
   checkPositive,
   checkUnitInterval,
   defineOptimizer,
+  elementwiseVariants,
   type OptimizerOptions,
   type OptimkitOptimizer,
   type SlotSpec,
@@ -25,6 +26,31 @@ export type RMSpropDefaults = typeof defaults;
 export type RMSpropOptions = OptimizerOptions<RMSpropDefaults>;
 /** An RMSprop optimizer instance. */
 export type RMSprop = OptimkitOptimizer<RMSpropDefaults>;
+
+// Inputs param, grad, squareAvg, gradAvg, momentumBuffer; scalars weightDecay, alpha, 1 − alpha,
+// epsilon, learningRate, momentum. Outputs param, squareAvg, then gradAvg and the buffer if kept.
+const rmspropKernel = /* @__PURE__ */ elementwiseVariants(
+  (e, flags: { decay: boolean; centered: boolean; buffer: boolean }) => {
+    const param = e.input(0);
+    const g = flags.decay ? e.add(e.input(1), e.mul(param, e.scalar(0))) : e.input(1);
+    const alpha = e.scalar(1);
+    const oneMinusAlpha = e.scalar(2);
+    const squareAvg = e.add(e.mul(e.input(2), alpha), e.mul(e.mul(g, g), oneMinusAlpha));
+    const outputs = [squareAvg];
+    let variance = squareAvg;
+    if (flags.centered) {
+      const previous = e.input(3);
+      const gradAvg = e.add(previous, e.mul(e.sub(g, previous), oneMinusAlpha));
+      outputs.push(gradAvg);
+      variance = e.max(e.sub(squareAvg, e.mul(gradAvg, gradAvg)), e.constant(0));
+    }
+    const scaled = e.div(g, e.add(e.sqrt(variance), e.scalar(3)));
+    if (!flags.buffer) return [e.sub(param, e.mul(scaled, e.scalar(4))), ...outputs];
+    const buffer = e.add(e.mul(e.input(4), e.scalar(5)), scaled);
+    return [e.sub(param, e.mul(buffer, e.scalar(4))), ...outputs, buffer];
+  },
+  { inputs: 5, scalars: 6 },
+);
 
 /** The RMSprop optimizer class (serialization name `OptimkitRMSprop`). */
 export const RMSprop = /* @__PURE__ */ defineOptimizer({
@@ -67,6 +93,29 @@ export const RMSprop = /* @__PURE__ */ defineOptimizer({
     const buffer = tf.add(tf.mul(previous, h.momentum), scaled);
     out.momentumBuffer = buffer;
     return { param: tf.sub(param, tf.mul(buffer, h.learningRate)), slots: out };
+  },
+  // The same arithmetic in one elementwise kernel, each op rounded to float32 as the tensor op.
+  fused({ param, grad, slots, out, h, name }) {
+    const gradAvg = slots.gradAvg;
+    const buffer = slots.momentumBuffer;
+    if (h.centered && (gradAvg === undefined || out.slots.gradAvg === undefined)) {
+      throw new Error(`RMSprop: '${name}' has no gradient average (it was not centered)`);
+    }
+    if ((buffer === undefined || out.slots.momentumBuffer === undefined) && h.momentum > 0) {
+      throw new Error(`RMSprop: '${name}' has no momentum buffer (its first update had momentum 0)`);
+    }
+    const flags = { decay: h.weightDecay !== 0, centered: h.centered, buffer: buffer !== undefined };
+    const outputs = [out.param, out.slots.squareAvg!];
+    if (h.centered) outputs.push(out.slots.gradAvg!);
+    if (buffer !== undefined) outputs.push(out.slots.momentumBuffer!);
+    rmspropKernel(flags).run(
+      param.length,
+      [param, grad, slots.squareAvg!, gradAvg ?? grad, buffer ?? grad],
+      [h.weightDecay, h.alpha, 1 - h.alpha, h.epsilon, h.learningRate, h.momentum],
+      outputs,
+    );
+    // A gradient average kept while not centered (never made by this optimizer) stays as it is.
+    if (!h.centered && gradAvg !== undefined) out.slots.gradAvg?.set(gradAvg);
   },
 });
 

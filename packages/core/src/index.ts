@@ -1,3 +1,21 @@
+export {
+  type ElementwiseBuilder,
+  type ElementwiseKernel,
+  type ElementwiseSignature,
+  type Expr,
+  elementwise,
+  elementwiseVariants,
+  type Mask,
+} from './elementwise.js';
+export {
+  FUSED_BACKENDS,
+  fusedKernelName,
+  fusedKernelsActive,
+  fusedKernelsEnabled,
+  meanOfSquares,
+  setFusedKernels,
+  sumOfSquares,
+} from './fused.js';
 export type { GradientTransformOptions } from './gradient-transforms.js';
 export {
   type DefinedOptimizerClass,
@@ -12,6 +30,8 @@ export type {
   CommonOptions,
   Defaults,
   DefaultValue,
+  FusedContext,
+  FusedUpdate,
   Hyperparameter,
   HyperparameterOptions,
   NamedTensor,

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedKernelsActive, runFusedUpdate } from './fused.js';
 import {
   allFinite,
   checkTransforms,
@@ -28,6 +29,7 @@ import {
 } from './state-format.js';
 import type {
   Defaults,
+  FusedUpdate,
   NamedTensor,
   OptimizerOptions,
   Resolved,
@@ -54,6 +56,12 @@ export interface OptimizerDefinition<D extends Defaults> {
   slots?: SlotSpec | ((shape: readonly number[], h: Resolved<D>) => SlotSpec);
   /** The per-variable update, in tensor ops; runs inside the base class's `tidy`. */
   update: (context: UpdateContext<D>) => UpdateResult;
+  /**
+   * Optional: the same update in one pass over float32 arrays, run as one tfjs kernel per variable
+   * on the cpu and wasm backends while fused kernels are on (`setFusedKernels`). It writes the new
+   * variable and every slot; `update` stays the reference and the path of other backends.
+   */
+  fused?: FusedUpdate<D>;
 }
 
 interface VariableState {
@@ -317,7 +325,8 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
         grad: this.accumulators.get(name)!,
       }));
     }
-    const { update } = this.definition;
+    const { update, fused, className } = this.definition;
+    const fusedUpdate = fused !== undefined && fusedKernelsActive() ? fused : undefined;
     const updated: VariableState[] = [];
     tf.tidy(() => {
       const grads = clipGradients(
@@ -328,14 +337,17 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
         const state = this.states.get(variable.name) ?? this.createState(variable, hyperparameters);
         const slots: Record<string, tf.Tensor> = {};
         for (const [name, slot] of state.slots) slots[name] = slot;
-        const result = update({
+        const context = {
           param: variable,
           grad: grads[index]!,
           slots,
           h: hyperparameters[state.group + 1]!,
           step: state.step + 1,
           name: variable.name,
-        });
+        };
+        const result = fusedUpdate
+          ? runFusedUpdate({ ...context, className, fused: fusedUpdate })
+          : update(context);
         if (result.param !== variable) variable.assign(result.param);
         for (const [name, value] of Object.entries(result.slots ?? {})) {
           const slot = state.slots.get(name);

@@ -84,3 +84,36 @@ export interface UpdateResult {
   param: tf.Tensor;
   slots?: Record<string, tf.Tensor>;
 }
+
+/**
+ * What a fused update reads and writes: one variable's whole update over float32 arrays, run as a
+ * single tfjs kernel on the cpu and wasm backends (see `OptimizerDefinition.fused`).
+ */
+export interface FusedContext<D extends Defaults> {
+  /** The variable's current values. Read only: tfjs shares buffers between tensors. */
+  readonly param: Float32Array;
+  /** Its gradient, after the base class's gradient transforms. Read only. */
+  readonly grad: Float32Array;
+  /** Current slot values by name. Read only. */
+  readonly slots: Readonly<Record<string, Float32Array>>;
+  /**
+   * Fresh arrays for the results: the variable's new values and every slot's new values, each of
+   * its own shape. Write every element (on wasm they start uninitialized); copy a slot to keep it.
+   */
+  readonly out: { readonly param: Float32Array; readonly slots: Readonly<Record<string, Float32Array>> };
+  /** The variable's shape (row-major data). */
+  readonly shape: readonly number[];
+  /** Hyperparameters of the variable's group, schedules evaluated. */
+  readonly h: Resolved<D>;
+  /** The number of this update for this variable, 1 on its first update. */
+  readonly step: number;
+  /** The variable's name. */
+  readonly name: string;
+}
+
+/**
+ * One variable's whole update in one pass over float32 arrays. It must equal the composite
+ * `update` within float32 rounding: the same scalar coefficients (float64 from `step`), and each
+ * tensor op's result rounded to float32 (`Math.fround`) as the op would round it.
+ */
+export type FusedUpdate<D extends Defaults> = (context: FusedContext<D>) => void;

@@ -3,6 +3,7 @@ import {
   checkPositive,
   checkUnitInterval,
   defineOptimizer,
+  meanOfSquares,
   type OptimizerOptions,
   type OptimkitOptimizer,
   type SlotSpec,
@@ -10,6 +11,7 @@ import {
 import * as tf from '@tensorflow/tfjs-core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
 import { clipByRms, ema, factoredRsqrt, factoredSlots, isFactored, rms, updateFactored } from './factored.js';
+import { emaOfMeans, factoredDims, newSums, rmsClipDivisor, rsqrtFactors } from './factored-fused.js';
 
 const defaults = {
   learningRate: null as number | null,
@@ -101,6 +103,90 @@ export const Adafactor = /* @__PURE__ */ defineOptimizer({
     }
     const decayed = h.weightDecay !== 0 ? tf.sub(param, tf.mul(param, tf.mul(lr, h.weightDecay))) : param;
     return { param: tf.sub(decayed, update), slots: next };
+  },
+  // The same arithmetic over float32 arrays, each tensor op rounded as the op rounds it: one pass
+  // for the second-moment statistics, one for the unclipped update (kept in the output array) and
+  // its RMS, one for the variable.
+  fused({ param, grad, slots, out, shape, h, step, name }) {
+    const f = Math.fround;
+    const n = param.length;
+    const relative = h.relativeStep
+      ? Math.min(h.warmupInit ? 1e-6 * step : 1e-2, 1 / Math.sqrt(step))
+      : h.learningRate!;
+    const lr = h.scaleParameter
+      ? f(Math.max(f(Math.sqrt(meanOfSquares(param))), f(h.epsilon2)) * f(relative))
+      : f(relative);
+    const beta2 = 1 - step ** h.decayRate;
+    const eps1 = f(h.epsilon1);
+    const count = f(n);
+    const u = out.param;
+    let sumOfMeans = 0;
+    if (isFactored(shape)) {
+      const dims = factoredDims(shape);
+      const { batches, rows, cols } = dims;
+      const { rowSums, colSums } = newSums(dims);
+      const byCols = f(cols);
+      const byRows = f(rows);
+      let k = 0;
+      for (let b = 0; b < batches; b++) {
+        for (let i = 0; i < rows; i++) {
+          let rowSum = 0;
+          for (let j = 0; j < cols; j++, k++) {
+            const square = f(f(grad[k]! * grad[k]!) + eps1);
+            rowSum += f(square / byCols);
+            colSums[b * cols + j]! += f(square / byRows);
+          }
+          rowSums[b * rows + i] = rowSum;
+        }
+      }
+      emaOfMeans(slots.row!, rowSums, out.slots.row!, beta2, 1 - beta2);
+      emaOfMeans(slots.col!, colSums, out.slots.col!, beta2, 1 - beta2);
+      const { rowFactor, colFactor } = rsqrtFactors(out.slots.row!, out.slots.col!, dims);
+      k = 0;
+      for (let b = 0; b < batches; b++) {
+        for (let i = 0; i < rows; i++) {
+          const r = rowFactor[b * rows + i]!;
+          for (let j = 0; j < cols; j++, k++) {
+            const x = f(f(r * colFactor[b * cols + j]!) * grad[k]!);
+            u[k] = x;
+            sumOfMeans += f(f(x * x) / count);
+          }
+        }
+      }
+    } else {
+      const v0 = slots.v!;
+      const v1 = out.slots.v!;
+      const b2 = f(beta2);
+      const c2 = f(1 - beta2);
+      for (let k = 0; k < n; k++) {
+        const v = f(f(v0[k]! * b2) + f(f(f(grad[k]! * grad[k]!) + eps1) * c2));
+        v1[k] = v;
+        const x = f(f(1 / Math.sqrt(v)) * grad[k]!);
+        u[k] = x;
+        sumOfMeans += f(f(x * x) / count);
+      }
+    }
+    const divisor = rmsClipDivisor(sumOfMeans, h.clipThreshold);
+    const m0 = slots.m;
+    const m1 = out.slots.m;
+    if (h.beta1 !== null && (m0 === undefined || m1 === undefined)) {
+      throw new Error(`Adafactor: '${name}' has no first moment (its first update had no beta1)`);
+    }
+    const momentum = h.beta1 !== null;
+    const b1 = f(h.beta1 ?? 0);
+    const c1 = f(1 - (h.beta1 ?? 0));
+    const decay = h.weightDecay !== 0;
+    const lrDecay = f(lr * f(h.weightDecay));
+    for (let k = 0; k < n; k++) {
+      let x = f(f(u[k]! / divisor) * lr);
+      if (momentum) {
+        x = f(f(m0![k]! * b1) + f(x * c1));
+        m1![k] = x;
+      }
+      const p = decay ? f(param[k]! - f(param[k]! * lrDecay)) : param[k]!;
+      u[k] = f(p - x);
+    }
+    if (!momentum && m0 !== undefined && m1 !== undefined) m1.set(m0);
   },
 });
 

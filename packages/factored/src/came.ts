@@ -10,6 +10,7 @@ import {
 import * as tf from '@tensorflow/tfjs-core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
 import { clipByRms, ema, factoredRsqrt, factoredSlots, isFactored, updateFactored } from './factored.js';
+import { emaOfMeans, factoredDims, newSums, rmsClipDivisor, rsqrtFactors } from './factored-fused.js';
 
 const defaults = {
   learningRate: null as number | null,
@@ -82,6 +83,112 @@ export const CAME = /* @__PURE__ */ defineOptimizer({
     }
     const decayed = h.weightDecay !== 0 ? tf.sub(param, tf.mul(param, h.weightDecay * lr)) : param;
     return { param: tf.sub(decayed, tf.mul(update, lr)), slots: next };
+  },
+  // The same arithmetic over float32 arrays, each tensor op rounded as the op rounds it: passes for
+  // the second-moment statistics, the unclipped update (kept in the output array) and its RMS, the
+  // first moment and the residual statistics, and the variable.
+  fused({ param, grad, slots, out, shape, h }) {
+    const f = Math.fround;
+    const n = param.length;
+    const lr = h.learningRate!;
+    const eps1 = f(h.epsilon1);
+    const eps2 = f(h.epsilon2);
+    const count = f(n);
+    const u = out.param;
+    const m0 = slots.m!;
+    const m1 = out.slots.m!;
+    const b1 = f(h.beta1);
+    const c1 = f(1 - h.beta1);
+    let sumOfMeans = 0;
+    const factored = isFactored(shape);
+    const dims = factored ? factoredDims(shape) : { batches: 1, rows: 1, cols: n };
+    const { batches, rows, cols } = dims;
+    const byCols = f(cols);
+    const byRows = f(rows);
+    if (factored) {
+      const { rowSums, colSums } = newSums(dims);
+      let k = 0;
+      for (let b = 0; b < batches; b++) {
+        for (let i = 0; i < rows; i++) {
+          let rowSum = 0;
+          for (let j = 0; j < cols; j++, k++) {
+            const square = f(f(grad[k]! * grad[k]!) + eps1);
+            rowSum += f(square / byCols);
+            colSums[b * cols + j]! += f(square / byRows);
+          }
+          rowSums[b * rows + i] = rowSum;
+        }
+      }
+      emaOfMeans(slots.row!, rowSums, out.slots.row!, h.beta2, 1 - h.beta2);
+      emaOfMeans(slots.col!, colSums, out.slots.col!, h.beta2, 1 - h.beta2);
+      const { rowFactor, colFactor } = rsqrtFactors(out.slots.row!, out.slots.col!, dims);
+      k = 0;
+      for (let b = 0; b < batches; b++) {
+        for (let i = 0; i < rows; i++) {
+          const r = rowFactor[b * rows + i]!;
+          for (let j = 0; j < cols; j++, k++) {
+            const x = f(f(r * colFactor[b * cols + j]!) * grad[k]!);
+            u[k] = x;
+            sumOfMeans += f(f(x * x) / count);
+          }
+        }
+      }
+    } else {
+      const v0 = slots.v!;
+      const v1 = out.slots.v!;
+      const b2 = f(h.beta2);
+      const c2 = f(1 - h.beta2);
+      for (let k = 0; k < n; k++) {
+        const v = f(f(v0[k]! * b2) + f(f(f(grad[k]! * grad[k]!) + eps1) * c2));
+        v1[k] = v;
+        const x = f(f(1 / Math.sqrt(v)) * grad[k]!);
+        u[k] = x;
+        sumOfMeans += f(f(x * x) / count);
+      }
+    }
+    const divisor = rmsClipDivisor(sumOfMeans, h.clipThreshold);
+    const decay = h.weightDecay !== 0;
+    const wdLr = f(h.weightDecay * lr);
+    const lr32 = f(lr);
+    if (!factored) {
+      for (let k = 0; k < n; k++) {
+        const m = f(f(m0[k]! * b1) + f(f(u[k]! / divisor) * c1));
+        m1[k] = m;
+        const p = decay ? f(param[k]! - f(param[k]! * wdLr)) : param[k]!;
+        u[k] = f(p - f(m * lr32));
+      }
+      return;
+    }
+    const { rowSums, colSums } = newSums(dims);
+    let k = 0;
+    for (let b = 0; b < batches; b++) {
+      for (let i = 0; i < rows; i++) {
+        let rowSum = 0;
+        for (let j = 0; j < cols; j++, k++) {
+          const m = f(f(m0[k]! * b1) + f(f(u[k]! / divisor) * c1));
+          m1[k] = m;
+          const d = f(f(u[k]! / divisor) - m);
+          const residual = f(f(d * d) + eps2);
+          rowSum += f(residual / byCols);
+          colSums[b * cols + j]! += f(residual / byRows);
+        }
+        rowSums[b * rows + i] = rowSum;
+      }
+    }
+    emaOfMeans(slots.resRow!, rowSums, out.slots.resRow!, h.beta3, 1 - h.beta3);
+    emaOfMeans(slots.resCol!, colSums, out.slots.resCol!, h.beta3, 1 - h.beta3);
+    const { rowFactor, colFactor } = rsqrtFactors(out.slots.resRow!, out.slots.resCol!, dims);
+    k = 0;
+    for (let b = 0; b < batches; b++) {
+      for (let i = 0; i < rows; i++) {
+        const r = rowFactor[b * rows + i]!;
+        for (let j = 0; j < cols; j++, k++) {
+          const update = f(f(r * colFactor[b * cols + j]!) * m1[k]!);
+          const p = decay ? f(param[k]! - f(param[k]! * wdLr)) : param[k]!;
+          u[k] = f(p - f(update * lr32));
+        }
+      }
+    }
   },
 });
 

@@ -3,12 +3,14 @@ import {
   checkPositive,
   checkUnitInterval,
   defineOptimizer,
+  elementwise,
+  elementwiseVariants,
   type OptimizerOptions,
   type OptimkitOptimizer,
 } from '@optimkit/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
-import { l2Norm } from './norm.js';
+import { fusedL2Norm, l2Norm } from './norm.js';
 
 const defaults = {
   learningRate: 1e-3,
@@ -25,6 +27,23 @@ export type LAMBDefaults = typeof defaults;
 export type LAMBOptions = OptimizerOptions<LAMBDefaults>;
 /** A LAMB optimizer instance. */
 export type LAMB = OptimkitOptimizer<LAMBDefaults>;
+
+// Inputs param, grad, m, v; scalars β₁, 1 − β₁, β₂, 1 − β₂, 1 − β₁ᵗ, 1 − β₂ᵗ, epsilon, weightDecay.
+// Outputs the update u, m and v.
+const lambMoments = /* @__PURE__ */ elementwiseVariants(
+  (e, flags: { decay: boolean }) => {
+    const grad = e.input(1);
+    const m = e.add(e.mul(e.input(2), e.scalar(0)), e.mul(grad, e.scalar(1)));
+    const v = e.add(e.mul(e.input(3), e.scalar(2)), e.mul(e.mul(grad, grad), e.scalar(3)));
+    const adam = e.div(e.div(m, e.scalar(4)), e.add(e.sqrt(e.div(v, e.scalar(5))), e.scalar(6)));
+    const u = flags.decay ? e.add(adam, e.mul(e.input(0), e.scalar(7))) : adam;
+    return [u, m, v];
+  },
+  { inputs: 4, scalars: 8 },
+);
+
+// p − u·scale.
+const lambApply = /* @__PURE__ */ elementwise((e) => [e.sub(e.input(0), e.mul(e.input(1), e.scalar(0)))]);
 
 /** The LAMB optimizer class (serialization name `OptimkitLAMB`). */
 export const LAMB = /* @__PURE__ */ defineOptimizer({
@@ -57,6 +76,34 @@ export const LAMB = /* @__PURE__ */ defineOptimizer({
       scale = tf.mul(ratio, h.learningRate);
     }
     return { param: tf.sub(param, tf.mul(u, scale)), slots: { m, v } };
+  },
+  // The same arithmetic, each op rounded to float32 as the tensor op: one kernel for the moments and
+  // the update (kept in the output array), the norms, then one kernel for the variable.
+  fused({ param, grad, slots, out, h, step }) {
+    const u = out.param;
+    lambMoments({ decay: h.weightDecay !== 0 }).run(
+      param.length,
+      [param, grad, slots.m!, slots.v!],
+      [
+        h.beta1,
+        1 - h.beta1,
+        h.beta2,
+        1 - h.beta2,
+        1 - h.beta1 ** step,
+        1 - h.beta2 ** step,
+        h.epsilon,
+        h.weightDecay,
+      ],
+      [u, out.slots.m!, out.slots.v!],
+    );
+    let scale = Math.fround(h.learningRate);
+    if (h.trustRatio) {
+      const paramNorm = fusedL2Norm(param);
+      const updateNorm = fusedL2Norm(u);
+      const ratio = paramNorm > 0 && updateNorm > 0 ? Math.fround(paramNorm / updateNorm) : 1;
+      scale = Math.fround(ratio * scale);
+    }
+    lambApply.run(param.length, [param, u], [scale], [u]);
   },
 });
 

@@ -4,6 +4,7 @@ import {
   checkPositive,
   checkUnitInterval,
   defineOptimizer,
+  elementwiseVariants,
   type Hyperparameter,
   type OptimizerOptions,
   type OptimkitOptimizer,
@@ -11,7 +12,7 @@ import {
 } from '@optimkit/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
-import { l2Norm } from './norm.js';
+import { fusedL2Norm, l2Norm } from './norm.js';
 
 const defaults = {
   learningRate: null as number | null,
@@ -33,6 +34,23 @@ export type LARSDefaults = typeof defaults;
 export type LARSOptions = OptimizerOptions<LARSDefaults> & { learningRate: Hyperparameter };
 /** A LARS optimizer instance. */
 export type LARS = OptimkitOptimizer<LARSDefaults>;
+
+// Inputs param, grad, momentumBuffer; scalars weightDecay, the trust ratio, learningRate, momentum,
+// 1 − dampening.
+const larsKernel = /* @__PURE__ */ elementwiseVariants(
+  (e, flags: { decay: boolean; scaled: boolean; buffer: boolean; first: boolean; nesterov: boolean }) => {
+    const param = e.input(0);
+    const momentum = e.scalar(3);
+    const learningRate = e.scalar(2);
+    let g = flags.decay ? e.add(e.input(1), e.mul(param, e.scalar(0))) : e.input(1);
+    if (flags.scaled) g = e.mul(g, e.scalar(1));
+    if (!flags.buffer) return [e.sub(param, e.mul(g, learningRate))];
+    const buffer = flags.first ? g : e.add(e.mul(e.input(2), momentum), e.mul(g, e.scalar(4)));
+    const direction = flags.nesterov ? e.add(g, e.mul(buffer, momentum)) : buffer;
+    return [e.sub(param, e.mul(direction, learningRate)), buffer];
+  },
+  { inputs: 3, scalars: 5 },
+);
 
 /** The LARS optimizer class (serialization name `OptimkitLARS`). */
 export const LARS = /* @__PURE__ */ defineOptimizer({
@@ -82,6 +100,41 @@ export const LARS = /* @__PURE__ */ defineOptimizer({
     const buffer = step === 1 ? g : tf.add(tf.mul(previous, h.momentum), tf.mul(g, 1 - h.dampening));
     const direction = h.nesterov ? tf.add(g, tf.mul(buffer, h.momentum)) : buffer;
     return { param: tf.sub(param, tf.mul(direction, learningRate)), slots: { momentumBuffer: buffer } };
+  },
+  // The same arithmetic: the two norms, then one elementwise kernel, each op rounded to float32 as
+  // the tensor op.
+  fused({ param, grad, slots, out, h, step, name }) {
+    const f = Math.fround;
+    let ratio = 1;
+    if (h.trustRatio) {
+      const paramNorm = fusedL2Norm(param);
+      const gradNorm = fusedL2Norm(grad);
+      const local = f(
+        f(paramNorm * f(h.trustCoefficient)) /
+          f(f(gradNorm + f(paramNorm * f(h.weightDecay))) + f(h.epsilon)),
+      );
+      ratio = paramNorm > 0 && gradNorm > 0 ? local : 1;
+    }
+    const previous = slots.momentumBuffer;
+    const buffer = out.slots.momentumBuffer;
+    const flags = {
+      decay: h.weightDecay !== 0,
+      scaled: h.trustRatio,
+      buffer: h.momentum !== 0,
+      first: h.momentum !== 0 && step === 1,
+      nesterov: h.momentum !== 0 && h.nesterov,
+    };
+    const scalars = [h.weightDecay, ratio, h.learningRate as number, h.momentum, 1 - h.dampening];
+    if (h.momentum === 0) {
+      larsKernel(flags).run(param.length, [param, grad, grad], scalars, [out.param]);
+      // PyTorch leaves the buffer alone while momentum is 0.
+      if (previous !== undefined && buffer !== undefined) buffer.set(previous);
+      return;
+    }
+    if (previous === undefined || buffer === undefined) {
+      throw new Error(`LARS: '${name}' has no momentum buffer (its first update had momentum 0)`);
+    }
+    larsKernel(flags).run(param.length, [param, grad, previous], scalars, [out.param, buffer]);
   },
 });
 

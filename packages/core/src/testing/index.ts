@@ -9,6 +9,14 @@ import { decodeState, encodeState, type StateHeader } from '../state-format.js';
 import type { NamedTensor } from '../types.js';
 import { mixedRanks, type Problem, quadratic, rosenbrock } from './problems.js';
 
+export {
+  describeFusedEquivalence,
+  FUSED_TEST_SHAPES,
+  type FusableOptimizer,
+  type FusedEquivalenceInfo,
+  recordKernels,
+  useBackend,
+} from './fused.js';
 export { countDownloads, expectClose, float32Values, goldenTolerance, seededRandom } from './golden.js';
 export { mixedRanks, type Problem, quadratic, rosenbrock } from './problems.js';
 

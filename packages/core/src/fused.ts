@@ -1,0 +1,236 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { registerWasmMemory } from './elementwise.js';
+import type { Defaults, FusedContext, FusedUpdate, Resolved } from './types.js';
+
+/** The tfjs backends a definition's `fused` update runs on; the others use the composite `update`. */
+export const FUSED_BACKENDS: readonly string[] = ['cpu', 'wasm'];
+
+let enabled = true;
+
+/**
+ * Turns the fused kernels on (the default) or off for every optimkit optimizer in this process and
+ * returns the previous setting. Off, every step runs the composite `update` of tfjs ops, as on
+ * webgl and webgpu: the reference that the fused kernels equal within float32 rounding. It takes
+ * effect on the next step; benchmarks use it to time both paths in one process.
+ *
+ * @example
+ * ```ts
+ * const previous = setFusedKernels(false); // composite tfjs ops
+ * optimizer.applyGradients(grads);
+ * setFusedKernels(previous);
+ * ```
+ */
+export function setFusedKernels(on: boolean): boolean {
+  if (typeof on !== 'boolean') throw new TypeError('setFusedKernels takes a boolean');
+  const previous = enabled;
+  enabled = on;
+  return previous;
+}
+
+/** Whether fused kernels are on (see {@link setFusedKernels}); they still need a cpu or wasm backend. */
+export function fusedKernelsEnabled(): boolean {
+  return enabled;
+}
+
+/** The tfjs kernel name a definition's fused update is registered and profiled under. */
+export function fusedKernelName(className: string): string {
+  return `OptimkitFused_${className}`;
+}
+
+/** Whether a step on the active backend would run fused kernels (for definitions that have one). */
+export function fusedKernelsActive(): boolean {
+  return enabled && FUSED_BACKENDS.includes(tf.getBackend());
+}
+
+// The backends' internals, typed structurally: core has no runtime dependency on a backend package.
+interface CpuBackendLike {
+  data: { get(dataId: tf.DataId): { values?: unknown } };
+  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo;
+}
+
+interface WasmBackendLike {
+  wasm?: { asm?: { memory?: unknown } };
+  dataIdMap: { get(dataId: tf.DataId): unknown };
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): unknown;
+  disposeData(dataId: tf.DataId, force?: boolean): boolean;
+}
+
+interface FusedAttrs {
+  fused: FusedUpdate<Defaults>;
+  slotNames: readonly string[];
+  h: Resolved<Defaults>;
+  step: number;
+  name: string;
+}
+
+const slotKey = (name: string) => `slot:${name}`;
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+function unpack({ inputs, attrs }: KernelArgs) {
+  const a = attrs as unknown as FusedAttrs;
+  const param = inputs.param!;
+  const grad = inputs.grad!;
+  const slots = a.slotNames.map((name) => inputs[slotKey(name)]!);
+  return { a, param, grad, slots };
+}
+
+function float32(values: unknown, what: string): Float32Array {
+  if (!(values instanceof Float32Array)) throw new TypeError(`Fused update: ${what} is not float32 data`);
+  return values;
+}
+
+function context(
+  a: FusedAttrs,
+  shape: readonly number[],
+  param: Float32Array,
+  grad: Float32Array,
+  slots: Float32Array[],
+  outParam: Float32Array,
+  outSlots: Float32Array[],
+): FusedContext<Defaults> {
+  const inSlots: Record<string, Float32Array> = {};
+  const newSlots: Record<string, Float32Array> = {};
+  a.slotNames.forEach((name, i) => {
+    inSlots[name] = slots[i]!;
+    newSlots[name] = outSlots[i]!;
+  });
+  return {
+    param,
+    grad,
+    slots: inSlots,
+    out: { param: outParam, slots: newSlots },
+    shape,
+    h: a.h,
+    step: a.step,
+    name: a.name,
+  };
+}
+
+// cpu: inputs are read straight from the backend's typed arrays and outputs are fresh arrays that
+// become tensors only once the update has succeeded.
+function cpuKernel(args: KernelArgs): tf.TensorInfo[] {
+  const backend = args.backend as CpuBackendLike;
+  const { a, param, grad, slots } = unpack(args);
+  const read = (info: tf.TensorInfo, what: string) => float32(backend.data.get(info.dataId).values, what);
+  const outParam = new Float32Array(tf.util.sizeFromShape(param.shape));
+  const outSlots = slots.map((s) => new Float32Array(tf.util.sizeFromShape(s.shape)));
+  a.fused(
+    context(
+      a,
+      param.shape,
+      read(param, 'the variable'),
+      read(grad, 'the gradient'),
+      slots.map((s, i) => read(s, `slot '${a.slotNames[i]}'`)),
+      outParam,
+      outSlots,
+    ),
+  );
+  return [
+    backend.makeTensorInfo([...param.shape], 'float32', outParam),
+    ...slots.map((s, i) => backend.makeTensorInfo([...s.shape], 'float32', outSlots[i]!)),
+  ];
+}
+
+// wasm: the update reads and writes the module's heap in place (elementwise kernels run there
+// directly). Every input is made resident and every output allocated before any view is taken,
+// since an allocation may grow (and detach) the heap.
+function wasmKernel(args: KernelArgs): tf.TensorInfo[] {
+  const backend = args.backend as WasmBackendLike;
+  const memory = backend.wasm?.asm?.memory;
+  if (memory instanceof WebAssembly.Memory) registerWasmMemory(memory);
+  const { a, param, grad, slots } = unpack(args);
+  const inputs = [param, grad, ...slots];
+  for (const info of inputs) backend.dataIdMap.get(info.dataId);
+  const outputs = [param, ...slots].map((info) => backend.makeOutput([...info.shape], 'float32'));
+  try {
+    const view = (info: tf.TensorInfo, what: string) => float32(backend.typedArrayFromHeap(info), what);
+    const [outParam, ...outSlots] = outputs.map((info) => view(info, 'an output'));
+    a.fused(
+      context(
+        a,
+        param.shape,
+        view(param, 'the variable'),
+        view(grad, 'the gradient'),
+        slots.map((s, i) => view(s, `slot '${a.slotNames[i]}'`)),
+        outParam!,
+        outSlots,
+      ),
+    );
+  } catch (error) {
+    for (const info of outputs) backend.disposeData(info.dataId, true);
+    throw error;
+  }
+  return outputs;
+}
+
+const KERNELS: Record<string, (args: KernelArgs) => tf.TensorInfo[]> = {
+  cpu: cpuKernel,
+  wasm: wasmKernel,
+};
+
+function ensureKernel(kernelName: string, backendName: string): void {
+  if (tf.getKernel(kernelName, backendName) !== undefined) return;
+  const kernelFunc = KERNELS[backendName];
+  if (!kernelFunc) throw new Error(`optimkit has no fused kernel for the ${backendName} backend`);
+  tf.registerKernel({ kernelName, backendName, kernelFunc });
+}
+
+/** What {@link runFusedUpdate} needs: tensors owned by the caller and the update's scalars. */
+export interface FusedRun<D extends Defaults> {
+  className: string;
+  fused: FusedUpdate<D>;
+  param: tf.Tensor;
+  grad: tf.Tensor;
+  slots: Readonly<Record<string, tf.Tensor>>;
+  h: Resolved<D>;
+  step: number;
+  name: string;
+}
+
+/**
+ * Runs one variable's fused update as a single tfjs kernel on the active backend (registering it
+ * on first use) and returns the new variable value and slots as tensors tracked by the engine.
+ */
+export function runFusedUpdate<D extends Defaults>(
+  run: FusedRun<D>,
+): {
+  param: tf.Tensor;
+  slots: Record<string, tf.Tensor>;
+} {
+  const kernelName = fusedKernelName(run.className);
+  ensureKernel(kernelName, tf.getBackend());
+  const slotNames = Object.keys(run.slots);
+  const inputs: tf.NamedTensorMap = { param: run.param, grad: run.grad };
+  for (const name of slotNames) inputs[slotKey(name)] = run.slots[name]!;
+  const attrs: FusedAttrs = {
+    fused: run.fused as unknown as FusedUpdate<Defaults>,
+    slotNames,
+    h: run.h,
+    step: run.step,
+    name: run.name,
+  };
+  const [param, ...slots] = tf
+    .engine()
+    .runKernel<tf.Tensor[]>(kernelName, inputs, attrs as unknown as tf.NamedAttrMap);
+  return { param: param!, slots: Object.fromEntries(slotNames.map((name, i) => [name, slots[i]!])) };
+}
+
+// Float32 building blocks that reproduce tfjs's composite reductions on the cpu backend exactly:
+// its Sum accumulates in float64 and rounds once; its Mean sums x / n the same way.
+
+/** `tf.sum(tf.square(x))` as the cpu backend computes it: Σ fround(xᵢ²) in float64, rounded once. */
+export function sumOfSquares(x: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < x.length; i++) sum += Math.fround(x[i]! * x[i]!);
+  return Math.fround(sum);
+}
+
+/** `tf.mean(tf.square(x))` as the cpu backend computes it: Σ fround(fround(xᵢ²) / n), rounded once. */
+export function meanOfSquares(x: Float32Array): number {
+  const n = Math.fround(x.length);
+  let sum = 0;
+  for (let i = 0; i < x.length; i++) sum += Math.fround(Math.fround(x[i]! * x[i]!) / n);
+  return Math.fround(sum);
+}
