@@ -2,25 +2,22 @@
  * Test support for the Adam family (not part of the package entry): a seeded generator, a golden
  * harness that runs an optimizer beside an independent float64 reference, and a memory check.
  */
+
+import {
+  expectClose,
+  seededRandom as mulberry32,
+  goldenTolerance as tolerance,
+} from '@optimkit/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
+
+export { expectClose, mulberry32, tolerance };
+
 import { expect } from 'vitest';
 
 /** What the helpers need of an optimizer: a tf.Optimizer whose slots can be read. */
 export type InspectableOptimizer = tf.Optimizer & {
   getSlots(variableName: string): Readonly<Record<string, tf.Tensor>> | undefined;
 };
-
-/** Mulberry32: a small seeded generator of uniform numbers in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Ranks 0 to 3, updated together. */
 export const SHAPES: readonly (readonly number[])[] = [[], [3], [2, 3], [2, 2, 2]];
@@ -37,25 +34,6 @@ export type ReferenceStep = (
   state: Record<string, Float64Array>,
   t: number,
 ) => void;
-
-/** Elementwise tolerance of the golden tests: `1e-6 + 2e-4·|expected|`. */
-export function tolerance(expected: number): number {
-  return 1e-6 + 2e-4 * Math.abs(expected);
-}
-
-/** Asserts `actual ≈ expected` elementwise within {@link tolerance}; returns the worst |diff|/tolerance. */
-export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): number {
-  expect(actual.length, `${what}: length`).toBe(expected.length);
-  let worst = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]!;
-    const e = expected[i]!;
-    const ratio = Math.abs(a - e) / tolerance(e);
-    if (!(ratio <= 1)) expect.fail(`${what}[${i}]: got ${a}, expected ${e} (tolerance ${tolerance(e)})`);
-    worst = Math.max(worst, ratio);
-  }
-  return worst;
-}
 
 /**
  * Gradient scale by step: large, then small (so v and the infinity norm shrink, AMSGrad's max

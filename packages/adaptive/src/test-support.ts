@@ -1,24 +1,17 @@
 // Shared by the tests of this package only (not exported, not bundled): a seeded generator, the
 // golden-run harness that feeds the same float32 gradients to an optimizer and to a float64
 // reference, and a tensor-count check.
+
+import { seededRandom } from '@optimkit/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
+
+export { seededRandom };
+
 import { expect } from 'vitest';
 
 /** Per-element tolerance of every golden comparison: `1e-6 + 2e-4 · |expected|`. */
 export const ABSOLUTE_TOLERANCE = 1e-6;
 export const RELATIVE_TOLERANCE = 2e-4;
-
-/** mulberry32: a small deterministic generator of floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Variables of rank 0, 1, 2 and 3, updated together in every golden run. */
 export const GOLDEN_SHAPES: readonly (readonly number[])[] = [[], [5], [3, 4], [2, 3, 2]];

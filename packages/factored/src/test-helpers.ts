@@ -3,20 +3,13 @@
  * a seeded generator, float64 reference arithmetic over the last two dims, and a driver that runs
  * an optimizer and its float64 reference side by side.
  */
-import * as tf from '@tensorflow/tfjs-core';
-import { expect } from 'vitest';
 
-/** Mulberry32: a small deterministic generator of uniform numbers in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as mulberry32 } from '@optimkit/core/testing';
+import * as tf from '@tensorflow/tfjs-core';
+
+export { mulberry32 };
+
+import { expect } from 'vitest';
 
 export function sizeOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
