@@ -97,6 +97,27 @@ describe('elementwise kernels', () => {
     expect(guard[0]).toBe(42);
   });
 
+  it('rsqrt rounds 1/√x computed in float64 once, as tf.rsqrt on the cpu backend', () => {
+    const rsqrt = elementwise((e) => [e.rsqrt(e.input(0))]);
+    const x = Float32Array.from({ length: 4099 }, (_, i) =>
+      f((i % 97) * 10 ** ((i % 9) - 4) + 1e-30 * (i % 3)),
+    );
+    const t = tf.tensor1d(x);
+    const r = tf.rsqrt(t);
+    const want = r.dataSync();
+    for (const engine of ['wasm-simd', 'wasm', 'js'] as const) {
+      elementwiseEngine(engine);
+      const out = new Float32Array(x.length);
+      rsqrt.run(x.length, [x], [], [out]);
+      for (let i = 0; i < x.length; i++) {
+        if (bits(out[i]!) !== bits(want[i]!))
+          expect.fail(`${engine} rsqrt(${x[i]}) = ${out[i]}, tf.rsqrt ${want[i]}`);
+      }
+    }
+    elementwiseEngine(null);
+    tf.dispose([t, r]);
+  });
+
   it('refuses arrays of the wrong number or length', () => {
     const a = new Float32Array(4);
     expect(() => everything.run(4, [a, a], [1, 2], [a, a, a])).toThrow(RangeError);
@@ -117,6 +138,139 @@ describe('elementwise kernels', () => {
     const values = a.dataSync();
     a.dispose();
     for (let i = 0; i < n; i++) expect(bits(out[0]![i]!)).toBe(bits(values[i]!));
+  });
+});
+
+// A kernel over rows and columns: y = x·r + c with the row factor r and column term c, Σx², the
+// row means of x (Σ x/cols per row) and the column sums of x/rows, as tf.mean computes them.
+const structured = elementwise((e) => {
+  const x = e.input(0);
+  e.sum(e.mul(x, x));
+  e.rowSum(e.div(x, e.scalar(0)));
+  e.colSum(e.div(x, e.scalar(1)));
+  return [e.add(e.mul(x, e.rowInput(1)), e.colInput(2))];
+});
+
+function structuredReference(
+  x: Float32Array,
+  r: Float32Array,
+  c: Float32Array,
+  b: number,
+  rows: number,
+  cols: number,
+) {
+  const y = new Float32Array(b * rows * cols);
+  const rowSums = new Float32Array(b * rows);
+  const colSums = new Float64Array(b * cols).fill(0.25);
+  let total = 0;
+  for (let k = 0; k < b; k++) {
+    for (let i = 0; i < rows; i++) {
+      let rowSum = 0;
+      for (let j = 0; j < cols; j++) {
+        const at = (k * rows + i) * cols + j;
+        const v = x[at]!;
+        y[at] = f(f(v * r[k * rows + i]!) + c[k * cols + j]!);
+        total += f(v * v);
+        rowSum += f(v / f(cols));
+        colSums[k * cols + j]! += f(v / f(rows));
+      }
+      rowSums[k * rows + i] = rowSum;
+    }
+  }
+  return { y, rowSums, colSums, total };
+}
+
+describe('elementwise kernels over rows and columns, with sums', () => {
+  afterAll(() => {
+    elementwiseEngine(null);
+  });
+  const shapes = [
+    { batches: 1, rows: 1, cols: 10_001 },
+    { batches: 2, rows: 3, cols: 5 },
+    { batches: 1, rows: 3000, cols: 7 },
+    { batches: 3, rows: 2, cols: 5000 },
+    { batches: 1, rows: 4, cols: 0 },
+  ];
+  for (const engine of ['wasm-simd', 'wasm', 'js'] as const) {
+    it(`on ${engine}, sums in float64 in element order and reads rows and columns right`, () => {
+      elementwiseEngine(engine);
+      for (const { batches, rows, cols } of shapes) {
+        const [x, r] = inputs(batches * rows * cols, rows + cols) as [Float32Array, Float32Array];
+        const rowValues = Float32Array.from({ length: batches * rows }, (_, k) => f((r[k] ?? 0.5) + 2));
+        const colValues = Float32Array.from({ length: batches * cols }, (_, k) => f(k / 7));
+        const want = structuredReference(x, rowValues, colValues, batches, rows, cols);
+        const y = new Float32Array(batches * rows * cols);
+        const rowSums = [new Float32Array(batches * rows).fill(9)];
+        const colSums = [new Float64Array(batches * cols).fill(0.25)];
+        const [total] = structured.run(
+          { batches, rows, cols },
+          [x, rowValues, colValues],
+          [cols, rows],
+          [y],
+          {
+            rowSums,
+            colSums,
+          },
+        );
+        expect(total).toBe(want.total);
+        expect(Array.from(y.map(bits))).toEqual(Array.from(want.y.map(bits)));
+        expect(Array.from(rowSums[0]!)).toEqual(Array.from(want.rowSums));
+        expect(Array.from(colSums[0]!)).toEqual(Array.from(want.colSums));
+      }
+      elementwiseEngine(null);
+    });
+  }
+
+  it('works in place in a registered memory', () => {
+    const memory = new WebAssembly.Memory({ initial: 2 });
+    registerWasmMemory(memory);
+    const [batches, rows, cols] = [2, 31, 45];
+    const n = batches * rows * cols;
+    const [x0, r0] = inputs(n, 3) as [Float32Array, Float32Array];
+    let at = 8;
+    const take32 = (length: number) => {
+      const view = new Float32Array(memory.buffer, at, length);
+      at += length * 4 + 12;
+      return view;
+    };
+    const x = take32(n);
+    x.set(x0);
+    const r = take32(batches * rows);
+    r.set(r0.subarray(0, batches * rows));
+    const c = take32(batches * cols);
+    c.fill(0.5);
+    const y = take32(n);
+    const rowSums = take32(batches * rows);
+    const colSums = new Float64Array(memory.buffer, 8 * Math.ceil(at / 8), batches * cols).fill(0.25);
+    const [total] = structured.run({ batches, rows, cols }, [x, r, c], [cols, rows], [y], {
+      rowSums: [rowSums],
+      colSums: [colSums],
+    });
+    const want = structuredReference(x, r, c, batches, rows, cols);
+    expect(total).toBe(want.total);
+    expect(Array.from(y)).toEqual(Array.from(want.y));
+    expect(Array.from(rowSums)).toEqual(Array.from(want.rowSums));
+    expect(Array.from(colSums)).toEqual(Array.from(want.colSums));
+  });
+
+  it('its sums equal tf.sum and tf.mean along either axis on the cpu backend, bit for bit', () => {
+    const [batches, rows, cols] = [2, 17, 23];
+    const [x] = inputs(batches * rows * cols, 12) as [Float32Array];
+    const rowSums = [new Float32Array(batches * rows)];
+    const colSums = [new Float64Array(batches * cols)];
+    const [total] = structured.run(
+      { batches, rows, cols },
+      [x, new Float32Array(batches * rows), new Float32Array(batches * cols)],
+      [cols, rows],
+      [new Float32Array(x.length)],
+      { rowSums, colSums },
+    );
+    const t = tf.tensor3d(x, [batches, rows, cols]);
+    const [sum, rowMeans, colMeans] = [tf.sum(tf.square(t)), tf.mean(t, 2), tf.mean(t, 1)];
+    expect(f(total!)).toBe(sum.dataSync()[0]);
+    expect(Array.from(rowSums[0]!)).toEqual(Array.from(rowMeans.dataSync()));
+    expect(Array.from(colSums[0]!.map(f))).toEqual(Array.from(colMeans.dataSync()));
+    tf.dispose([t, sum, rowMeans, colMeans]);
   });
 });
 

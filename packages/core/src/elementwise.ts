@@ -1,11 +1,14 @@
 /**
  * Elementwise float32 kernels for fused updates, compiled to WebAssembly (SIMD when available).
  *
- * A kernel is an expression over its input arrays and scalars, built once with
- * {@link elementwise}; every operation is a float32 IEEE operation, rounded as tfjs's ops round
- * theirs, so a kernel gives bit for bit what the same chain of `tf.add`, `tf.mul`… gives on the cpu
- * backend. Arrays that live in a registered WebAssembly memory (the tfjs wasm backend's heap) are
- * processed in place; other arrays are streamed through a small scratch memory in cache-sized chunks.
+ * A kernel is an expression over input arrays and scalars, built once with {@link elementwise};
+ * every operation is a float32 IEEE operation, rounded as tfjs's ops round theirs, so a kernel
+ * gives bit for bit what the same chain of `tf.add`, `tf.mul`… gives on the cpu backend. Sums are
+ * accumulated in float64 in element order, as the cpu backend's `tf.sum` and `tf.mean` do. A kernel
+ * runs over `batches × rows × cols` elements (row-major), so that factored optimizers can also
+ * reduce along and broadcast over the last two dimensions. Arrays that live in a registered
+ * WebAssembly memory (the tfjs wasm backend's heap) are processed in place; others are streamed
+ * through a small scratch memory in cache-sized chunks.
  */
 
 /** A value of an elementwise expression (an opaque handle). */
@@ -22,8 +25,12 @@ export interface Mask {
 
 /** What {@link elementwise} gives the function that builds a kernel: float32 operations. */
 export interface ElementwiseBuilder {
-  /** The element of input array `index`. */
+  /** The element of input array `index` (one value per element). */
   input(index: number): Expr;
+  /** The value of input array `index` for the element's row: one value per `(batch, row)`. */
+  rowInput(index: number): Expr;
+  /** The value of input array `index` for the element's column: one value per `(batch, col)`. */
+  colInput(index: number): Expr;
   /** Scalar argument `index` (rounded to float32), the same for every element. */
   scalar(index: number): Expr;
   /** A constant, rounded to float32. */
@@ -37,6 +44,8 @@ export interface ElementwiseBuilder {
   /** As `tf.maximum` / `Math.max` (NaN if either is NaN). */
   max(a: Expr, b: Expr): Expr;
   sqrt(a: Expr): Expr;
+  /** As `tf.rsqrt` on the cpu backend: 1/√x in float64, rounded once. */
+  rsqrt(a: Expr): Expr;
   abs(a: Expr): Expr;
   neg(a: Expr): Expr;
   /** As `tf.sign`: 1, −1, or 0 for ±0 and NaN. */
@@ -45,37 +54,75 @@ export interface ElementwiseBuilder {
   less(a: Expr, b: Expr): Mask;
   /** `a` where the mask holds, else `b`. */
   select(mask: Mask, a: Expr, b: Expr): Expr;
+  /** Adds `x` over every element, in float64 in element order: `run` returns the sums. */
+  sum(x: Expr): void;
+  /** Sums `x` along each row in float64, then rounds once: written to a `rowSums` array. */
+  rowSum(x: Expr): void;
+  /** Adds `x` down each column, in float64 in row order, to a `colSums` array. */
+  colSum(x: Expr): void;
 }
 
+type Binary = 'add' | 'sub' | 'mul' | 'div' | 'min' | 'max' | 'gt' | 'lt';
+type Unary = 'sqrt' | 'rsqrt' | 'abs' | 'neg' | 'sign';
+type Layout = 'full' | 'row' | 'col';
+
 type Node =
-  | { op: 'input' | 'scalar'; index: number }
+  | { op: 'input'; index: number; layout: Layout }
+  | { op: 'scalar'; index: number }
   | { op: 'constant'; value: number }
-  | { op: 'add' | 'sub' | 'mul' | 'div' | 'min' | 'max' | 'gt' | 'lt'; a: number; b: number }
-  | { op: 'sqrt' | 'abs' | 'neg' | 'sign'; a: number }
+  | { op: Binary; a: number; b: number }
+  | { op: Unary; a: number }
   | { op: 'select'; mask: number; a: number; b: number };
 
 interface Program {
   nodes: Node[];
-  outputs: number[];
-  inputs: number;
+  /** Layout of each input array. */
+  inputs: Layout[];
   scalars: number;
+  outputs: number[];
+  sums: number[];
+  rowSums: number[];
+  colSums: number[];
+}
+
+/** The index space of a run: `batches × rows × cols` elements, row-major. */
+export interface ElementwiseDims {
+  batches: number;
+  rows: number;
+  cols: number;
+}
+
+/** Where {@link ElementwiseKernel.run} writes row sums and adds column sums. */
+export interface ElementwiseReductions {
+  /** One array per `rowSum`, `batches × rows` values: each row's float64 sum rounded once. */
+  rowSums?: readonly Float32Array[];
+  /** One array per `colSum`, `batches × cols` values, added to (start them at zero). */
+  colSums?: readonly Float64Array[];
 }
 
 /** A compiled elementwise kernel. */
 export interface ElementwiseKernel {
-  readonly inputs: number;
-  readonly outputs: number;
-  readonly scalars: number;
+  /** How many input arrays, scalars, output arrays, sums, row sums and column sums it takes. */
+  readonly signature: Readonly<{
+    inputs: number;
+    scalars: number;
+    outputs: number;
+    sums: number;
+    rowSums: number;
+    colSums: number;
+  }>;
   /**
-   * Computes `n` elements: reads `inputs[k][0..n)`, writes `outputs[k][0..n)`. An output may be
-   * one of the inputs (each element is read before it is written), not another overlapping view.
+   * Runs over `dims` elements (a number is `1 × 1 × n`): reads the inputs, writes the outputs and
+   * the reductions, and returns the float64 `sum`s. An output may be one of the full inputs (each
+   * element is read before it is written), not another overlapping view.
    */
   run(
-    n: number,
+    dims: number | ElementwiseDims,
     inputs: readonly Float32Array[],
     scalars: readonly number[],
     outputs: readonly Float32Array[],
-  ): void;
+    reductions?: ElementwiseReductions,
+  ): number[];
 }
 
 /** How many inputs and scalars a kernel takes, when some variants leave some unused. */
@@ -87,8 +134,11 @@ export interface ElementwiseSignature {
 function build(define: (e: ElementwiseBuilder) => readonly Expr[], signature: ElementwiseSignature): Program {
   const nodes: Node[] = [];
   const memo = new Map<string, number>();
-  let inputs = signature.inputs ?? 0;
+  const inputs: (Layout | undefined)[] = [];
   let scalars = signature.scalars ?? 0;
+  const sums: number[] = [];
+  const rowSums: number[] = [];
+  const colSums: number[] = [];
   const add = (node: Node): number => {
     const key = JSON.stringify(node);
     const found = memo.get(key);
@@ -106,19 +156,27 @@ function build(define: (e: ElementwiseBuilder) => readonly Expr[], signature: El
     return x.id;
   };
   const index = (i: number, what: string): number => {
-    if (!Number.isInteger(i) || i < 0 || i > 64)
+    if (!Number.isInteger(i) || i < 0 || i >= 64)
       throw new RangeError(`elementwise: invalid ${what} index ${i}`);
     return i;
   };
-  const binary = (op: 'add' | 'sub' | 'mul' | 'div' | 'min' | 'max') => (a: Expr, b: Expr) =>
+  const input = (layout: Layout) => (i: number) => {
+    index(i, 'input');
+    if (inputs[i] !== undefined && inputs[i] !== layout) {
+      throw new TypeError(`elementwise: input ${i} is used both as ${inputs[i]} and as ${layout}`);
+    }
+    inputs[i] = layout;
+    return value(add({ op: 'input', index: i, layout }));
+  };
+  const binary = (op: Binary) => (a: Expr, b: Expr) =>
     value(add({ op, a: check(a, 'value'), b: check(b, 'value') }));
-  const unary = (op: 'sqrt' | 'abs' | 'neg' | 'sign') => (a: Expr) =>
-    value(add({ op, a: check(a, 'value') }));
+  const compare = (op: Binary) => (a: Expr, b: Expr) =>
+    mask(add({ op, a: check(a, 'value'), b: check(b, 'value') }));
+  const unary = (op: Unary) => (a: Expr) => value(add({ op, a: check(a, 'value') }));
   const builder: ElementwiseBuilder = {
-    input: (i) => {
-      inputs = Math.max(inputs, index(i, 'input') + 1);
-      return value(add({ op: 'input', index: i }));
-    },
+    input: input('full'),
+    rowInput: input('row'),
+    colInput: input('col'),
     scalar: (i) => {
       scalars = Math.max(scalars, index(i, 'scalar') + 1);
       return value(add({ op: 'scalar', index: i }));
@@ -131,17 +189,43 @@ function build(define: (e: ElementwiseBuilder) => readonly Expr[], signature: El
     min: binary('min'),
     max: binary('max'),
     sqrt: unary('sqrt'),
+    rsqrt: unary('rsqrt'),
     abs: unary('abs'),
     neg: unary('neg'),
     sign: unary('sign'),
-    greater: (a, b) => mask(add({ op: 'gt', a: check(a, 'value'), b: check(b, 'value') })),
-    less: (a, b) => mask(add({ op: 'lt', a: check(a, 'value'), b: check(b, 'value') })),
+    greater: compare('gt'),
+    less: compare('lt'),
     select: (m, a, b) =>
       value(add({ op: 'select', mask: check(m, 'mask'), a: check(a, 'value'), b: check(b, 'value') })),
+    sum: (x) => {
+      sums.push(check(x, 'value'));
+    },
+    rowSum: (x) => {
+      rowSums.push(check(x, 'value'));
+    },
+    colSum: (x) => {
+      colSums.push(check(x, 'value'));
+    },
   };
   const outputs = define(builder).map((x) => check(x, 'value'));
-  if (outputs.length === 0) throw new TypeError('elementwise: a kernel needs at least one output');
-  return { nodes, outputs, inputs, scalars };
+  if (outputs.length + sums.length + rowSums.length + colSums.length === 0) {
+    throw new TypeError('elementwise: a kernel needs an output or a reduction');
+  }
+  const count = Math.max(inputs.length, signature.inputs ?? 0);
+  return {
+    nodes,
+    inputs: Array.from({ length: count }, (_, i) => inputs[i] ?? 'full'),
+    scalars,
+    outputs,
+    sums,
+    rowSums,
+    colSums,
+  };
+}
+
+/** Whether the kernel needs rows kept whole (it reads or reduces along rows or columns). */
+function structured(program: Program): boolean {
+  return program.inputs.some((l) => l !== 'full') || program.rowSums.length > 0 || program.colSums.length > 0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -149,6 +233,7 @@ function build(define: (e: ElementwiseBuilder) => readonly Expr[], signature: El
 
 const I32 = 0x7f;
 const F32 = 0x7d;
+const F64 = 0x7c;
 const V128 = 0x7b;
 
 function uleb(n: number): number[] {
@@ -183,6 +268,29 @@ const f32Bytes = (x: number): number[] => Array.from(new Uint8Array(Float32Array
 
 const get = (local: number) => [0x20, ...uleb(local)];
 const set = (local: number) => [0x21, ...uleb(local)];
+const i32 = (n: number) => [0x41, ...sleb(n)];
+const I32_ADD = 0x6a;
+const I32_SHL = 0x74;
+const F64_ADD = 0xa0;
+const F64_PROMOTE = 0xbb;
+const F32_DEMOTE = 0xb6;
+// Memory operations with their natural alignment and no offset.
+const F32_LOAD = [0x2a, 0x02, 0x00];
+const F32_STORE = [0x38, 0x02, 0x00];
+const F64_LOAD = [0x2b, 0x03, 0x00];
+const F64_STORE = [0x39, 0x03, 0x00];
+const V128_LOAD = (offset = 0) => [...simd(0x00), 0x04, ...uleb(offset)];
+const V128_STORE = (offset = 0) => [...simd(0x0b), 0x04, ...uleb(offset)];
+const F32X4_SPLAT = simd(0x13);
+const F32X4_EXTRACT = (lane: number) => [...simd(0x1f), lane];
+const F64X2_PROMOTE_LOW = simd(0x5f);
+const F64X2_ADD = simd(0xf0);
+// Lanes 2 and 3 of an f32x4 moved to lanes 0 and 1.
+const SHUFFLE_HIGH = [...simd(0x0d), 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
+// Lanes 0 and 1 of the first vector, then lanes 0 and 1 of the second.
+const JOIN_LOW_HALVES = [...simd(0x0d), 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
+const f64Bytes = (x: number): number[] => Array.from(new Uint8Array(Float64Array.of(x).buffer));
+const F64X2_ONE = [...simd(0x0c), ...f64Bytes(1), ...f64Bytes(1)];
 
 const SCALAR_OPS = {
   add: 0x92,
@@ -208,34 +316,45 @@ const SCALAR_UNARY = { sqrt: 0x91, abs: 0x8b, neg: 0x8c } as const;
 const SIMD_UNARY = { sqrt: 0xe3, abs: 0xe0, neg: 0xe1 } as const;
 
 /**
- * The function `kernel(n, in₀…, out₀…, s₀…)` (byte offsets into the imported memory): a 4-lane
- * loop over the first n − n mod 4 elements (when SIMD is used), then a scalar loop for the rest.
+ * The function `kernel(rows, cols, inputs…, outputs…, rowSums…, colSums…, sums…, scalars…)`
+ * (pointers are byte offsets into the imported memory; `sums` are the running float64 sums, which
+ * it returns updated). Per row: a 4-lane loop over the first cols − cols mod 4 elements (with
+ * SIMD), then a scalar loop for the rest.
  */
 function encode(program: Program, useSimd: boolean): Uint8Array<ArrayBuffer> {
-  const { nodes, outputs, inputs, scalars } = program;
-  const params = 1 + inputs + outputs.length + scalars;
-  const inPtr = (k: number) => 1 + k;
-  const outPtr = (k: number) => 1 + inputs + k;
-  const scalarParam = (k: number) => 1 + inputs + outputs.length + k;
-  // i32 locals: offset, end; then one f32 and (with SIMD) one v128 local per node.
-  const offset = params;
-  const end = params + 1;
-  const f32Local = (id: number) => params + 2 + id;
-  const v128Local = (id: number) => params + 2 + nodes.length + id;
-  const code: number[] = [];
+  const { nodes, inputs, outputs, sums, rowSums, colSums, scalars } = program;
+  // Parameters: rows, cols, then the pointers of each group, the running sums and the scalars.
+  const p0 = { inputs: 2, outputs: 0, rowSums: 0, colSums: 0, sums: 0, scalars: 0 };
+  p0.outputs = p0.inputs + inputs.length;
+  p0.rowSums = p0.outputs + outputs.length;
+  p0.colSums = p0.rowSums + rowSums.length;
+  p0.sums = p0.colSums + colSums.length;
+  p0.scalars = p0.sums + sums.length;
+  const inPtr = (k: number) => p0.inputs + k;
+  const params = p0.scalars + scalars;
+  const row = params;
+  const rowStart = params + 1;
+  const column = params + 2;
+  const end = params + 3;
+  const address = params + 4;
+  const rowAcc = (k: number) => params + 5 + k;
+  const f32Local = (id: number) => params + 5 + rowSums.length + id;
+  const v128Local = (id: number) => params + 5 + rowSums.length + nodes.length + id;
+  const setup = (node: Node) =>
+    node.op === 'scalar' || node.op === 'constant' || (node.op === 'input' && node.layout === 'row');
 
   const element = (vectorized: boolean): number[] => {
     const c: number[] = [];
     const local = vectorized ? v128Local : f32Local;
+    const load = vectorized ? V128_LOAD() : F32_LOAD;
     nodes.forEach((node, id) => {
+      if (setup(node)) return;
       switch (node.op) {
         case 'input':
-          c.push(...get(inPtr(node.index)), ...get(offset), 0x6a);
-          c.push(...(vectorized ? [...simd(0x00), 0x04, 0x00] : [0x2a, 0x02, 0x00]));
+          c.push(...get(inPtr(node.index)), ...get(column), I32_ADD);
+          if (node.layout === 'full') c.push(...get(rowStart), I32_ADD);
+          c.push(...load);
           break;
-        case 'scalar':
-        case 'constant':
-          return; // set up before the loops
         case 'add':
         case 'sub':
         case 'mul':
@@ -246,10 +365,8 @@ function encode(program: Program, useSimd: boolean): Uint8Array<ArrayBuffer> {
         case 'lt':
           c.push(...get(local(node.a)), ...get(local(node.b)));
           c.push(...(vectorized ? simd(SIMD_OPS[node.op]) : [SCALAR_OPS[node.op]]));
-          if (!vectorized && (node.op === 'gt' || node.op === 'lt')) {
-            // Scalar comparisons give an i32; keep masks as f32 locals holding 0 or 1.
-            c.push(0xb2); // f32.convert_i32_s
-          }
+          // Scalar comparisons give an i32: keep masks as f32 locals holding 0 or 1.
+          if (!vectorized && (node.op === 'gt' || node.op === 'lt')) c.push(0xb2);
           break;
         case 'sqrt':
         case 'abs':
@@ -257,9 +374,26 @@ function encode(program: Program, useSimd: boolean): Uint8Array<ArrayBuffer> {
           c.push(...get(local(node.a)));
           c.push(...(vectorized ? simd(SIMD_UNARY[node.op]) : [SCALAR_UNARY[node.op]]));
           break;
+        case 'rsqrt':
+          if (vectorized) {
+            // Each half in float64: 1 / √x, then both halves rounded to float32 and joined.
+            const half = (high: boolean) => [
+              ...F64X2_ONE,
+              ...get(local(node.a)),
+              ...(high ? [...get(local(node.a)), ...SHUFFLE_HIGH] : []),
+              ...F64X2_PROMOTE_LOW,
+              ...simd(0xef), // f64x2.sqrt
+              ...simd(0xf3), // f64x2.div
+              ...simd(0x5e), // f32x4.demote_f64x2_zero
+            ];
+            c.push(...half(false), ...half(true), ...JOIN_LOW_HALVES);
+          } else {
+            c.push(0x44, ...f64Bytes(1), ...get(local(node.a)), F64_PROMOTE, 0x9f, 0xa3, F32_DEMOTE);
+          }
+          break;
         case 'sign':
           if (vectorized) {
-            // (x > 0 ? 1 : 0) − (x < 0 ? 1 : 0), with the comparison masks and-ed with 1.0.
+            // (x > 0 ? 1 : 0) − (x < 0 ? 1 : 0): the comparison masks and-ed with 1.0.
             const one = [...simd(0x0c), ...[0, 1, 2, 3].flatMap(() => f32Bytes(1))];
             const zero = [...simd(0x0c), ...new Array(16).fill(0)];
             c.push(...get(local(node.a)), ...zero, ...simd(SIMD_OPS.gt), ...one, ...simd(0x4e));
@@ -280,41 +414,133 @@ function encode(program: Program, useSimd: boolean): Uint8Array<ArrayBuffer> {
       c.push(...set(local(id)));
     });
     outputs.forEach((id, k) => {
-      c.push(...get(outPtr(k)), ...get(offset), 0x6a, ...get(local(id)));
-      c.push(...(vectorized ? [...simd(0x0b), 0x04, 0x00] : [0x38, 0x02, 0x00]));
+      c.push(...get(p0.outputs + k), ...get(column), I32_ADD, ...get(rowStart), I32_ADD, ...get(local(id)));
+      c.push(...(vectorized ? V128_STORE() : F32_STORE));
+    });
+    // Sums in float64, lane after lane: the order of a sequential loop.
+    const accumulate = (target: number, id: number) => {
+      if (!vectorized) {
+        c.push(...get(target), ...get(f32Local(id)), F64_PROMOTE, F64_ADD, ...set(target));
+        return;
+      }
+      for (let lane = 0; lane < 4; lane++) {
+        c.push(
+          ...get(target),
+          ...get(v128Local(id)),
+          ...F32X4_EXTRACT(lane),
+          F64_PROMOTE,
+          F64_ADD,
+          ...set(target),
+        );
+      }
+    };
+    sums.forEach((id, k) => {
+      accumulate(p0.sums + k, id);
+    });
+    rowSums.forEach((id, k) => {
+      accumulate(rowAcc(k), id);
+    });
+    colSums.forEach((id, k) => {
+      // address = colSums[k] + 2·column (float64 entries of the float32 column offset)
+      c.push(...get(p0.colSums + k), ...get(column), ...i32(1), I32_SHL, I32_ADD, ...set(address));
+      if (vectorized) {
+        c.push(...get(address), ...get(address), ...V128_LOAD(), ...get(v128Local(id)), ...F64X2_PROMOTE_LOW);
+        c.push(...F64X2_ADD, ...V128_STORE());
+        c.push(
+          ...get(address),
+          ...get(address),
+          ...V128_LOAD(16),
+          ...get(v128Local(id)),
+          ...get(v128Local(id)),
+        );
+        c.push(...SHUFFLE_HIGH, ...F64X2_PROMOTE_LOW, ...F64X2_ADD, ...V128_STORE(16));
+      } else {
+        c.push(...get(address), ...get(address), ...F64_LOAD, ...get(f32Local(id)), F64_PROMOTE, F64_ADD);
+        c.push(...F64_STORE);
+      }
     });
     return c;
   };
 
+  const loop = (vectorized: boolean): number[] => [
+    0x02,
+    0x40,
+    0x03,
+    0x40, // block loop
+    ...get(column),
+    ...get(end),
+    0x4f,
+    0x0d,
+    0x01, // column ≥ end → exit
+    ...element(vectorized),
+    ...get(column),
+    ...i32(vectorized ? 16 : 4),
+    I32_ADD,
+    ...set(column),
+    0x0c,
+    0x00,
+    0x0b,
+    0x0b,
+  ];
+
+  const code: number[] = [];
   // Scalars and constants, once.
   nodes.forEach((node, id) => {
-    if (node.op === 'scalar') code.push(...get(scalarParam(node.index)), ...set(f32Local(id)));
+    if (node.op === 'scalar') code.push(...get(p0.scalars + node.index), ...set(f32Local(id)));
     else if (node.op === 'constant') code.push(0x43, ...f32Bytes(node.value), ...set(f32Local(id)));
     else return;
-    if (useSimd) code.push(...get(f32Local(id)), ...simd(0x13), ...set(v128Local(id)));
+    if (useSimd) code.push(...get(f32Local(id)), ...F32X4_SPLAT, ...set(v128Local(id)));
   });
-  code.push(0x41, 0x00, ...set(offset));
+  code.push(...i32(0), ...set(row), ...i32(0), ...set(rowStart));
+  code.push(0x02, 0x40, 0x03, 0x40); // block loop over rows
+  code.push(...get(row), ...get(0), 0x4f, 0x0d, 0x01);
+  rowSums.forEach((_, k) => {
+    code.push(0x44, ...new Array(8).fill(0), ...set(rowAcc(k)));
+  });
+  nodes.forEach((node, id) => {
+    if (node.op !== 'input' || node.layout !== 'row') return;
+    code.push(
+      ...get(inPtr(node.index)),
+      ...get(row),
+      ...i32(2),
+      I32_SHL,
+      I32_ADD,
+      ...F32_LOAD,
+      ...set(f32Local(id)),
+    );
+    if (useSimd) code.push(...get(f32Local(id)), ...F32X4_SPLAT, ...set(v128Local(id)));
+  });
+  code.push(...i32(0), ...set(column));
   if (useSimd) {
-    // end = (n & ~3) · 4 bytes
-    code.push(...get(0), 0x41, ...sleb(-4), 0x71, 0x41, 0x02, 0x74, ...set(end));
-    code.push(0x02, 0x40, 0x03, 0x40); // block loop
-    code.push(...get(offset), ...get(end), 0x4f, 0x0d, 0x01); // offset ≥ end → exit
-    code.push(...element(true));
-    code.push(...get(offset), 0x41, 0x10, 0x6a, ...set(offset), 0x0c, 0x00, 0x0b, 0x0b);
+    code.push(...get(1), ...i32(-4), 0x71, ...i32(2), I32_SHL, ...set(end)); // (cols & ~3) · 4
+    code.push(...loop(true));
   }
-  code.push(...get(0), 0x41, 0x02, 0x74, ...set(end)); // end = n · 4 bytes
-  code.push(0x02, 0x40, 0x03, 0x40);
-  code.push(...get(offset), ...get(end), 0x4f, 0x0d, 0x01);
-  code.push(...element(false));
-  code.push(...get(offset), 0x41, 0x04, 0x6a, ...set(offset), 0x0c, 0x00, 0x0b, 0x0b);
+  code.push(...get(1), ...i32(2), I32_SHL, ...set(end)); // cols · 4
+  code.push(...loop(false));
+  rowSums.forEach((_, k) => {
+    code.push(...get(p0.rowSums + k), ...get(row), ...i32(2), I32_SHL, I32_ADD);
+    code.push(...get(rowAcc(k)), F32_DEMOTE, ...F32_STORE);
+  });
+  code.push(...get(row), ...i32(1), I32_ADD, ...set(row));
+  code.push(...get(rowStart), ...get(1), ...i32(2), I32_SHL, I32_ADD, ...set(rowStart));
+  code.push(0x0c, 0x00, 0x0b, 0x0b);
+  sums.forEach((_, k) => {
+    code.push(...get(p0.sums + k));
+  });
 
   const locals = [
-    [...uleb(2), I32],
+    [...uleb(5), I32],
+    [...uleb(rowSums.length), F64],
     [...uleb(nodes.length), F32],
   ];
   if (useSimd) locals.push([...uleb(nodes.length), V128]);
   const body = [...vector(locals), ...code, 0x0b];
-  const paramTypes = [I32, ...new Array(inputs + outputs.length).fill(I32), ...new Array(scalars).fill(F32)];
+  const paramTypes = [
+    ...new Array<number>(p0.sums).fill(I32),
+    ...new Array<number>(sums.length).fill(F64),
+    ...new Array<number>(scalars).fill(F32),
+  ];
+  const resultTypes = new Array<number>(sums.length).fill(F64);
   return new Uint8Array([
     0x00,
     0x61,
@@ -324,7 +550,10 @@ function encode(program: Program, useSimd: boolean): Uint8Array<ArrayBuffer> {
     0x00,
     0x00,
     0x00,
-    ...section(1, vector([[0x60, ...vector(paramTypes.map((t) => [t])), 0x00]])),
+    ...section(
+      1,
+      vector([[0x60, ...vector(paramTypes.map((t) => [t])), ...vector(resultTypes.map((t) => [t]))]]),
+    ),
     ...section(2, vector([[...name('env'), ...name('memory'), 0x02, 0x00, 0x00]])),
     ...section(3, vector([[0x00]])),
     ...section(7, vector([[...name('kernel'), 0x00, 0x00]])),
@@ -335,94 +564,122 @@ function encode(program: Program, useSimd: boolean): Uint8Array<ArrayBuffer> {
 // ---------------------------------------------------------------------------------------------
 // JavaScript fallback (no WebAssembly): the same operations with Math.fround after each.
 
-type JsKernel = (
-  n: number,
-  inputs: readonly Float32Array[],
-  scalars: readonly number[],
-  outputs: readonly Float32Array[],
-) => void;
+interface Arrays {
+  inputs: readonly Float32Array[];
+  scalars: readonly number[];
+  outputs: readonly Float32Array[];
+  rowSums: readonly Float32Array[];
+  colSums: readonly Float64Array[];
+}
 
-function interpret(program: Program): JsKernel {
-  const { nodes, outputs } = program;
+function interpret(program: Program, dims: ElementwiseDims, arrays: Arrays): number[] {
+  const { nodes, outputs, sums, rowSums, colSums } = program;
   const f = Math.fround;
-  return (n, inputs, scalars, outs) => {
-    const r = new Float64Array(nodes.length);
-    for (let i = 0; i < n; i++) {
-      for (let id = 0; id < nodes.length; id++) {
-        const node = nodes[id]!;
-        let x: number;
-        switch (node.op) {
-          case 'input':
-            x = inputs[node.index]![i]!;
-            break;
-          case 'scalar':
-            x = f(scalars[node.index]!);
-            break;
-          case 'constant':
-            x = node.value;
-            break;
-          case 'add':
-            x = f(r[node.a]! + r[node.b]!);
-            break;
-          case 'sub':
-            x = f(r[node.a]! - r[node.b]!);
-            break;
-          case 'mul':
-            x = f(r[node.a]! * r[node.b]!);
-            break;
-          case 'div':
-            x = f(r[node.a]! / r[node.b]!);
-            break;
-          case 'min':
-            x = Math.min(r[node.a]!, r[node.b]!);
-            break;
-          case 'max':
-            x = Math.max(r[node.a]!, r[node.b]!);
-            break;
-          case 'gt':
-            x = r[node.a]! > r[node.b]! ? 1 : 0;
-            break;
-          case 'lt':
-            x = r[node.a]! < r[node.b]! ? 1 : 0;
-            break;
-          case 'sqrt':
-            x = f(Math.sqrt(r[node.a]!));
-            break;
-          case 'abs':
-            x = Math.abs(r[node.a]!);
-            break;
-          case 'neg':
-            x = -r[node.a]!;
-            break;
-          case 'sign': {
-            const a = r[node.a]!;
-            x = a > 0 ? 1 : a < 0 ? -1 : 0;
-            break;
+  const r = new Float64Array(nodes.length);
+  const totals = sums.map(() => 0);
+  const { batches, rows, cols } = dims;
+  for (let b = 0; b < batches; b++) {
+    for (let i = 0; i < rows; i++) {
+      const rowAcc = rowSums.map(() => 0);
+      for (let j = 0; j < cols; j++) {
+        const k = (b * rows + i) * cols + j;
+        for (let id = 0; id < nodes.length; id++) {
+          const node = nodes[id]!;
+          let x: number;
+          switch (node.op) {
+            case 'input': {
+              const at = node.layout === 'full' ? k : node.layout === 'row' ? b * rows + i : b * cols + j;
+              x = arrays.inputs[node.index]![at]!;
+              break;
+            }
+            case 'scalar':
+              x = f(arrays.scalars[node.index]!);
+              break;
+            case 'constant':
+              x = node.value;
+              break;
+            case 'add':
+              x = f(r[node.a]! + r[node.b]!);
+              break;
+            case 'sub':
+              x = f(r[node.a]! - r[node.b]!);
+              break;
+            case 'mul':
+              x = f(r[node.a]! * r[node.b]!);
+              break;
+            case 'div':
+              x = f(r[node.a]! / r[node.b]!);
+              break;
+            case 'min':
+              x = Math.min(r[node.a]!, r[node.b]!);
+              break;
+            case 'max':
+              x = Math.max(r[node.a]!, r[node.b]!);
+              break;
+            case 'gt':
+              x = r[node.a]! > r[node.b]! ? 1 : 0;
+              break;
+            case 'lt':
+              x = r[node.a]! < r[node.b]! ? 1 : 0;
+              break;
+            case 'sqrt':
+              x = f(Math.sqrt(r[node.a]!));
+              break;
+            case 'rsqrt':
+              x = f(1 / Math.sqrt(r[node.a]!));
+              break;
+            case 'abs':
+              x = Math.abs(r[node.a]!);
+              break;
+            case 'neg':
+              x = -r[node.a]!;
+              break;
+            case 'sign': {
+              const a = r[node.a]!;
+              x = a > 0 ? 1 : a < 0 ? -1 : 0;
+              break;
+            }
+            case 'select':
+              x = r[node.mask]! !== 0 ? r[node.a]! : r[node.b]!;
+              break;
           }
-          case 'select':
-            x = r[node.mask]! !== 0 ? r[node.a]! : r[node.b]!;
-            break;
+          r[id] = x;
         }
-        r[id] = x;
+        outputs.forEach((id, o) => {
+          arrays.outputs[o]![k] = r[id]!;
+        });
+        sums.forEach((id, s) => {
+          totals[s]! += r[id]!;
+        });
+        rowSums.forEach((id, s) => {
+          rowAcc[s]! += r[id]!;
+        });
+        colSums.forEach((id, s) => {
+          arrays.colSums[s]![b * cols + j]! += r[id]!;
+        });
       }
-      for (let k = 0; k < outputs.length; k++) outs[k]![i] = r[outputs[k]!]!;
+      rowSums.forEach((_, s) => {
+        arrays.rowSums[s]![b * rows + i] = rowAcc[s]!;
+      });
     }
-  };
+  }
+  return totals;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Running
 
-type WasmFunction = (...args: number[]) => void;
+type WasmFunction = (...args: number[]) => number | number[] | undefined;
 
 const SIMD_PROBE = new Uint8Array([
   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, 0x03, 0x02, 0x01,
   0x00, 0x0a, 0x0a, 0x01, 0x08, 0x00, 0x41, 0x00, 0xfd, 0x0f, 0xfd, 0x62, 0x0b,
 ]);
 
-let engine: 'wasm-simd' | 'wasm' | 'js' | null = null;
+type Engine = 'wasm-simd' | 'wasm' | 'js';
+let engine: Engine | null = null;
 
-function detectEngine(): 'wasm-simd' | 'wasm' | 'js' {
+function detectEngine(): Engine {
   if (typeof WebAssembly !== 'object') return 'js';
   try {
     return WebAssembly.validate(SIMD_PROBE) ? 'wasm-simd' : 'wasm';
@@ -433,12 +690,19 @@ function detectEngine(): 'wasm-simd' | 'wasm' | 'js' {
 
 /**
  * The engine elementwise kernels run on: WebAssembly with SIMD, plain WebAssembly, or a JavaScript
- * interpreter. Detected on first use; tests can force one (`null` re-detects).
+ * interpreter. Detected on first use; tests can force one (`null` detects again).
  */
-export function elementwiseEngine(force?: 'wasm-simd' | 'wasm' | 'js' | null): 'wasm-simd' | 'wasm' | 'js' {
+export function elementwiseEngine(force?: Engine | null): Engine {
   if (force !== undefined) engine = force;
   engine ??= detectEngine();
   return engine;
+}
+
+let lastRun: 'in place' | 'streamed' | 'interpreted' | null = null;
+
+/** How the most recent kernel run went (for tests): in place, streamed through scratch, or interpreted. */
+export function lastElementwiseRun(): 'in place' | 'streamed' | 'interpreted' | null {
+  return lastRun;
 }
 
 /** Memories whose arrays are processed in place (the tfjs wasm backend's heap). */
@@ -449,34 +713,41 @@ export function registerWasmMemory(memory: WebAssembly.Memory): void {
   memories.add(memory);
 }
 
+/** Elements per full array in a streamed chunk. */
 const CHUNK = 4096;
-let scratch: { memory: WebAssembly.Memory; slots: number } | null = null;
+let scratch: WebAssembly.Memory | null = null;
 
-function scratchMemory(slots: number): WebAssembly.Memory {
-  if (!scratch || scratch.slots < slots) {
-    const pages = Math.ceil((slots * CHUNK * 4) / 65536);
-    scratch = { memory: new WebAssembly.Memory({ initial: pages }), slots };
-  }
-  return scratch.memory;
+function scratchMemory(bytes: number): WebAssembly.Memory {
+  const pages = Math.ceil(bytes / 65536);
+  if (!scratch) scratch = new WebAssembly.Memory({ initial: Math.max(pages, 1) });
+  else if (scratch.buffer.byteLength < bytes) scratch.grow(pages - scratch.buffer.byteLength / 65536);
+  return scratch;
 }
 
+const toArray = (result: number | number[] | undefined): number[] =>
+  result === undefined ? [] : typeof result === 'number' ? [result] : Array.from(result);
+
 class CompiledKernel implements ElementwiseKernel {
-  readonly inputs: number;
-  readonly outputs: number;
-  readonly scalars: number;
+  readonly signature: ElementwiseKernel['signature'];
   private readonly program: Program;
-  private modules = new Map<string, WebAssembly.Module>();
-  private instances = new WeakMap<WebAssembly.Memory, Map<string, WasmFunction>>();
-  private js: JsKernel | null = null;
+  private readonly structured: boolean;
+  private modules = new Map<Engine, WebAssembly.Module>();
+  private instances = new WeakMap<WebAssembly.Memory, Map<Engine, WasmFunction>>();
 
   constructor(program: Program) {
     this.program = program;
-    this.inputs = program.inputs;
-    this.outputs = program.outputs.length;
-    this.scalars = program.scalars;
+    this.structured = structured(program);
+    this.signature = {
+      inputs: program.inputs.length,
+      scalars: program.scalars,
+      outputs: program.outputs.length,
+      sums: program.sums.length,
+      rowSums: program.rowSums.length,
+      colSums: program.colSums.length,
+    };
   }
 
-  private wasmFunction(memory: WebAssembly.Memory, kind: 'wasm-simd' | 'wasm'): WasmFunction {
+  private wasmFunction(memory: WebAssembly.Memory, kind: Engine): WasmFunction {
     let byMemory = this.instances.get(memory);
     if (!byMemory) {
       byMemory = new Map();
@@ -489,95 +760,222 @@ class CompiledKernel implements ElementwiseKernel {
         module = new WebAssembly.Module(encode(this.program, kind === 'wasm-simd'));
         this.modules.set(kind, module);
       }
-      const instance = new WebAssembly.Instance(module, { env: { memory } });
-      fn = instance.exports.kernel as WasmFunction;
+      fn = new WebAssembly.Instance(module, { env: { memory } }).exports.kernel as WasmFunction;
       byMemory.set(kind, fn);
     }
     return fn;
   }
 
   run(
-    n: number,
+    dims: number | ElementwiseDims,
     inputs: readonly Float32Array[],
     scalars: readonly number[],
     outputs: readonly Float32Array[],
-  ): void {
-    if (inputs.length !== this.inputs || outputs.length !== this.outputs || scalars.length !== this.scalars) {
-      throw new RangeError(
-        `elementwise kernel takes ${this.inputs} inputs, ${this.scalars} scalars and ${this.outputs} outputs`,
-      );
+    reductions: ElementwiseReductions = {},
+  ): number[] {
+    const { batches, rows, cols } = typeof dims === 'number' ? { batches: 1, rows: 1, cols: dims } : dims;
+    const arrays: Arrays = {
+      inputs,
+      scalars,
+      outputs,
+      rowSums: reductions.rowSums ?? [],
+      colSums: reductions.colSums ?? [],
+    };
+    this.check(batches, rows, cols, arrays);
+    const n = batches * rows * cols;
+    if (n === 0) {
+      for (const a of arrays.rowSums) a.fill(0, 0, batches * rows);
+      return this.program.sums.map(() => 0);
     }
-    for (const array of [...inputs, ...outputs]) {
-      if (!(array instanceof Float32Array) || array.length < n) {
-        throw new RangeError(`elementwise kernel: every array needs at least ${n} float32 elements`);
-      }
-    }
-    if (n === 0) return;
     const kind = elementwiseEngine();
     if (kind === 'js') {
-      this.js ??= interpret(this.program);
-      this.js(n, inputs, scalars, outputs);
-      return;
+      lastRun = 'interpreted';
+      return interpret(this.program, { batches, rows, cols }, arrays);
     }
-    const arrays = [...inputs, ...outputs];
+    // Without rows or columns to respect, the elements are one long row.
+    const shape = this.structured ? { batches, rows, cols } : { batches: 1, rows: 1, cols: n };
+    const all = [...inputs, ...outputs, ...arrays.rowSums, ...arrays.colSums];
     for (const memory of memories) {
-      if (arrays.every((a) => a.buffer === memory.buffer)) {
-        let fn: WasmFunction | null = null;
-        try {
-          fn = this.wasmFunction(memory, kind);
-        } catch {
-          // A memory this module cannot import (a shared one): stream through scratch instead.
-        }
-        if (fn) {
-          fn(n, ...arrays.map((a) => a.byteOffset), ...scalars);
-          return;
-        }
+      if (!all.every((a) => a.buffer === memory.buffer)) continue;
+      let fn: WasmFunction | null = null;
+      try {
+        fn = this.wasmFunction(memory, kind);
+      } catch {
+        // A memory this module cannot import (a shared one): stream through scratch instead.
+      }
+      if (fn) {
+        lastRun = 'in place';
+        return this.inPlace(fn, shape, arrays);
       }
     }
-    this.streamed(n, inputs, scalars, outputs, kind);
+    lastRun = 'streamed';
+    return this.streamed(kind, shape, arrays);
   }
 
-  private streamed(
-    n: number,
-    inputs: readonly Float32Array[],
-    scalars: readonly number[],
-    outputs: readonly Float32Array[],
-    kind: 'wasm-simd' | 'wasm',
-  ): void {
-    const count = inputs.length + outputs.length;
-    const memory = scratchMemory(count);
-    const fn = this.wasmFunction(memory, kind);
-    const heap = new Float32Array(memory.buffer);
-    const pointers = Array.from({ length: count }, (_, k) => k * CHUNK * 4);
-    for (let start = 0; start < n; start += CHUNK) {
-      const stop = Math.min(n, start + CHUNK);
-      inputs.forEach((a, k) => {
-        heap.set(a.subarray(start, stop), k * CHUNK);
-      });
-      fn(stop - start, ...pointers, ...scalars);
-      outputs.forEach((a, k) => {
-        const from = (inputs.length + k) * CHUNK;
-        a.set(heap.subarray(from, from + stop - start), start);
-      });
+  private check(batches: number, rows: number, cols: number, arrays: Arrays): void {
+    const { signature } = this;
+    if (
+      arrays.inputs.length !== signature.inputs ||
+      arrays.scalars.length !== signature.scalars ||
+      arrays.outputs.length !== signature.outputs ||
+      arrays.rowSums.length !== signature.rowSums ||
+      arrays.colSums.length !== signature.colSums
+    ) {
+      throw new RangeError(
+        `elementwise kernel takes ${signature.inputs} inputs, ${signature.scalars} scalars, ` +
+          `${signature.outputs} outputs, ${signature.rowSums} row sums and ${signature.colSums} column sums`,
+      );
     }
+    for (const d of [batches, rows, cols]) {
+      if (!Number.isInteger(d) || d < 0) throw new RangeError(`elementwise kernel: invalid dimension ${d}`);
+    }
+    const sizes = { full: batches * rows * cols, row: batches * rows, col: batches * cols };
+    const need = (
+      array: Float32Array | Float64Array,
+      length: number,
+      type: typeof Float32Array | typeof Float64Array,
+    ) => {
+      if (!(array instanceof type) || array.length < length) {
+        throw new RangeError(`elementwise kernel: an array has fewer than the ${length} elements it needs`);
+      }
+    };
+    arrays.inputs.forEach((a, k) => {
+      need(a, sizes[this.program.inputs[k]!], Float32Array);
+    });
+    for (const a of arrays.outputs) need(a, sizes.full, Float32Array);
+    for (const a of arrays.rowSums) need(a, sizes.row, Float32Array);
+    for (const a of arrays.colSums) need(a, sizes.col, Float64Array);
+  }
+
+  private inPlace(fn: WasmFunction, dims: ElementwiseDims, arrays: Arrays): number[] {
+    const { batches, rows, cols } = dims;
+    const layouts = this.program.inputs;
+    let totals = this.program.sums.map(() => 0);
+    for (let b = 0; b < batches; b++) {
+      const at = (a: Float32Array | Float64Array, layout: Layout) =>
+        a.byteOffset +
+        a.BYTES_PER_ELEMENT * b * (layout === 'full' ? rows * cols : layout === 'row' ? rows : cols);
+      totals = toArray(
+        fn(
+          rows,
+          cols,
+          ...arrays.inputs.map((a, k) => at(a, layouts[k]!)),
+          ...arrays.outputs.map((a) => at(a, 'full')),
+          ...arrays.rowSums.map((a) => at(a, 'row')),
+          ...arrays.colSums.map((a) => at(a, 'col')),
+          ...totals,
+          ...arrays.scalars,
+        ),
+      );
+    }
+    return totals;
+  }
+
+  /**
+   * Copies the arrays through a scratch memory, a chunk of whole rows at a time (or, with no row
+   * structure, a chunk of elements), so that the copies stay in cache.
+   */
+  private streamed(kind: Engine, dims: ElementwiseDims, arrays: Arrays): number[] {
+    const { batches, rows, cols } = dims;
+    const layouts = this.program.inputs;
+    const chunkRows = Math.max(1, Math.floor(CHUNK / cols));
+    const chunkCols = this.structured ? cols : Math.min(cols, CHUNK);
+    const full = (this.structured ? chunkRows : 1) * chunkCols;
+    const length = (layout: Layout) => (layout === 'full' ? full : layout === 'row' ? chunkRows : cols);
+    // Layout of the scratch memory: column sums (float64) first, then the float32 arrays.
+    let offset = 0;
+    const colOffsets = arrays.colSums.map(() => {
+      const at = offset;
+      offset += cols * 8;
+      return at;
+    });
+    const region = (count: number) => {
+      const at = offset;
+      offset += Math.ceil((count * 4) / 16) * 16;
+      return at;
+    };
+    const inOffsets = arrays.inputs.map((_, k) => region(length(layouts[k]!)));
+    const outOffsets = arrays.outputs.map(() => region(full));
+    const rowOffsets = arrays.rowSums.map(() => region(chunkRows));
+    const memory = scratchMemory(offset);
+    const fn = this.wasmFunction(memory, kind);
+    const f32 = new Float32Array(memory.buffer);
+    const f64 = new Float64Array(memory.buffer);
+    let totals = this.program.sums.map(() => 0);
+    const call = (chunkRowCount: number, chunkColCount: number) => {
+      totals = toArray(
+        fn(
+          chunkRowCount,
+          chunkColCount,
+          ...inOffsets,
+          ...outOffsets,
+          ...rowOffsets,
+          ...colOffsets,
+          ...totals,
+          ...arrays.scalars,
+        ),
+      );
+    };
+    if (!this.structured) {
+      const n = cols;
+      for (let start = 0; start < n; start += chunkCols) {
+        const count = Math.min(chunkCols, n - start);
+        arrays.inputs.forEach((a, k) => {
+          f32.set(a.subarray(start, start + count), inOffsets[k]! / 4);
+        });
+        call(1, count);
+        arrays.outputs.forEach((a, k) => {
+          a.set(f32.subarray(outOffsets[k]! / 4, outOffsets[k]! / 4 + count), start);
+        });
+      }
+      return totals;
+    }
+    for (let b = 0; b < batches; b++) {
+      for (let i0 = 0; i0 < rows; i0 += chunkRows) {
+        const count = Math.min(chunkRows, rows - i0);
+        const fullStart = (b * rows + i0) * cols;
+        arrays.inputs.forEach((a, k) => {
+          const layout = layouts[k]!;
+          const from = layout === 'full' ? fullStart : layout === 'row' ? b * rows + i0 : b * cols;
+          const size = layout === 'full' ? count * cols : layout === 'row' ? count : cols;
+          f32.set(a.subarray(from, from + size), inOffsets[k]! / 4);
+        });
+        arrays.colSums.forEach((a, k) => {
+          f64.set(a.subarray(b * cols, (b + 1) * cols), colOffsets[k]! / 8);
+        });
+        call(count, cols);
+        arrays.outputs.forEach((a, k) => {
+          a.set(f32.subarray(outOffsets[k]! / 4, outOffsets[k]! / 4 + count * cols), fullStart);
+        });
+        arrays.rowSums.forEach((a, k) => {
+          a.set(f32.subarray(rowOffsets[k]! / 4, rowOffsets[k]! / 4 + count), b * rows + i0);
+        });
+        arrays.colSums.forEach((a, k) => {
+          a.set(f64.subarray(colOffsets[k]! / 8, colOffsets[k]! / 8 + cols), b * cols);
+        });
+      }
+    }
+    return totals;
   }
 }
 
 /**
- * Compiles an elementwise float32 kernel: `define` receives the operations and returns the
- * expressions of the outputs, in order. Every operation rounds to float32 exactly as tfjs's op of
- * the same name does on the cpu backend, so a kernel that mirrors a chain of tensor ops reproduces
- * it bit for bit. The kernel takes as many inputs and scalars as the highest index used, or as
- * `signature` says. Define kernels once and reuse them: compiling costs far more than a step.
+ * Compiles an elementwise float32 kernel: `define` receives the operations, registers any sums,
+ * and returns the expressions of the outputs, in order. Every operation rounds to float32 exactly
+ * as tfjs's op of the same name does on the cpu backend, and sums accumulate in float64 in element
+ * order as its `tf.sum` does, so a kernel that mirrors a chain of tensor ops reproduces it bit for
+ * bit. The kernel takes as many inputs and scalars as the highest index used, or as `signature`
+ * says. Define kernels once and reuse them: compiling costs far more than a step.
  *
  * @example
  * ```ts
- * // m ← β·m + (1 − β)·g and p ← p − lr·m, in one pass.
+ * // m ← β·m + (1 − β)·g and p ← p − lr·m in one pass, with Σg² on the side.
  * const momentum = elementwise((e) => {
  *   const m = e.add(e.mul(e.input(1), e.scalar(0)), e.mul(e.input(2), e.scalar(1)));
+ *   e.sum(e.mul(e.input(2), e.input(2)));
  *   return [e.sub(e.input(0), e.mul(m, e.scalar(2))), m];
  * });
- * momentum.run(n, [param, m, grad], [beta, 1 - beta, lr], [out.param, out.slots.m]);
+ * const [gradSquares] = momentum.run(n, [param, m, grad], [beta, 1 - beta, lr], [out.param, out.slots.m]);
  * ```
  */
 export function elementwise(

@@ -1,14 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lastElementwiseRun } from './elementwise.js';
 import {
   defineOptimizer,
+  elementwise,
   fusedKernelName,
   fusedKernelsActive,
   fusedKernelsEnabled,
-  meanOfSquares,
   type SlotSpec,
   setFusedKernels,
-  sumOfSquares,
 } from './index.js';
 import {
   describeFusedEquivalence,
@@ -49,6 +49,46 @@ const FusedHeavyBall = defineOptimizer({
 });
 const fusedHeavyBall = (options?: ConstructorParameters<typeof FusedHeavyBall>[0]) =>
   new FusedHeavyBall(options);
+
+// p ← p − lr·g/(‖g‖ + ε): a fused update with a sum, elementwise kernels and a workspace (which
+// holds a copy of the gradient between the two passes, to exercise it).
+let seenWorkspace: { length: number; byteOffset: number } | null = null;
+const copyAndSquares = elementwise((e) => {
+  e.sum(e.mul(e.input(0), e.input(0)));
+  return [e.input(0)];
+});
+const normalizedStep = elementwise((e) => [
+  e.sub(e.input(0), e.mul(e.div(e.input(1), e.scalar(0)), e.scalar(1))),
+]);
+const NormalizedDescent = defineOptimizer({
+  className: 'OptimkitTestNormalizedDescent',
+  packageName: '@optimkit/core-tests',
+  packageVersion: '0.0.0',
+  defaults: { learningRate: 0.1, epsilon: 1e-3 },
+  update({ param, grad, h }) {
+    const norm = tf.sqrt(tf.sum(tf.square(grad)));
+    return { param: tf.sub(param, tf.mul(tf.div(grad, tf.add(norm, h.epsilon)), h.learningRate)) };
+  },
+  fusedWorkspace: (shape) => shape.reduce((a, b) => a * b, 1) + 3,
+  fused({ param, grad, out, workspace, h }) {
+    seenWorkspace = { length: workspace.length, byteOffset: workspace.byteOffset };
+    const [squares] = copyAndSquares.run(grad.length, [grad], [], [workspace]);
+    const norm = Math.fround(Math.sqrt(Math.fround(squares!)));
+    normalizedStep.run(
+      param.length,
+      [param, workspace],
+      [Math.fround(norm + Math.fround(h.epsilon)), h.learningRate],
+      [out.param],
+    );
+  },
+});
+
+describeFusedEquivalence({
+  name: 'normalized-descent test plugin (sums, workspace)',
+  create: (options: { learningRate?: number; epsilon?: number }) => new NormalizedDescent(options),
+  optionSets: [{}, { learningRate: 0.5, epsilon: 0.1, clipGradValue: 0.3 }],
+  bitIdentical: ['cpu'],
+});
 
 // A definition whose fused update throws, to check that a failed kernel leaks nothing.
 const Failing = defineOptimizer({
@@ -149,18 +189,6 @@ describe('fused kernels', () => {
     optimizer.dispose();
     variable.dispose();
   });
-
-  it('sumOfSquares and meanOfSquares equal the cpu backend’s composite reductions bit for bit', () => {
-    const values = Float32Array.from({ length: 1001 }, (_, i) =>
-      Math.fround(Math.sin(i * 1.7) * 10 ** (i % 5)),
-    );
-    const x = tf.tensor(values);
-    const sum = tf.sum(tf.square(x));
-    const mean = tf.mean(tf.square(x));
-    expect(sumOfSquares(values)).toBe(sum.dataSync()[0]);
-    expect(meanOfSquares(values)).toBe(mean.dataSync()[0]);
-    tf.dispose([x, sum, mean]);
-  });
 });
 
 for (const backend of ['cpu', 'wasm']) {
@@ -172,6 +200,31 @@ for (const backend of ['cpu', 'wasm']) {
     });
     afterAll(async () => {
       await tf.setBackend(previous);
+    });
+
+    it('gives the update an 8-byte aligned workspace of the asked length; kernels run in place on wasm', () => {
+      const variable = tf.tidy(() => tf.variable(tf.ones([3, 5])));
+      const optimizer = new NormalizedDescent();
+      const grads = [{ name: variable.name, tensor: tf.onesLike(variable) }];
+      seenWorkspace = null;
+      const dataIds = tf.backend().numDataIds();
+      optimizer.applyGradients(grads);
+      expect(seenWorkspace).not.toBeNull();
+      expect(seenWorkspace!.length).toBe(18);
+      expect(seenWorkspace!.byteOffset % 8).toBe(0);
+      expect(lastElementwiseRun()).toBe(backend === 'wasm' ? 'in place' : 'streamed');
+      // The old value was replaced by the new one, and the workspace was freed.
+      expect(tf.backend().numDataIds()).toBe(dataIds);
+      // ‖g‖ = √15: every element moves by 0.1/(√15 + 0.001).
+      const expected = Math.fround(
+        1 -
+          Math.fround(
+            Math.fround(1 / Math.fround(Math.fround(Math.sqrt(15)) + Math.fround(1e-3))) * Math.fround(0.1),
+          ),
+      );
+      expect(Array.from(variable.dataSync())).toEqual(new Array(15).fill(expected));
+      optimizer.dispose();
+      tf.dispose([variable, grads[0]!.tensor]);
     });
 
     it('propagates the error and leaks no tensor and no backend memory', () => {

@@ -62,6 +62,8 @@ interface FusedAttrs {
   h: Resolved<Defaults>;
   step: number;
   name: string;
+  /** Float32 elements of scratch space the update asks for. */
+  workspace: number;
 }
 
 const slotKey = (name: string) => `slot:${name}`;
@@ -89,6 +91,7 @@ function context(
   slots: Float32Array[],
   outParam: Float32Array,
   outSlots: Float32Array[],
+  workspace: Float32Array,
 ): FusedContext<Defaults> {
   const inSlots: Record<string, Float32Array> = {};
   const newSlots: Record<string, Float32Array> = {};
@@ -101,6 +104,7 @@ function context(
     grad,
     slots: inSlots,
     out: { param: outParam, slots: newSlots },
+    workspace,
     shape,
     h: a.h,
     step: a.step,
@@ -125,6 +129,7 @@ function cpuKernel(args: KernelArgs): tf.TensorInfo[] {
       slots.map((s, i) => read(s, `slot '${a.slotNames[i]}'`)),
       outParam,
       outSlots,
+      new Float32Array(a.workspace),
     ),
   );
   return [
@@ -134,8 +139,8 @@ function cpuKernel(args: KernelArgs): tf.TensorInfo[] {
 }
 
 // wasm: the update reads and writes the module's heap in place (elementwise kernels run there
-// directly). Every input is made resident and every output allocated before any view is taken,
-// since an allocation may grow (and detach) the heap.
+// directly), and its workspace is heap memory too. Every input is made resident and every output
+// allocated before any view is taken, since an allocation may grow (and detach) the heap.
 function wasmKernel(args: KernelArgs): tf.TensorInfo[] {
   const backend = args.backend as WasmBackendLike;
   const memory = backend.wasm?.asm?.memory;
@@ -144,9 +149,16 @@ function wasmKernel(args: KernelArgs): tf.TensorInfo[] {
   const inputs = [param, grad, ...slots];
   for (const info of inputs) backend.dataIdMap.get(info.dataId);
   const outputs = [param, ...slots].map((info) => backend.makeOutput([...info.shape], 'float32'));
+  // One element more than asked, to start the workspace on an 8-byte boundary (for float64 views).
+  const scratch = a.workspace > 0 ? backend.makeOutput([a.workspace + 1], 'float32') : null;
   try {
     const view = (info: tf.TensorInfo, what: string) => float32(backend.typedArrayFromHeap(info), what);
     const [outParam, ...outSlots] = outputs.map((info) => view(info, 'an output'));
+    let workspace: Float32Array = new Float32Array(0);
+    if (scratch) {
+      const heap = view(scratch, 'the workspace');
+      workspace = heap.subarray(heap.byteOffset % 8 === 0 ? 0 : 1).subarray(0, a.workspace);
+    }
     a.fused(
       context(
         a,
@@ -156,11 +168,14 @@ function wasmKernel(args: KernelArgs): tf.TensorInfo[] {
         slots.map((s, i) => view(s, `slot '${a.slotNames[i]}'`)),
         outParam!,
         outSlots,
+        workspace,
       ),
     );
   } catch (error) {
     for (const info of outputs) backend.disposeData(info.dataId, true);
     throw error;
+  } finally {
+    if (scratch) backend.disposeData(scratch.dataId, true);
   }
   return outputs;
 }
@@ -181,6 +196,8 @@ function ensureKernel(kernelName: string, backendName: string): void {
 export interface FusedRun<D extends Defaults> {
   className: string;
   fused: FusedUpdate<D>;
+  /** Float32 elements of scratch space the update gets as `workspace`. */
+  workspace: number;
   param: tf.Tensor;
   grad: tf.Tensor;
   slots: Readonly<Record<string, tf.Tensor>>;
@@ -210,27 +227,10 @@ export function runFusedUpdate<D extends Defaults>(
     h: run.h,
     step: run.step,
     name: run.name,
+    workspace: run.workspace,
   };
   const [param, ...slots] = tf
     .engine()
     .runKernel<tf.Tensor[]>(kernelName, inputs, attrs as unknown as tf.NamedAttrMap);
   return { param: param!, slots: Object.fromEntries(slotNames.map((name, i) => [name, slots[i]!])) };
-}
-
-// Float32 building blocks that reproduce tfjs's composite reductions on the cpu backend exactly:
-// its Sum accumulates in float64 and rounds once; its Mean sums x / n the same way.
-
-/** `tf.sum(tf.square(x))` as the cpu backend computes it: Σ fround(xᵢ²) in float64, rounded once. */
-export function sumOfSquares(x: Float32Array): number {
-  let sum = 0;
-  for (let i = 0; i < x.length; i++) sum += Math.fround(x[i]! * x[i]!);
-  return Math.fround(sum);
-}
-
-/** `tf.mean(tf.square(x))` as the cpu backend computes it: Σ fround(fround(xᵢ²) / n), rounded once. */
-export function meanOfSquares(x: Float32Array): number {
-  const n = Math.fround(x.length);
-  let sum = 0;
-  for (let i = 0; i < x.length; i++) sum += Math.fround(Math.fround(x[i]! * x[i]!) / n);
-  return Math.fround(sum);
 }

@@ -1,6 +1,8 @@
 export {
   type ElementwiseBuilder,
+  type ElementwiseDims,
   type ElementwiseKernel,
+  type ElementwiseReductions,
   type ElementwiseSignature,
   type Expr,
   elementwise,
@@ -12,9 +14,7 @@ export {
   fusedKernelName,
   fusedKernelsActive,
   fusedKernelsEnabled,
-  meanOfSquares,
   setFusedKernels,
-  sumOfSquares,
 } from './fused.js';
 export type { GradientTransformOptions } from './gradient-transforms.js';
 export {

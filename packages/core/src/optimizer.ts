@@ -62,6 +62,8 @@ export interface OptimizerDefinition<D extends Defaults> {
    * variable and every slot; `update` stays the reference and the path of other backends.
    */
   fused?: FusedUpdate<D>;
+  /** Float32 elements of scratch space `fused` needs for a variable of this shape (default 0). */
+  fusedWorkspace?: (shape: readonly number[]) => number;
 }
 
 interface VariableState {
@@ -325,7 +327,7 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
         grad: this.accumulators.get(name)!,
       }));
     }
-    const { update, fused, className } = this.definition;
+    const { update, fused, fusedWorkspace, className } = this.definition;
     const fusedUpdate = fused !== undefined && fusedKernelsActive() ? fused : undefined;
     const updated: VariableState[] = [];
     tf.tidy(() => {
@@ -346,7 +348,12 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
           name: variable.name,
         };
         const result = fusedUpdate
-          ? runFusedUpdate({ ...context, className, fused: fusedUpdate })
+          ? runFusedUpdate({
+              ...context,
+              className,
+              fused: fusedUpdate,
+              workspace: fusedWorkspace?.(variable.shape) ?? 0,
+            })
           : update(context);
         if (result.param !== variable) variable.assign(result.param);
         for (const [name, value] of Object.entries(result.slots ?? {})) {

@@ -101,6 +101,12 @@ export interface FusedContext<D extends Defaults> {
    * its own shape. Write every element (on wasm they start uninitialized); copy a slot to keep it.
    */
   readonly out: { readonly param: Float32Array; readonly slots: Readonly<Record<string, Float32Array>> };
+  /**
+   * Scratch space of the length the definition's `fusedWorkspace` asks for (empty otherwise), in the
+   * same memory as the other arrays (so elementwise kernels can use it in place) and starting on an
+   * 8-byte boundary (for a `Float64Array` view). Its contents are undefined.
+   */
+  readonly workspace: Float32Array;
   /** The variable's shape (row-major data). */
   readonly shape: readonly number[];
   /** Hyperparameters of the variable's group, schedules evaluated. */

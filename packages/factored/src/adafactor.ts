@@ -3,7 +3,7 @@ import {
   checkPositive,
   checkUnitInterval,
   defineOptimizer,
-  meanOfSquares,
+  elementwiseVariants,
   type OptimizerOptions,
   type OptimkitOptimizer,
   type SlotSpec,
@@ -11,7 +11,18 @@ import {
 import * as tf from '@tensorflow/tfjs-core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
 import { clipByRms, ema, factoredRsqrt, factoredSlots, isFactored, rms, updateFactored } from './factored.js';
-import { emaOfMeans, factoredDims, newSums, rmsClipDivisor, rsqrtFactors } from './factored-fused.js';
+import {
+  emaOfMeans,
+  emaOfSums,
+  factoredDims,
+  factoredUpdate,
+  factoredWorkspace,
+  rmsClipDivisor,
+  rsqrtFactors,
+  squareStats,
+  unfactoredUpdate,
+  workspaceViews,
+} from './factored-fused.js';
 
 const defaults = {
   learningRate: null as number | null,
@@ -32,6 +43,19 @@ export type AdafactorDefaults = typeof defaults;
 export type AdafactorOptions = OptimizerOptions<AdafactorDefaults>;
 /** An Adafactor optimizer instance. */
 export type Adafactor = OptimkitOptimizer<AdafactorDefaults>;
+
+// Inputs param, the unclipped update u, m; scalars the RMS divisor, the learning rate, β₁, 1 − β₁,
+// lr·weightDecay. Outputs param (in place of u) and, with β₁, m.
+const adafactorApply = /* @__PURE__ */ elementwiseVariants(
+  (e, flags: { momentum: boolean; decay: boolean }) => {
+    const param = e.input(0);
+    let update = e.mul(e.div(e.input(1), e.scalar(0)), e.scalar(1));
+    if (flags.momentum) update = e.add(e.mul(e.input(2), e.scalar(2)), e.mul(update, e.scalar(3)));
+    const decayed = flags.decay ? e.sub(param, e.mul(param, e.scalar(4))) : param;
+    return flags.momentum ? [e.sub(decayed, update), update] : [e.sub(decayed, update)];
+  },
+  { inputs: 3, scalars: 5 },
+);
 
 /**
  * The Adafactor optimizer class (serialization name `OptimkitAdafactor`). Its `relativeStep`
@@ -104,88 +128,61 @@ export const Adafactor = /* @__PURE__ */ defineOptimizer({
     const decayed = h.weightDecay !== 0 ? tf.sub(param, tf.mul(param, tf.mul(lr, h.weightDecay))) : param;
     return { param: tf.sub(decayed, update), slots: next };
   },
-  // The same arithmetic over float32 arrays, each tensor op rounded as the op rounds it: one pass
-  // for the second-moment statistics, one for the unclipped update (kept in the output array) and
-  // its RMS, one for the variable.
-  fused({ param, grad, slots, out, shape, h, step, name }) {
+  // The same arithmetic as elementwise kernels, each op rounded to float32 as the tensor op: the
+  // second-moment statistics (row and column means when factored), the unclipped update (kept in
+  // the output array) with its RMS, then the variable.
+  fusedWorkspace: factoredWorkspace,
+  fused({ param, grad, slots, out, workspace, shape, h, step, name }) {
     const f = Math.fround;
     const n = param.length;
     const relative = h.relativeStep
       ? Math.min(h.warmupInit ? 1e-6 * step : 1e-2, 1 / Math.sqrt(step))
       : h.learningRate!;
-    const lr = h.scaleParameter
-      ? f(Math.max(f(Math.sqrt(meanOfSquares(param))), f(h.epsilon2)) * f(relative))
-      : f(relative);
     const beta2 = 1 - step ** h.decayRate;
-    const eps1 = f(h.epsilon1);
-    const count = f(n);
     const u = out.param;
-    let sumOfMeans = 0;
+    let paramSum = 0;
+    let updateSum = 0;
     if (isFactored(shape)) {
       const dims = factoredDims(shape);
-      const { batches, rows, cols } = dims;
-      const { rowSums, colSums } = newSums(dims);
-      const byCols = f(cols);
-      const byRows = f(rows);
-      let k = 0;
-      for (let b = 0; b < batches; b++) {
-        for (let i = 0; i < rows; i++) {
-          let rowSum = 0;
-          for (let j = 0; j < cols; j++, k++) {
-            const square = f(f(grad[k]! * grad[k]!) + eps1);
-            rowSum += f(square / byCols);
-            colSums[b * cols + j]! += f(square / byRows);
-          }
-          rowSums[b * rows + i] = rowSum;
-        }
-      }
-      emaOfMeans(slots.row!, rowSums, out.slots.row!, beta2, 1 - beta2);
-      emaOfMeans(slots.col!, colSums, out.slots.col!, beta2, 1 - beta2);
-      const { rowFactor, colFactor } = rsqrtFactors(out.slots.row!, out.slots.col!, dims);
-      k = 0;
-      for (let b = 0; b < batches; b++) {
-        for (let i = 0; i < rows; i++) {
-          const r = rowFactor[b * rows + i]!;
-          for (let j = 0; j < cols; j++, k++) {
-            const x = f(f(r * colFactor[b * cols + j]!) * grad[k]!);
-            u[k] = x;
-            sumOfMeans += f(f(x * x) / count);
-          }
-        }
-      }
+      const { colSums, rowFactor, colFactor } = workspaceViews(workspace, dims);
+      const row = out.slots.row!;
+      const col = out.slots.col!;
+      colSums.fill(0);
+      [paramSum = 0] = squareStats({ param: h.scaleParameter }).run(
+        dims,
+        [grad, param],
+        [h.epsilon1, dims.cols, dims.rows, n],
+        [],
+        { rowSums: [row], colSums: [colSums] },
+      );
+      emaOfMeans(slots.row!, row, beta2, 1 - beta2);
+      emaOfSums(slots.col!, colSums, col, beta2, 1 - beta2);
+      rsqrtFactors(row, col, dims, rowFactor, colFactor);
+      [updateSum = 0] = factoredUpdate.run(dims, [grad, rowFactor, colFactor], [n], [u]);
     } else {
-      const v0 = slots.v!;
-      const v1 = out.slots.v!;
-      const b2 = f(beta2);
-      const c2 = f(1 - beta2);
-      for (let k = 0; k < n; k++) {
-        const v = f(f(v0[k]! * b2) + f(f(f(grad[k]! * grad[k]!) + eps1) * c2));
-        v1[k] = v;
-        const x = f(f(1 / Math.sqrt(v)) * grad[k]!);
-        u[k] = x;
-        sumOfMeans += f(f(x * x) / count);
-      }
+      [updateSum = 0, paramSum = 0] = unfactoredUpdate({ param: h.scaleParameter }).run(
+        n,
+        [grad, slots.v!, param],
+        [h.epsilon1, beta2, 1 - beta2, n],
+        [u, out.slots.v!],
+      );
     }
-    const divisor = rmsClipDivisor(sumOfMeans, h.clipThreshold);
+    const lr = h.scaleParameter
+      ? f(Math.max(f(Math.sqrt(f(paramSum))), f(h.epsilon2)) * f(relative))
+      : f(relative);
     const m0 = slots.m;
     const m1 = out.slots.m;
-    if (h.beta1 !== null && (m0 === undefined || m1 === undefined)) {
+    const momentum = h.beta1 !== null;
+    if (momentum && (m0 === undefined || m1 === undefined)) {
       throw new Error(`Adafactor: '${name}' has no first moment (its first update had no beta1)`);
     }
-    const momentum = h.beta1 !== null;
-    const b1 = f(h.beta1 ?? 0);
-    const c1 = f(1 - (h.beta1 ?? 0));
-    const decay = h.weightDecay !== 0;
-    const lrDecay = f(lr * f(h.weightDecay));
-    for (let k = 0; k < n; k++) {
-      let x = f(f(u[k]! / divisor) * lr);
-      if (momentum) {
-        x = f(f(m0![k]! * b1) + f(x * c1));
-        m1![k] = x;
-      }
-      const p = decay ? f(param[k]! - f(param[k]! * lrDecay)) : param[k]!;
-      u[k] = f(p - x);
-    }
+    const beta1 = h.beta1 ?? 0;
+    adafactorApply({ momentum, decay: h.weightDecay !== 0 }).run(
+      n,
+      [param, u, m0 ?? grad],
+      [rmsClipDivisor(updateSum, h.clipThreshold), lr, beta1, 1 - beta1, f(lr * f(h.weightDecay))],
+      momentum ? [u, m1!] : [u],
+    );
     if (!momentum && m0 !== undefined && m1 !== undefined) m1.set(m0);
   },
 });

@@ -3,6 +3,8 @@ import {
   checkPositive,
   checkUnitInterval,
   defineOptimizer,
+  elementwise,
+  elementwiseVariants,
   type OptimizerOptions,
   type OptimkitOptimizer,
   type SlotSpec,
@@ -10,7 +12,18 @@ import {
 import * as tf from '@tensorflow/tfjs-core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
 import { clipByRms, ema, factoredRsqrt, factoredSlots, isFactored, updateFactored } from './factored.js';
-import { emaOfMeans, factoredDims, newSums, rmsClipDivisor, rsqrtFactors } from './factored-fused.js';
+import {
+  emaOfMeans,
+  emaOfSums,
+  factoredDims,
+  factoredUpdate,
+  factoredWorkspace,
+  rmsClipDivisor,
+  rsqrtFactors,
+  squareStats,
+  unfactoredUpdate,
+  workspaceViews,
+} from './factored-fused.js';
 
 const defaults = {
   learningRate: null as number | null,
@@ -29,6 +42,41 @@ export type CAMEDefaults = typeof defaults;
 export type CAMEOptions = OptimizerOptions<CAMEDefaults>;
 /** A CAME optimizer instance. */
 export type CAME = OptimkitOptimizer<CAMEDefaults>;
+
+// The clipped update u/d and the first moment m (inputs u, m; scalars d, β₁, 1 − β₁, ε₂, cols,
+// rows), with the row means and column sums of the residual (u/d − m)² + ε₂.
+const cameResidual = /* @__PURE__ */ elementwise((e) => {
+  const update = e.div(e.input(0), e.scalar(0));
+  const m = e.add(e.mul(e.input(1), e.scalar(1)), e.mul(update, e.scalar(2)));
+  const difference = e.sub(update, m);
+  const residual = e.add(e.mul(difference, difference), e.scalar(3));
+  e.rowSum(e.div(residual, e.scalar(4)));
+  e.colSum(e.div(residual, e.scalar(5)));
+  return [m];
+});
+
+// The variable: inputs param, m, row factors, column factors; scalars lr, weightDecay·lr.
+const cameApply = /* @__PURE__ */ elementwiseVariants(
+  (e, flags: { decay: boolean }) => {
+    const param = e.input(0);
+    const update = e.mul(e.mul(e.rowInput(2), e.colInput(3)), e.input(1));
+    const decayed = flags.decay ? e.sub(param, e.mul(param, e.scalar(1))) : param;
+    return [e.sub(decayed, e.mul(update, e.scalar(0)))];
+  },
+  { inputs: 4, scalars: 2 },
+);
+
+// Unfactored: inputs param, the unclipped update u, m; scalars d, β₁, 1 − β₁, lr, weightDecay·lr.
+// Outputs param (in place of u) and m.
+const cameUnfactoredApply = /* @__PURE__ */ elementwiseVariants(
+  (e, flags: { decay: boolean }) => {
+    const param = e.input(0);
+    const m = e.add(e.mul(e.input(2), e.scalar(1)), e.mul(e.div(e.input(1), e.scalar(0)), e.scalar(2)));
+    const decayed = flags.decay ? e.sub(param, e.mul(param, e.scalar(4))) : param;
+    return [e.sub(decayed, e.mul(m, e.scalar(3))), m];
+  },
+  { inputs: 3, scalars: 5 },
+);
 
 /** The CAME optimizer class (serialization name `OptimkitCAME`). */
 export const CAME = /* @__PURE__ */ defineOptimizer({
@@ -84,111 +132,54 @@ export const CAME = /* @__PURE__ */ defineOptimizer({
     const decayed = h.weightDecay !== 0 ? tf.sub(param, tf.mul(param, h.weightDecay * lr)) : param;
     return { param: tf.sub(decayed, tf.mul(update, lr)), slots: next };
   },
-  // The same arithmetic over float32 arrays, each tensor op rounded as the op rounds it: passes for
-  // the second-moment statistics, the unclipped update (kept in the output array) and its RMS, the
-  // first moment and the residual statistics, and the variable.
-  fused({ param, grad, slots, out, shape, h }) {
-    const f = Math.fround;
+  // The same arithmetic as elementwise kernels, each op rounded to float32 as the tensor op: the
+  // second-moment statistics, the unclipped update (kept in the output array) with its RMS, the
+  // first moment with the residual statistics, then the variable.
+  fusedWorkspace: factoredWorkspace,
+  fused({ param, grad, slots, out, workspace, shape, h }) {
     const n = param.length;
     const lr = h.learningRate!;
-    const eps1 = f(h.epsilon1);
-    const eps2 = f(h.epsilon2);
-    const count = f(n);
     const u = out.param;
     const m0 = slots.m!;
     const m1 = out.slots.m!;
-    const b1 = f(h.beta1);
-    const c1 = f(1 - h.beta1);
-    let sumOfMeans = 0;
-    const factored = isFactored(shape);
-    const dims = factored ? factoredDims(shape) : { batches: 1, rows: 1, cols: n };
-    const { batches, rows, cols } = dims;
-    const byCols = f(cols);
-    const byRows = f(rows);
-    if (factored) {
-      const { rowSums, colSums } = newSums(dims);
-      let k = 0;
-      for (let b = 0; b < batches; b++) {
-        for (let i = 0; i < rows; i++) {
-          let rowSum = 0;
-          for (let j = 0; j < cols; j++, k++) {
-            const square = f(f(grad[k]! * grad[k]!) + eps1);
-            rowSum += f(square / byCols);
-            colSums[b * cols + j]! += f(square / byRows);
-          }
-          rowSums[b * rows + i] = rowSum;
-        }
-      }
-      emaOfMeans(slots.row!, rowSums, out.slots.row!, h.beta2, 1 - h.beta2);
-      emaOfMeans(slots.col!, colSums, out.slots.col!, h.beta2, 1 - h.beta2);
-      const { rowFactor, colFactor } = rsqrtFactors(out.slots.row!, out.slots.col!, dims);
-      k = 0;
-      for (let b = 0; b < batches; b++) {
-        for (let i = 0; i < rows; i++) {
-          const r = rowFactor[b * rows + i]!;
-          for (let j = 0; j < cols; j++, k++) {
-            const x = f(f(r * colFactor[b * cols + j]!) * grad[k]!);
-            u[k] = x;
-            sumOfMeans += f(f(x * x) / count);
-          }
-        }
-      }
-    } else {
-      const v0 = slots.v!;
-      const v1 = out.slots.v!;
-      const b2 = f(h.beta2);
-      const c2 = f(1 - h.beta2);
-      for (let k = 0; k < n; k++) {
-        const v = f(f(v0[k]! * b2) + f(f(f(grad[k]! * grad[k]!) + eps1) * c2));
-        v1[k] = v;
-        const x = f(f(1 / Math.sqrt(v)) * grad[k]!);
-        u[k] = x;
-        sumOfMeans += f(f(x * x) / count);
-      }
-    }
-    const divisor = rmsClipDivisor(sumOfMeans, h.clipThreshold);
     const decay = h.weightDecay !== 0;
-    const wdLr = f(h.weightDecay * lr);
-    const lr32 = f(lr);
-    if (!factored) {
-      for (let k = 0; k < n; k++) {
-        const m = f(f(m0[k]! * b1) + f(f(u[k]! / divisor) * c1));
-        m1[k] = m;
-        const p = decay ? f(param[k]! - f(param[k]! * wdLr)) : param[k]!;
-        u[k] = f(p - f(m * lr32));
-      }
+    if (!isFactored(shape)) {
+      const [updateSum = 0] = unfactoredUpdate({ param: false }).run(
+        n,
+        [grad, slots.v!, param],
+        [h.epsilon1, h.beta2, 1 - h.beta2, n],
+        [u, out.slots.v!],
+      );
+      const divisor = rmsClipDivisor(updateSum, h.clipThreshold);
+      cameUnfactoredApply({ decay }).run(
+        n,
+        [param, u, m0],
+        [divisor, h.beta1, 1 - h.beta1, lr, h.weightDecay * lr],
+        [u, m1],
+      );
       return;
     }
-    const { rowSums, colSums } = newSums(dims);
-    let k = 0;
-    for (let b = 0; b < batches; b++) {
-      for (let i = 0; i < rows; i++) {
-        let rowSum = 0;
-        for (let j = 0; j < cols; j++, k++) {
-          const m = f(f(m0[k]! * b1) + f(f(u[k]! / divisor) * c1));
-          m1[k] = m;
-          const d = f(f(u[k]! / divisor) - m);
-          const residual = f(f(d * d) + eps2);
-          rowSum += f(residual / byCols);
-          colSums[b * cols + j]! += f(residual / byRows);
-        }
-        rowSums[b * rows + i] = rowSum;
-      }
-    }
-    emaOfMeans(slots.resRow!, rowSums, out.slots.resRow!, h.beta3, 1 - h.beta3);
-    emaOfMeans(slots.resCol!, colSums, out.slots.resCol!, h.beta3, 1 - h.beta3);
-    const { rowFactor, colFactor } = rsqrtFactors(out.slots.resRow!, out.slots.resCol!, dims);
-    k = 0;
-    for (let b = 0; b < batches; b++) {
-      for (let i = 0; i < rows; i++) {
-        const r = rowFactor[b * rows + i]!;
-        for (let j = 0; j < cols; j++, k++) {
-          const update = f(f(r * colFactor[b * cols + j]!) * m1[k]!);
-          const p = decay ? f(param[k]! - f(param[k]! * wdLr)) : param[k]!;
-          u[k] = f(p - f(update * lr32));
-        }
-      }
-    }
+    const dims = factoredDims(shape);
+    const { colSums, rowFactor, colFactor } = workspaceViews(workspace, dims);
+    colSums.fill(0);
+    squareStats({ param: false }).run(dims, [grad, param], [h.epsilon1, dims.cols, dims.rows, n], [], {
+      rowSums: [out.slots.row!],
+      colSums: [colSums],
+    });
+    emaOfMeans(slots.row!, out.slots.row!, h.beta2, 1 - h.beta2);
+    emaOfSums(slots.col!, colSums, out.slots.col!, h.beta2, 1 - h.beta2);
+    rsqrtFactors(out.slots.row!, out.slots.col!, dims, rowFactor, colFactor);
+    const [updateSum = 0] = factoredUpdate.run(dims, [grad, rowFactor, colFactor], [n], [u]);
+    const divisor = rmsClipDivisor(updateSum, h.clipThreshold);
+    colSums.fill(0);
+    cameResidual.run(dims, [u, m0], [divisor, h.beta1, 1 - h.beta1, h.epsilon2, dims.cols, dims.rows], [m1], {
+      rowSums: [out.slots.resRow!],
+      colSums: [colSums],
+    });
+    emaOfMeans(slots.resRow!, out.slots.resRow!, h.beta3, 1 - h.beta3);
+    emaOfSums(slots.resCol!, colSums, out.slots.resCol!, h.beta3, 1 - h.beta3);
+    rsqrtFactors(out.slots.resRow!, out.slots.resCol!, dims, rowFactor, colFactor);
+    cameApply({ decay }).run(dims, [param, m1, rowFactor, colFactor], [lr, h.weightDecay * lr], [u]);
   },
 });
 

@@ -10,7 +10,7 @@ import {
 } from '@optimkit/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
-import { fusedL2Norm, l2Norm } from './norm.js';
+import { l2Norm, normFromSum } from './norm.js';
 
 const defaults = {
   learningRate: 1e-3,
@@ -29,14 +29,18 @@ export type LAMBOptions = OptimizerOptions<LAMBDefaults>;
 export type LAMB = OptimkitOptimizer<LAMBDefaults>;
 
 // Inputs param, grad, m, v; scalars β₁, 1 − β₁, β₂, 1 − β₂, 1 − β₁ᵗ, 1 − β₂ᵗ, epsilon, weightDecay.
-// Outputs the update u, m and v.
+// Outputs the update u, m and v; with the trust ratio, sums Σp² and Σu².
 const lambMoments = /* @__PURE__ */ elementwiseVariants(
-  (e, flags: { decay: boolean }) => {
+  (e, flags: { decay: boolean; norms: boolean }) => {
     const grad = e.input(1);
     const m = e.add(e.mul(e.input(2), e.scalar(0)), e.mul(grad, e.scalar(1)));
     const v = e.add(e.mul(e.input(3), e.scalar(2)), e.mul(e.mul(grad, grad), e.scalar(3)));
     const adam = e.div(e.div(m, e.scalar(4)), e.add(e.sqrt(e.div(v, e.scalar(5))), e.scalar(6)));
     const u = flags.decay ? e.add(adam, e.mul(e.input(0), e.scalar(7))) : adam;
+    if (flags.norms) {
+      e.sum(e.mul(e.input(0), e.input(0)));
+      e.sum(e.mul(u, u));
+    }
     return [u, m, v];
   },
   { inputs: 4, scalars: 8 },
@@ -77,11 +81,14 @@ export const LAMB = /* @__PURE__ */ defineOptimizer({
     }
     return { param: tf.sub(param, tf.mul(u, scale)), slots: { m, v } };
   },
-  // The same arithmetic, each op rounded to float32 as the tensor op: one kernel for the moments and
-  // the update (kept in the output array), the norms, then one kernel for the variable.
+  // The same arithmetic, each op rounded to float32 as the tensor op: one pass for the moments, the
+  // update (kept in the output array) and the norms, one pass for the variable.
   fused({ param, grad, slots, out, h, step }) {
     const u = out.param;
-    lambMoments({ decay: h.weightDecay !== 0 }).run(
+    const [paramSquares, updateSquares] = lambMoments({
+      decay: h.weightDecay !== 0,
+      norms: h.trustRatio,
+    }).run(
       param.length,
       [param, grad, slots.m!, slots.v!],
       [
@@ -98,8 +105,8 @@ export const LAMB = /* @__PURE__ */ defineOptimizer({
     );
     let scale = Math.fround(h.learningRate);
     if (h.trustRatio) {
-      const paramNorm = fusedL2Norm(param);
-      const updateNorm = fusedL2Norm(u);
+      const paramNorm = normFromSum(paramSquares!);
+      const updateNorm = normFromSum(updateSquares!);
       const ratio = paramNorm > 0 && updateNorm > 0 ? Math.fround(paramNorm / updateNorm) : 1;
       scale = Math.fround(ratio * scale);
     }

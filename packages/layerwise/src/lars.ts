@@ -12,7 +12,7 @@ import {
 } from '@optimkit/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
-import { fusedL2Norm, l2Norm } from './norm.js';
+import { l2Norm, normFromSum, sumsOfSquares } from './norm.js';
 
 const defaults = {
   learningRate: null as number | null,
@@ -101,14 +101,15 @@ export const LARS = /* @__PURE__ */ defineOptimizer({
     const direction = h.nesterov ? tf.add(g, tf.mul(buffer, h.momentum)) : buffer;
     return { param: tf.sub(param, tf.mul(direction, learningRate)), slots: { momentumBuffer: buffer } };
   },
-  // The same arithmetic: the two norms, then one elementwise kernel, each op rounded to float32 as
-  // the tensor op.
+  // The same arithmetic: one pass for the two norms, one for the update, each op rounded to float32
+  // as the tensor op.
   fused({ param, grad, slots, out, h, step, name }) {
     const f = Math.fround;
     let ratio = 1;
     if (h.trustRatio) {
-      const paramNorm = fusedL2Norm(param);
-      const gradNorm = fusedL2Norm(grad);
+      const [paramSquares, gradSquares] = sumsOfSquares.run(param.length, [param, grad], [], []);
+      const paramNorm = normFromSum(paramSquares!);
+      const gradNorm = normFromSum(gradSquares!);
       const local = f(
         f(paramNorm * f(h.trustCoefficient)) /
           f(f(gradNorm + f(paramNorm * f(h.weightDecay))) + f(h.epsilon)),
