@@ -682,6 +682,8 @@ let engine: Engine | null = null;
 function detectEngine(): Engine {
   if (typeof WebAssembly !== 'object') return 'js';
   try {
+    // Compiling, not only validating: a Content-Security-Policy may forbid it.
+    new WebAssembly.Module(new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]));
     return WebAssembly.validate(SIMD_PROBE) ? 'wasm-simd' : 'wasm';
   } catch {
     return 'js';
@@ -690,7 +692,8 @@ function detectEngine(): Engine {
 
 /**
  * The engine elementwise kernels run on: WebAssembly with SIMD, plain WebAssembly, or a JavaScript
- * interpreter. Detected on first use; tests can force one (`null` detects again).
+ * interpreter (far slower: without WebAssembly the base class does not fuse). Detected on first
+ * use; tests can force one (`null` detects again).
  */
 export function elementwiseEngine(force?: Engine | null): Engine {
   if (force !== undefined) engine = force;

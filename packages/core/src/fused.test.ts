@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lastElementwiseRun } from './elementwise.js';
+import { elementwiseEngine, lastElementwiseRun } from './elementwise.js';
 import {
   defineOptimizer,
   elementwise,
@@ -171,6 +171,22 @@ describe('fused kernels', () => {
     expect(composite).toContain('Multiply');
     optimizer.dispose();
     tf.dispose(variables);
+  });
+
+  it('are not used without WebAssembly (the elementwise engine would be an interpreter)', () => {
+    elementwiseEngine('js');
+    try {
+      expect(fusedKernelsActive()).toBe(false);
+      const variable = tf.variable(tf.zeros([3]));
+      const optimizer = fusedHeavyBall();
+      const kernels = step(optimizer, [variable]);
+      expect(kernels).not.toContain(fusedKernelName('OptimkitTestFusedHeavyBall'));
+      optimizer.dispose();
+      variable.dispose();
+    } finally {
+      elementwiseEngine(null);
+    }
+    expect(fusedKernelsActive()).toBe(true);
   });
 
   it('are not used by a definition without a fused update', () => {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { registerWasmMemory } from './elementwise.js';
+import { elementwiseEngine, registerWasmMemory } from './elementwise.js';
 import type { Defaults, FusedContext, FusedUpdate, Resolved } from './types.js';
 
 /** The tfjs backends a definition's `fused` update runs on; the others use the composite `update`. */
@@ -37,9 +37,13 @@ export function fusedKernelName(className: string): string {
   return `OptimkitFused_${className}`;
 }
 
-/** Whether a step on the active backend would run fused kernels (for definitions that have one). */
+/**
+ * Whether a step on the active backend would run fused kernels (for definitions that have one):
+ * they are on, the backend is cpu or wasm, and WebAssembly is available (not forbidden by a
+ * Content-Security-Policy, say), since the fused updates' arithmetic is compiled to it.
+ */
 export function fusedKernelsActive(): boolean {
-  return enabled && FUSED_BACKENDS.includes(tf.getBackend());
+  return enabled && FUSED_BACKENDS.includes(tf.getBackend()) && elementwiseEngine() !== 'js';
 }
 
 // The backends' internals, typed structurally: core has no runtime dependency on a backend package.
