@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { defineOptimizer, loadOptimizer, type SlotSpec } from './index.js';
+import { defineOptimizer, loadOptimizer, OptimkitOptimizer, type SlotSpec } from './index.js';
 import { describeOptimizerConformance, mixedRanks, quadratic } from './testing/index.js';
 
 // A heavy-ball optimizer written against the public API only, as a plugin author would.
@@ -49,6 +49,18 @@ describe('OptimkitOptimizer', () => {
     expect(optimizer.getClassName()).toBe('OptimkitTestHeavyBall');
     const map = tf.serialization.SerializationMap.getMap().classNameMap;
     expect(map.OptimkitTestHeavyBall?.[0]).toBe(HeavyBall);
+  });
+
+  it('answers instanceof by the prototype chain, while staying a duck-typed tf.Optimizer', () => {
+    const ours = heavyBall();
+    const theirs = tf.train.adam();
+    expect(ours instanceof HeavyBall).toBe(true);
+    expect(ours instanceof OptimkitOptimizer).toBe(true);
+    expect(ours instanceof tf.Optimizer).toBe(true);
+    expect(theirs instanceof OptimkitOptimizer).toBe(false);
+    expect(theirs instanceof HeavyBall).toBe(false);
+    expect({ minimize() {}, applyGradients() {}, computeGradients() {} } instanceof HeavyBall).toBe(false);
+    theirs.dispose();
   });
 
   it('minimizes through tf.Optimizer.minimize', () => {

@@ -120,6 +120,15 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
   private resolvedCache: { step: number; values: Resolved<D>[] } | null = null;
   private weightsCache: tf.Tensor[] = [];
 
+  /**
+   * `tf.Optimizer` answers `instanceof` by duck typing (any object with `minimize` and
+   * `applyGradients`, `tf.train`'s included); optimkit classes answer by the prototype chain, so
+   * `x instanceof AdamW` means what it says.
+   */
+  static override [Symbol.hasInstance](instance: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(this, instance);
+  }
+
   constructor(definition: OptimizerDefinition<D>, options: OptimizerOptions<D> = {}) {
     super();
     this.definition = definition;
