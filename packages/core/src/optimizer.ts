@@ -126,6 +126,7 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
    * `x instanceof AdamW` means what it says.
    */
   static override [Symbol.hasInstance](instance: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class being asked (AdamW, SGD, …)
     return Function.prototype[Symbol.hasInstance].call(this, instance);
   }
 
