@@ -1,4 +1,5 @@
 import { type Repetitions, type Timing, timeSteps } from './measure.js';
+import { streamArena } from './wasm-stream.js';
 
 /** The memory one variable's update touches: the parameter, its gradient and its slots. */
 export interface VariableLayout {
@@ -89,8 +90,13 @@ function filled(n: number, seed: number): Float32Array {
   return a;
 }
 
-/** One step of the reference over the layout: a single streaming pass per variable. */
-export function referenceStep(layout: readonly VariableLayout[]): () => void {
+function fill(array: Float32Array, seed: number): Float32Array {
+  array.set(filled(array.length, seed));
+  return array;
+}
+
+/** A JavaScript loop with the step's reads and writes: one pass per variable. */
+export function loopStep(layout: readonly VariableLayout[]): () => void {
   const variables = layout.map(({ size, slots }, v) => ({
     p: filled(size, 3 * v + 1),
     g: filled(size, 3 * v + 2),
@@ -109,16 +115,36 @@ export function referenceStep(layout: readonly VariableLayout[]): () => void {
   };
 }
 
-export interface Reference extends Timing {
-  bytesPerStep: number;
-  gbPerSec: number;
-  /** The same number of bytes moved by a native copy (`TypedArray.prototype.set`): the memory system's limit. */
-  copy: { msPerStep: number; gbPerSec: number };
+/**
+ * The reference: one WebAssembly SIMD pass per variable over Float32Arrays, with exactly the step's
+ * reads and writes (16 bytes per load and store, two multiply-adds per slot); the slots smaller
+ * than their parameter (factored statistics) get a JavaScript pass each.
+ */
+export function streamStep(layout: readonly VariableLayout[]): () => void {
+  const fullArrays = layout.map(({ size, slots }) => ({
+    size,
+    full: slots.filter((n) => n === size).length,
+  }));
+  const bytes = fullArrays.reduce((sum, v) => sum + 4 * v.size * (2 + v.full), 0);
+  const arena = streamArena(
+    bytes,
+    fullArrays.reduce((sum, v) => sum + 2 + v.full, 0),
+  );
+  const variables = layout.map(({ size, slots }, v) => ({
+    p: fill(arena.allocate(size), 3 * v + 1),
+    g: fill(arena.allocate(size), 3 * v + 2),
+    full: slots.filter((n) => n === size).map((n, s) => fill(arena.allocate(n), 97 * v + s + 5)),
+    small: slots.filter((n) => n !== size).map((n, s) => filled(n, 89 * v + s + 7)),
+  }));
+  return () => {
+    for (const { p, g, full, small } of variables) {
+      arena.stream(p, g, full);
+      for (const x of small) passSmall(x);
+    }
+  };
 }
 
-const cache = new Map<string, Reference>();
-
-/** A native copy of `bytes / 2` bytes: reads and writes `bytes` in all. */
+/** A native copy of `bytes / 2` bytes (`TypedArray.prototype.set`): reads and writes `bytes` in all. */
 function copyStep(bytes: number): () => void {
   const n = Math.max(1, Math.round(bytes / 8));
   const source = filled(n, 31);
@@ -126,32 +152,61 @@ function copyStep(bytes: number): () => void {
   return () => target.set(source);
 }
 
-/**
- * The bandwidth reference for a layout: a Float32Array pass that reads and writes exactly the
- * bytes of the optimizer's step, and a native copy of as many bytes, measured once per layout in
- * this run.
- */
-export async function measureReference(
-  layout: readonly VariableLayout[],
-  reps: Repetitions,
-): Promise<Reference> {
-  const key = layoutKey(layout);
-  const known = cache.get(key);
-  if (known) return known;
-  const timing = await timeSteps(referenceStep(layout), () => {}, reps);
-  const { read, written } = bytesPerStep(layout);
-  const bytes = read + written;
-  const copy = await timeSteps(copyStep(bytes), () => {}, reps);
-  const reference = {
-    ...timing,
-    bytesPerStep: bytes,
-    gbPerSec: bytes / (timing.msPerStep * 1e6),
-    copy: { msPerStep: copy.msPerStep, gbPerSec: bytes / (copy.msPerStep * 1e6) },
-  };
-  cache.set(key, reference);
-  return reference;
+export interface Rate {
+  msPerStep: number;
+  gbPerSec: number;
+  samples: number;
 }
 
-export function clearReferenceCache(): void {
-  cache.clear();
+export interface Bandwidth {
+  /** Bytes a step touches (see {@link bytesPerStep}). */
+  bytesPerStep: number;
+  /** The reference ({@link streamStep}), measured anew for each call. */
+  stream: Rate;
+  /** A JavaScript loop with the same reads and writes ({@link loopStep}), once per layout. */
+  loop: Rate;
+  /** A native copy of as many bytes, once per layout. */
+  copy: Rate;
+}
+
+const streams = new Map<string, () => void>();
+const once = new Map<string, { loop: Rate; copy: Rate }>();
+
+/**
+ * The bandwidth references of one optimizer step. The WebAssembly stream is measured for every call,
+ * right after the optimizer, so that both see the same machine; the JavaScript loop and the copy,
+ * shown for comparison, once per memory layout in this run.
+ */
+export async function measureBandwidth(
+  layout: readonly VariableLayout[],
+  reps: Repetitions,
+): Promise<Bandwidth> {
+  const { read, written } = bytesPerStep(layout);
+  const bytes = read + written;
+  const rate = (timing: Timing): Rate => ({
+    msPerStep: timing.msPerStep,
+    gbPerSec: bytes / (timing.msPerStep * 1e6),
+    samples: timing.samples,
+  });
+  const key = layoutKey(layout);
+  let stream = streams.get(key);
+  if (!stream) {
+    stream = streamStep(layout);
+    streams.set(key, stream);
+  }
+  let rest = once.get(key);
+  if (!rest) {
+    rest = {
+      loop: rate(await timeSteps(loopStep(layout), () => {}, reps)),
+      copy: rate(await timeSteps(copyStep(bytes), () => {}, reps)),
+    };
+    once.set(key, rest);
+  }
+  return { bytesPerStep: bytes, stream: rate(await timeSteps(stream, () => {}, reps)), ...rest };
+}
+
+/** Frees the reference arrays and forgets the timings. */
+export function clearBandwidthCache(): void {
+  streams.clear();
+  once.clear();
 }

@@ -48,6 +48,8 @@ describe('bench (tiny configuration)', () => {
       expect(row.bandwidth.bytesPerStep).toBeGreaterThan(0);
       expect(row.bandwidth.fraction).toBeGreaterThan(0);
       expect(row.bandwidth.referenceGbPerSec).toBeGreaterThan(0);
+      expect(row.bandwidth.loopGbPerSec).toBeGreaterThan(0);
+      expect(row.bandwidth.loopFraction).toBeGreaterThan(0);
       expect(row.bandwidth.copyGbPerSec).toBeGreaterThan(0);
       if (row.fused) expect(row.composite?.speedup).toBeGreaterThan(0);
       else expect(row.composite).toBeNull();
@@ -110,6 +112,18 @@ describe('bench (tiny configuration)', () => {
     const mlpRows = tableAfter(MLP_COLUMNS.map((c) => c.header));
     expect(mlpRows.length).toBe(json.mlp.length);
     expect(markdown).toContain('## Targets');
+    expect(markdown).toContain('## Summary at 1e4 parameters');
+    expect(
+      tableAfter([
+        'optimizer',
+        'cpu M params/s',
+        'cpu vs tf.train',
+        'cpu vs composite',
+        'cpu vs bandwidth',
+        'tensors/step',
+        'state B/param',
+      ]),
+    ).toHaveLength(2);
     for (const target of json.targets) expect(markdown).toContain(target.target);
     expect(json.targets.map((t) => t.id)).toEqual([
       'adamw-cpu-vs-tf-adam',

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { measureReference, type VariableLayout } from './bandwidth.js';
+import { clearBandwidthCache, measureBandwidth, type VariableLayout } from './bandwidth.js';
 import { type FusionControl, fusionControl, runsFused, withoutFusion } from './fusion.js';
 import { describeMachine, type Machine } from './machine.js';
 import { type Repetitions, type Timing, timeSteps } from './measure.js';
@@ -19,7 +19,7 @@ export interface BenchConfig {
   optimizers: string[];
   /** Repetitions of the optimizer steps. */
   reps: Repetitions;
-  /** Repetitions of the bandwidth references (cheap, measured once per layout: more samples). */
+  /** Repetitions of the bandwidth references. */
   referenceReps: Repetitions;
   /** Repetitions of the MLP step, or `null` to skip it. */
   mlp: Repetitions | null;
@@ -31,7 +31,7 @@ export const FULL_CONFIG: BenchConfig = {
   sizes: [1e4, 1e6, 4e6],
   optimizers: [],
   reps: { warmupMs: 150, sampleMs: 25, minSamples: 3, maxSamples: 15, budgetMs: 400 },
-  referenceReps: { warmupMs: 150, sampleMs: 25, minSamples: 9, maxSamples: 31, budgetMs: 1000 },
+  referenceReps: { warmupMs: 100, sampleMs: 25, minSamples: 7, maxSamples: 21, budgetMs: 300 },
   mlp: { warmupMs: 300, sampleMs: 0, minSamples: 7, maxSamples: 25, budgetMs: 1500 },
 };
 
@@ -70,11 +70,15 @@ export interface Row {
     bytesPerStep: number;
     /** Bytes touched by the optimizer's step / its time. */
     gbPerSec: number;
+    /** The reference: a WebAssembly SIMD pass with the same reads and writes, measured right after the optimizer. */
     referenceMsPerStep: number;
     referenceGbPerSec: number;
-    /** Reference time / optimizer time: the fraction of the reference's bandwidth reached. */
+    /** Reference time / optimizer time: the fraction of the memory bandwidth reached. */
     fraction: number;
-    /** The same bytes moved by a native copy, and the fraction of that reached. */
+    /** A JavaScript Float32Array loop with the same reads and writes, and its time over the optimizer's. */
+    loopGbPerSec: number;
+    loopFraction: number;
+    /** A native copy (`TypedArray.prototype.set`) of as many bytes, and its time over the optimizer's. */
     copyGbPerSec: number;
     copyFraction: number;
   };
@@ -212,7 +216,7 @@ async function measureRow(
       speedup: reference.msPerStep / timing.msPerStep,
     };
   }
-  const reference = await measureReference(layout, config.referenceReps);
+  const bandwidth = await measureBandwidth(layout, config.referenceReps);
   return {
     backend,
     optimizer: entry.name,
@@ -235,13 +239,15 @@ async function measureRow(
       : null,
     tfTrain,
     bandwidth: {
-      bytesPerStep: reference.bytesPerStep,
-      gbPerSec: reference.bytesPerStep / (timing.msPerStep * 1e6),
-      referenceMsPerStep: reference.msPerStep,
-      referenceGbPerSec: reference.gbPerSec,
-      fraction: reference.msPerStep / timing.msPerStep,
-      copyGbPerSec: reference.copy.gbPerSec,
-      copyFraction: reference.copy.msPerStep / timing.msPerStep,
+      bytesPerStep: bandwidth.bytesPerStep,
+      gbPerSec: bandwidth.bytesPerStep / (timing.msPerStep * 1e6),
+      referenceMsPerStep: bandwidth.stream.msPerStep,
+      referenceGbPerSec: bandwidth.stream.gbPerSec,
+      fraction: bandwidth.stream.msPerStep / timing.msPerStep,
+      loopGbPerSec: bandwidth.loop.gbPerSec,
+      loopFraction: bandwidth.loop.msPerStep / timing.msPerStep,
+      copyGbPerSec: bandwidth.copy.gbPerSec,
+      copyFraction: bandwidth.copy.msPerStep / timing.msPerStep,
     },
   };
 }
@@ -312,6 +318,7 @@ export async function runBench(
       }
     }
   }
+  clearBandwidthCache();
   const machine = await describeMachine(config.backends);
   return {
     machine,

@@ -15,12 +15,16 @@ export interface Machine {
   date: string;
 }
 
+/** HEAD's short hash, with `+changes` when tracked files other than the bench's results differ from it. */
 function gitCommit(): string | null {
+  const git = (...args: string[]) =>
+    execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
+    const commit = git('rev-parse', '--short', 'HEAD');
+    const changed = git('status', '--porcelain', '--untracked-files=no')
+      .split('\n')
+      .filter((line) => line.trim() !== '' && !line.includes('apps/bench/results/'));
+    return changed.length > 0 ? `${commit}+changes` : commit;
   } catch {
     return null;
   }
