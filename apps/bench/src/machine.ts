@@ -15,7 +15,7 @@ export interface Machine {
   date: string;
 }
 
-/** HEAD's short hash, with `+changes` when tracked files other than the bench's results differ from it. */
+/** HEAD's short hash, with `+changes` when tracked files (not Markdown, not the bench's results) differ from it. */
 function gitCommit(): string | null {
   const git = (...args: string[]) =>
     execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
@@ -23,7 +23,7 @@ function gitCommit(): string | null {
     const commit = git('rev-parse', '--short', 'HEAD');
     const changed = git('status', '--porcelain', '--untracked-files=no')
       .split('\n')
-      .filter((line) => line.trim() !== '' && !line.includes('apps/bench/results/'));
+      .filter((line) => line.trim() !== '' && !line.includes('apps/bench/results/') && !line.endsWith('.md'));
     return changed.length > 0 ? `${commit}+changes` : commit;
   } catch {
     return null;
