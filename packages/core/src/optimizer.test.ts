@@ -135,6 +135,13 @@ describe('OptimkitOptimizer', () => {
     tf.dispose(Object.values(grads));
     expect(problem.variables.map((v) => Array.from(v.dataSync()))).toEqual(values);
     expect(optimizer.iterations).toBe(3);
+    // A schedule that turns NaN stops the step, naming the hyperparameter and the step.
+    const nan = heavyBall({ learningRate: 0.1, momentum: (step) => (step < 1 ? 0.5 : Number.NaN) });
+    const grads2 = problem.gradients(4);
+    nan.applyGradients(grads2);
+    expect(() => nan.applyGradients(grads2)).toThrow(/Invalid momentum: NaN .*at step 1/);
+    tf.dispose(Object.values(grads2));
+    nan.dispose();
     optimizer.dispose();
     problem.dispose();
   });
