@@ -27,8 +27,8 @@ export function readmeSection(results: BenchResults): string {
       `One \`applyGradients\` step at ${at.toExponential(0).replace('+', '')} parameters (a matrix and a vector): ` +
         "M parameters/s; the time of `tf.train`'s same optimizer (adamw: `tf.train.adam`), of the same optimizer " +
         'with fused kernels off (`setFusedKernels(false)`), each over ours; the fraction of the memory bandwidth ' +
-        'reached (a native Float32Array copy of the same number of bytes, measured alongside); tensors created ' +
-        'per step; state bytes per parameter.',
+        'reached (the reference: a WebAssembly SIMD pass over Float32Arrays with the same reads and writes, ' +
+        'measured alongside); tensors created per step; state bytes per parameter.',
       '',
       summaryTable(results.rows, at),
       '',

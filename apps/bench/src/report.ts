@@ -73,24 +73,23 @@ function table<T>(columns: readonly Column<T>[], rows: readonly T[]): string {
   return [line(cells[0]!), rule, ...cells.slice(1).map(line)].join('\n');
 }
 
-/** Rounds measured floats to 4 significant digits; integers stay exact. */
-function rounded(value: unknown): unknown {
-  return typeof value === 'number' && !Number.isInteger(value) ? Number(value.toPrecision(4)) : value;
+/** An array of numbers, strings and such arrays on one line, as Biome prints it. */
+function flatJson(value: unknown): string {
+  return Array.isArray(value) ? `[${value.map(flatJson).join(', ')}]` : JSON.stringify(value);
 }
 
 /**
  * JSON laid out as Biome formats it: objects expanded, arrays without objects on one line when
  * they fit in 110 columns.
  */
-export function toJson(value: unknown, indent = 0, used = 0): string {
-  const v = rounded(value);
+export function toJson(v: unknown, indent = 0, used = 0): string {
   if (v === null || typeof v !== 'object') return JSON.stringify(v);
   const inner = ' '.repeat(indent + 2);
   if (Array.isArray(v)) {
     if (v.length === 0) return '[]';
     const hasObject = v.some((item) => item !== null && typeof item === 'object' && !Array.isArray(item));
     if (!hasObject) {
-      const flat = JSON.stringify(v, (_key, item) => rounded(item)).replaceAll(',', ', ');
+      const flat = flatJson(v);
       if (used + flat.length + 1 <= 110) return flat;
     }
     const items = v.map((item) => inner + toJson(item, indent + 2, indent + 2));
