@@ -2,7 +2,14 @@ import { describeOptimizerConformance } from '@optimkit/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { RMSprop, type RMSpropOptions, rmsprop } from './rmsprop.js';
-import { checkMemory, expectClose, type ReferenceStep, runGolden, trajectory } from './test-support.js';
+import {
+  checkMemory,
+  expectClose,
+  type ReferenceStep,
+  runGolden,
+  steps,
+  trajectory,
+} from './test-support.js';
 
 type Value = number | ((step: number) => number);
 interface RMSpropHyper {
@@ -54,23 +61,6 @@ function rmspropReference(h: RMSpropHyper): ReferenceStep {
       }
     }
   };
-}
-
-async function steps(optimizer: tf.Optimizer, start: number[], gradients: number[][]): Promise<number[][]> {
-  const x = tf.variable(tf.tensor1d(start));
-  const out: number[][] = [];
-  try {
-    for (const g of gradients) {
-      const grad = tf.tensor1d(g);
-      optimizer.applyGradients({ [x.name]: grad });
-      grad.dispose();
-      out.push(Array.from(await x.data()));
-    }
-  } finally {
-    x.dispose();
-    optimizer.dispose();
-  }
-  return out;
 }
 
 describe('rmsprop', () => {

@@ -172,3 +172,25 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
     }
   }
 }
+
+/** Runs `gradients` through `optimizer` on a fresh vector variable from `start`; returns the values after each step, then disposes both. */
+export async function steps(
+  optimizer: tf.Optimizer,
+  start: number[],
+  gradients: number[][],
+): Promise<number[][]> {
+  const x = tf.variable(tf.tensor1d(start));
+  const out: number[][] = [];
+  try {
+    for (const g of gradients) {
+      const grad = tf.tensor1d(g);
+      optimizer.applyGradients({ [x.name]: grad });
+      grad.dispose();
+      out.push(Array.from(await x.data()));
+    }
+  } finally {
+    x.dispose();
+    optimizer.dispose();
+  }
+  return out;
+}
