@@ -6,11 +6,13 @@ import {
   applyStep,
   countDownloads,
   expectClose,
+  gradientsAt,
+  initialValues,
+  isRankAtMostOne,
   makeVariables,
-  mulberry32,
   norm,
-  randomValues,
-  sizeOf,
+  STEPS,
+  shapes,
 } from './test-support.js';
 
 // ------------------------------------------------------------------------------------------------
@@ -76,29 +78,6 @@ function adamWStyleStep(p: Float64Array, g: Float64Array, s: Moments, h: LambHyp
 const freshMoments = (n: number): Moments => ({ m: new Float64Array(n), v: new Float64Array(n), t: 0 });
 
 // ------------------------------------------------------------------------------------------------
-
-const shapes = [[], [5], [3, 4], [2, 3, 2], [2, 2]] as const;
-const gradScales = [0.3, 2, 0.05, 1, 0.7];
-const STEPS = 30;
-/** At this step the vector's gradient is all zeros (the moments only decay). */
-const ZERO_GRAD_STEP = 6;
-
-function initialValues(seed: number): Float64Array[] {
-  const random = mulberry32(seed);
-  // The last tensor starts at zero: ‖p‖ = 0 ⇒ ratio 1 on its first step.
-  return shapes.map((s, i) => (i === 4 ? new Float64Array(sizeOf(s)) : randomValues(random, sizeOf(s), 1)));
-}
-
-function gradientsAt(seed: number, step: number): Float64Array[] {
-  const random = mulberry32(seed * 1000 + step);
-  return shapes.map((s, i) =>
-    i === 1 && step === ZERO_GRAD_STEP
-      ? new Float64Array(sizeOf(s))
-      : randomValues(random, sizeOf(s), gradScales[i]!),
-  );
-}
-
-const isRankAtMostOne = (v: tf.Variable) => v.shape.length <= 1;
 
 interface Case {
   title: string;

@@ -7,11 +7,13 @@ import {
   applyStep,
   countDownloads,
   expectClose,
+  gradientsAt,
+  initialValues,
+  isRankAtMostOne,
   makeVariables,
-  mulberry32,
   norm,
-  randomValues,
-  sizeOf,
+  STEPS,
+  shapes,
 } from './test-support.js';
 
 // ------------------------------------------------------------------------------------------------
@@ -78,30 +80,6 @@ function torchSgdStep(p: Float64Array, g: Float64Array, buf: Float64Array | null
 }
 
 // ------------------------------------------------------------------------------------------------
-
-const shapes = [[], [5], [3, 4], [2, 3, 2], [2, 2]] as const;
-/** Gradient scales per variable, so that the trust ratios differ widely between tensors. */
-const gradScales = [0.3, 2, 0.05, 1, 0.7];
-const STEPS = 30;
-/** At this step the vector's gradient is all zeros (‖g‖ = 0 ⇒ ratio 1). */
-const ZERO_GRAD_STEP = 6;
-
-function initialValues(seed: number): Float64Array[] {
-  const random = mulberry32(seed);
-  // The last tensor starts at zero: ‖p‖ = 0 ⇒ ratio 1 on its first step.
-  return shapes.map((s, i) => (i === 4 ? new Float64Array(sizeOf(s)) : randomValues(random, sizeOf(s), 1)));
-}
-
-function gradientsAt(seed: number, step: number): Float64Array[] {
-  const random = mulberry32(seed * 1000 + step);
-  return shapes.map((s, i) =>
-    i === 1 && step === ZERO_GRAD_STEP
-      ? new Float64Array(sizeOf(s))
-      : randomValues(random, sizeOf(s), gradScales[i]!),
-  );
-}
-
-const isRankAtMostOne = (v: tf.Variable) => v.shape.length <= 1;
 
 interface Case {
   title: string;

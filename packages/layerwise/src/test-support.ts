@@ -42,3 +42,27 @@ export function norm(x: ArrayLike<number>): number {
   for (let i = 0; i < x.length; i++) s += x[i]! * x[i]!;
   return Math.sqrt(s);
 }
+
+/** Golden-test variables: ranks 0 to 3, and a last one that starts at zero (‖p‖ = 0 ⇒ ratio 1). */
+export const shapes = [[], [5], [3, 4], [2, 3, 2], [2, 2]] as const;
+/** Gradient scales per variable, so that the trust ratios differ widely between tensors. */
+export const gradScales = [0.3, 2, 0.05, 1, 0.7];
+export const STEPS = 30;
+/** At this step the vector's gradient is all zeros (‖g‖ = 0: moments only decay, LARS's ratio is 1). */
+export const ZERO_GRAD_STEP = 6;
+
+export function initialValues(seed: number): Float64Array[] {
+  const random = mulberry32(seed);
+  return shapes.map((s, i) => (i === 4 ? new Float64Array(sizeOf(s)) : randomValues(random, sizeOf(s), 1)));
+}
+
+export function gradientsAt(seed: number, step: number): Float64Array[] {
+  const random = mulberry32(seed * 1000 + step);
+  return shapes.map((s, i) =>
+    i === 1 && step === ZERO_GRAD_STEP
+      ? new Float64Array(sizeOf(s))
+      : randomValues(random, sizeOf(s), gradScales[i]!),
+  );
+}
+
+export const isRankAtMostOne = (v: tf.Variable) => v.shape.length <= 1;
