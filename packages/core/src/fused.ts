@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { elementwiseEngine, registerWasmMemory } from './elementwise.js';
-import type { Defaults, FusedContext, FusedUpdate, Resolved } from './types.js';
 
 /** The tfjs backends a definition's `fused` update runs on; the others use the composite `update`. */
 export const FUSED_BACKENDS: readonly string[] = ['cpu', 'wasm'];
@@ -60,13 +59,22 @@ interface WasmBackendLike {
   disposeData(dataId: tf.DataId, force?: boolean): boolean;
 }
 
+/** The arrays one fused run reads and writes (see {@link FusedRun.execute}). */
+export interface FusedArrays {
+  readonly param: Float32Array;
+  readonly grad: Float32Array;
+  /** The slots the kernel reads. Read only: tfjs shares buffers between tensors. */
+  readonly slots: Readonly<Record<string, Float32Array>>;
+  /** Fresh arrays for the new param and every written slot; write every element. */
+  readonly out: { readonly param: Float32Array; readonly slots: Readonly<Record<string, Float32Array>> };
+  /** Scratch of the run's `workspace` length, 8-byte aligned, in the same memory as the others. */
+  readonly workspace: Float32Array;
+}
+
 interface FusedAttrs {
-  fused: FusedUpdate<Defaults>;
-  slotNames: readonly string[];
-  h: Resolved<Defaults>;
-  step: number;
-  name: string;
-  /** Float32 elements of scratch space the update asks for. */
+  execute: (arrays: FusedArrays) => void;
+  reads: readonly string[];
+  writes: readonly { name: string; shape: readonly number[] }[];
   workspace: number;
 }
 
@@ -78,7 +86,7 @@ function unpack({ inputs, attrs }: KernelArgs) {
   const a = attrs as unknown as FusedAttrs;
   const param = inputs.param!;
   const grad = inputs.grad!;
-  const slots = a.slotNames.map((name) => inputs[slotKey(name)]!);
+  const slots = a.reads.map((name) => inputs[slotKey(name)]!);
   return { a, param, grad, slots };
 }
 
@@ -87,32 +95,21 @@ function float32(values: unknown, what: string): Float32Array {
   return values;
 }
 
-function context(
+function arrays(
   a: FusedAttrs,
-  shape: readonly number[],
   param: Float32Array,
   grad: Float32Array,
   slots: Float32Array[],
   outParam: Float32Array,
   outSlots: Float32Array[],
   workspace: Float32Array,
-): FusedContext<Defaults> {
-  const inSlots: Record<string, Float32Array> = {};
-  const newSlots: Record<string, Float32Array> = {};
-  a.slotNames.forEach((name, i) => {
-    inSlots[name] = slots[i]!;
-    newSlots[name] = outSlots[i]!;
-  });
+): FusedArrays {
   return {
     param,
     grad,
-    slots: inSlots,
-    out: { param: outParam, slots: newSlots },
+    slots: Object.fromEntries(a.reads.map((name, i) => [name, slots[i]!])),
+    out: { param: outParam, slots: Object.fromEntries(a.writes.map((w, i) => [w.name, outSlots[i]!])) },
     workspace,
-    shape,
-    h: a.h,
-    step: a.step,
-    name: a.name,
   };
 }
 
@@ -123,14 +120,13 @@ function cpuKernel(args: KernelArgs): tf.TensorInfo[] {
   const { a, param, grad, slots } = unpack(args);
   const read = (info: tf.TensorInfo, what: string) => float32(backend.data.get(info.dataId).values, what);
   const outParam = new Float32Array(tf.util.sizeFromShape(param.shape));
-  const outSlots = slots.map((s) => new Float32Array(tf.util.sizeFromShape(s.shape)));
-  a.fused(
-    context(
+  const outSlots = a.writes.map((w) => new Float32Array(tf.util.sizeFromShape([...w.shape])));
+  a.execute(
+    arrays(
       a,
-      param.shape,
       read(param, 'the variable'),
       read(grad, 'the gradient'),
-      slots.map((s, i) => read(s, `slot '${a.slotNames[i]}'`)),
+      slots.map((s, i) => read(s, `slot '${a.reads[i]}'`)),
       outParam,
       outSlots,
       new Float32Array(a.workspace),
@@ -138,7 +134,7 @@ function cpuKernel(args: KernelArgs): tf.TensorInfo[] {
   );
   return [
     backend.makeTensorInfo([...param.shape], 'float32', outParam),
-    ...slots.map((s, i) => backend.makeTensorInfo([...s.shape], 'float32', outSlots[i]!)),
+    ...a.writes.map((w, i) => backend.makeTensorInfo([...w.shape], 'float32', outSlots[i]!)),
   ];
 }
 
@@ -152,7 +148,9 @@ function wasmKernel(args: KernelArgs): tf.TensorInfo[] {
   const { a, param, grad, slots } = unpack(args);
   const inputs = [param, grad, ...slots];
   for (const info of inputs) backend.dataIdMap.get(info.dataId);
-  const outputs = [param, ...slots].map((info) => backend.makeOutput([...info.shape], 'float32'));
+  const outputs = [param.shape, ...a.writes.map((w) => w.shape)].map((shape) =>
+    backend.makeOutput([...shape], 'float32'),
+  );
   // One element more than asked, to start the workspace on an 8-byte boundary (for float64 views).
   const scratch = a.workspace > 0 ? backend.makeOutput([a.workspace + 1], 'float32') : null;
   try {
@@ -163,13 +161,12 @@ function wasmKernel(args: KernelArgs): tf.TensorInfo[] {
       const heap = view(scratch, 'the workspace');
       workspace = heap.subarray(heap.byteOffset % 8 === 0 ? 0 : 1).subarray(0, a.workspace);
     }
-    a.fused(
-      context(
+    a.execute(
+      arrays(
         a,
-        param.shape,
         view(param, 'the variable'),
         view(grad, 'the gradient'),
-        slots.map((s, i) => view(s, `slot '${a.slotNames[i]}'`)),
+        slots.map((s, i) => view(s, `slot '${a.reads[i]}'`)),
         outParam!,
         outSlots,
         workspace,
@@ -196,45 +193,34 @@ function ensureKernel(kernelName: string, backendName: string): void {
   tf.registerKernel({ kernelName, backendName, kernelFunc });
 }
 
-/** What {@link runFusedUpdate} needs: tensors owned by the caller and the update's scalars. */
-export interface FusedRun<D extends Defaults> {
-  className: string;
-  fused: FusedUpdate<D>;
-  /** Float32 elements of scratch space the update gets as `workspace`. */
-  workspace: number;
+/** What {@link runFusedUpdate} needs: tensors owned by the caller and the arithmetic to run. */
+export interface FusedRun {
+  /** The tfjs kernel name it runs under (see {@link fusedKernelName}). */
+  kernelName: string;
   param: tf.Tensor;
   grad: tf.Tensor;
-  slots: Readonly<Record<string, tf.Tensor>>;
-  h: Resolved<D>;
-  step: number;
-  name: string;
+  /** The slots the update reads. */
+  reads: Readonly<Record<string, tf.Tensor>>;
+  /** The slots it writes, with their shapes. */
+  writes: readonly { name: string; shape: readonly number[] }[];
+  /** Float32 elements of scratch the update gets as `workspace`. */
+  workspace: number;
+  /** The arithmetic: reads the inputs, writes every element of every output. */
+  execute: (arrays: FusedArrays) => void;
 }
 
 /**
  * Runs one variable's fused update as a single tfjs kernel on the active backend (registering it
- * on first use) and returns the new variable value and slots as tensors tracked by the engine.
+ * on first use) and returns the new variable value and written slots as tensors tracked by the engine.
  */
-export function runFusedUpdate<D extends Defaults>(
-  run: FusedRun<D>,
-): {
-  param: tf.Tensor;
-  slots: Record<string, tf.Tensor>;
-} {
-  const kernelName = fusedKernelName(run.className);
-  ensureKernel(kernelName, tf.getBackend());
-  const slotNames = Object.keys(run.slots);
+export function runFusedUpdate(run: FusedRun): { param: tf.Tensor; slots: Record<string, tf.Tensor> } {
+  ensureKernel(run.kernelName, tf.getBackend());
+  const reads = Object.keys(run.reads);
   const inputs: tf.NamedTensorMap = { param: run.param, grad: run.grad };
-  for (const name of slotNames) inputs[slotKey(name)] = run.slots[name]!;
-  const attrs: FusedAttrs = {
-    fused: run.fused as unknown as FusedUpdate<Defaults>,
-    slotNames,
-    h: run.h,
-    step: run.step,
-    name: run.name,
-    workspace: run.workspace,
-  };
+  for (const name of reads) inputs[slotKey(name)] = run.reads[name]!;
+  const attrs: FusedAttrs = { execute: run.execute, reads, writes: run.writes, workspace: run.workspace };
   const [param, ...slots] = tf
     .engine()
-    .runKernel<tf.Tensor[]>(kernelName, inputs, attrs as unknown as tf.NamedAttrMap);
-  return { param: param!, slots: Object.fromEntries(slotNames.map((name, i) => [name, slots[i]!])) };
+    .runKernel<tf.Tensor[]>(run.kernelName, inputs, attrs as unknown as tf.NamedAttrMap);
+  return { param: param!, slots: Object.fromEntries(run.writes.map((w, i) => [w.name, slots[i]!])) };
 }

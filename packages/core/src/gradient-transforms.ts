@@ -67,24 +67,42 @@ export function allFinite(grads: readonly tf.Tensor[]): boolean {
 }
 
 /**
- * Applies value and global-norm clipping to the gradients of a step. Call inside `tidy`. The norm
- * sums in variable-name order, so the result does not depend on the order gradients arrive in.
+ * The per-variable part of the gradient transforms, in PyTorch's order: the accumulated sum
+ * averaged over `accumulateSteps`, clipped by value, then scaled by the global-norm factor of
+ * {@link globalNormScale}. Call inside `tidy`.
  */
-export function clipGradients(
+export function transformGradient(
+  grad: tf.Tensor,
+  transforms: Transforms,
+  scale: tf.Tensor | null,
+): tf.Tensor {
+  let g = transforms.accumulateSteps > 1 ? tf.div(grad, transforms.accumulateSteps) : grad;
+  const { clipGradValue } = transforms;
+  if (clipGradValue !== null) g = tf.clipByValue(g, -clipGradValue, clipGradValue);
+  return scale === null ? g : tf.mul(g, scale);
+}
+
+/**
+ * PyTorch's `clip_grad_norm_` factor `min(1, max / (‖g‖ + 1e-6))` over every gradient of the step
+ * (each first averaged and clipped by value), or null when `clipGradNorm` is off. The norm sums in
+ * variable-name order, so it does not depend on the order gradients arrive in; each variable's
+ * square sum is taken in its own `tidy`, so memory stays bounded by the largest variable.
+ */
+export function globalNormScale(
   entries: readonly { name: string; grad: tf.Tensor }[],
   transforms: Transforms,
-): tf.Tensor[] {
-  let grads = entries.map(({ grad }) => grad);
-  const { clipGradValue, clipGradNorm } = transforms;
-  if (clipGradValue !== null) grads = grads.map((g) => tf.clipByValue(g, -clipGradValue, clipGradValue));
-  if (clipGradNorm !== null && grads.length > 0) {
-    const order = entries
-      .map((e, i) => [e.name, i] as const)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    let sumOfSquares: tf.Tensor = tf.scalar(0);
-    for (const [, i] of order) sumOfSquares = tf.add(sumOfSquares, tf.sum(tf.square(grads[i]!)));
-    const scale = tf.minimum(1, tf.div(clipGradNorm, tf.add(tf.sqrt(sumOfSquares), 1e-6)));
-    grads = grads.map((g) => tf.mul(g, scale));
+): tf.Scalar | null {
+  const { clipGradNorm } = transforms;
+  if (clipGradNorm === null || entries.length === 0) return null;
+  const order = [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  let sumOfSquares: tf.Tensor = tf.scalar(0);
+  for (const { grad } of order) {
+    const squares = tf.tidy(() => tf.sum(tf.square(transformGradient(grad, transforms, null))));
+    const next = tf.add(sumOfSquares, squares);
+    tf.dispose([sumOfSquares, squares]);
+    sumOfSquares = next;
   }
-  return grads;
+  const scale = tf.tidy(() => tf.minimum(1, tf.div(clipGradNorm, tf.add(tf.sqrt(sumOfSquares), 1e-6))));
+  sumOfSquares.dispose();
+  return scale as tf.Scalar;
 }

@@ -25,13 +25,14 @@ export {
   type StatefulSchedule,
 } from './optimizer.js';
 export { getRegisteredOptimizer, loadOptimizer, type OptimizerClass, registerOptimizer } from './registry.js';
+export type { Layout, Mask, Operand, RuleOps, RuleResult, Value } from './rule/graph.js';
+export { RuleError } from './rule/graph.js';
+export type { Rule, RuleContext, RuleScalars, RuleVariant } from './rule/rule.js';
 export { STATE_FORMAT_VERSION, StateFormatError } from './state-format.js';
 export type {
   CommonOptions,
   Defaults,
   DefaultValue,
-  FusedContext,
-  FusedUpdate,
   Hyperparameter,
   HyperparameterOptions,
   NamedTensor,

@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { fusedKernelsActive, runFusedUpdate } from './fused.js';
+import { fusedKernelName, fusedKernelsActive, runFusedUpdate } from './fused.js';
 import {
   allFinite,
   checkTransforms,
-  clipGradients,
+  globalNormScale,
   TRANSFORM_KEYS,
   type Transforms,
+  transformGradient,
 } from './gradient-transforms.js';
 import {
   checkHyperparameters,
@@ -18,6 +19,10 @@ import {
   serializeHyperparameter,
 } from './hyperparameters.js';
 import { type OptimizerClass, registerOptimizer } from './registry.js';
+import { runComposite } from './rule/composite.js';
+import { planDims } from './rule/fused-plan.js';
+import { type Layout, RuleError, slotLayout } from './rule/graph.js';
+import { CompiledRule, type Rule, type RuleParts, type RulePlan } from './rule/rule.js';
 import {
   decodeState,
   PayloadWriter,
@@ -29,7 +34,6 @@ import {
 } from './state-format.js';
 import type {
   Defaults,
-  FusedUpdate,
   NamedTensor,
   OptimizerOptions,
   Resolved,
@@ -40,8 +44,17 @@ import type {
   UpdateResult,
 } from './types.js';
 
-/** Everything a concrete optimizer provides; the base class does the rest of the contract. */
-export interface OptimizerDefinition<D extends Defaults> {
+/**
+ * Everything a concrete optimizer provides; the base class does the rest of the contract.
+ * `K` are its slot names, `S` the names of the step scalars its `scalars` computes, `V` what its
+ * `variant` returns.
+ */
+export interface OptimizerDefinition<
+  D extends Defaults,
+  K extends string = string,
+  S extends string = never,
+  V extends object = object,
+> {
   /** Serialization name: unique, letters and digits only, not one of tfjs's own. */
   className: string;
   /** The npm package that defines it (named in errors when the class is not imported). */
@@ -53,18 +66,44 @@ export interface OptimizerDefinition<D extends Defaults> {
   /** Throws a `RangeError` naming the option and value for invalid hyperparameters. */
   validate?: (h: Resolved<D>) => void;
   /** The slots of one variable, created lazily on its first gradient. */
-  slots?: SlotSpec | ((shape: readonly number[], h: Resolved<D>) => SlotSpec);
-  /** The per-variable update, in tensor ops; runs inside the base class's `tidy`. */
-  update: (context: UpdateContext<D>) => UpdateResult;
+  slots?: SlotSpec<K> | ((shape: readonly number[], h: Resolved<D>) => SlotSpec<K>);
   /**
-   * Optional: the same update in one pass over float32 arrays, run as one tfjs kernel per variable
-   * on the cpu and wasm backends while fused kernels are on (`setFusedKernels`). It writes the new
-   * variable and every slot; `update` stays the reference and the path of other backends.
+   * The per-variable update rule, written once against the rule vocabulary (`op`): core traces it
+   * once per variant and derives from it the composite tfjs-ops path and the fused kernels. It
+   * receives the variable, its gradient, its slots by name, the scalars `s` (every numeric
+   * hyperparameter and what {@link OptimizerDefinition.scalars} returns) and the flags `v` (the
+   * boolean hyperparameters and what {@link OptimizerDefinition.variant} returns). Give `rule` or
+   * `update`, not both.
    */
-  fused?: FusedUpdate<D>;
-  /** Float32 elements of scratch space `fused` needs for a variable of this shape (default 0). */
-  fusedWorkspace?: (shape: readonly number[]) => number;
+  rule?: Rule<D, K, S, V>;
+  /**
+   * Plain values the rule branches on besides the boolean hyperparameters (weight decay on or off,
+   * the first step, a variable's rank…), for a variable at its `step`-th update (1 on the first).
+   * Each distinct result is traced once and cached: keep it to a few values.
+   */
+  variant?: (h: Resolved<D>, step: number, shape: readonly number[]) => V;
+  /**
+   * Step-dependent scalars (bias corrections, relative step sizes), computed in float64 from the
+   * variable's update count `step` (1 on the first) once per step and group, and rounded to float32
+   * where the rule uses them, as a number passed to a tfjs op is.
+   */
+  scalars?: (h: Resolved<D>, step: number, variant: RuleVariantOf<D, V>) => Record<S, number>;
+  /**
+   * Hyperparameters that keep a division or a root finite (an epsilon). On a backend whose floats
+   * have 16 bits (WebGL without float32 textures), where a value below float16's range becomes 0,
+   * each is raised to at least the backend's `epsilon()` (1e-4 there, as `tf.train` does for its own
+   * defaults), with one warning that names it, its value and the value used.
+   */
+  epsilons?: readonly (keyof D & string)[];
+  /**
+   * The per-variable update as tfjs ops, run inside the base class's `tidy`: the escape hatch for an
+   * update the rule vocabulary cannot express. It has no fused path. Give `rule` or `update`.
+   */
+  update?: (context: UpdateContext<D>) => UpdateResult;
 }
+
+/** The flags a definition's `variant` and boolean hyperparameters give its rule. */
+type RuleVariantOf<D extends Defaults, V> = Parameters<Rule<D, string, string, V>>[0]['v'];
 
 interface VariableState {
   name: string;
@@ -74,6 +113,10 @@ interface VariableState {
   group: number;
   step: number;
   slots: Map<string, tf.Variable>;
+  /** The rule plan of the last step, reused while the variable's situation is the same. */
+  plan?: RulePlan;
+  /** The layout of each slot, for the rule (resolved on the first step). */
+  layouts?: Map<string, Layout>;
 }
 
 /** Name tfjs-layers stores the per-variable bookkeeping under, after the variable's name. */
@@ -89,7 +132,29 @@ function shapeString(shape: readonly number[] | null): string {
 }
 
 function slotShape(init: SlotInit, variableShape: readonly number[]): number[] {
-  return typeof init === 'number' ? [...variableShape] : [...init.shape];
+  if (typeof init === 'number') return [...variableShape];
+  if ('shape' in init) return [...init.shape];
+  const lead = variableShape.slice(0, -2);
+  const last = variableShape[variableShape.length - 1]!;
+  switch (init.layout) {
+    case 'full':
+      return [...variableShape];
+    case 'scalar':
+      return [];
+    case 'row':
+      return variableShape.slice(0, -1);
+    case 'col':
+      return [...lead, last];
+    case 'batch':
+      return lead;
+  }
+}
+
+function slotInitLayout(init: SlotInit | undefined, variableShape: readonly number[]): Layout | undefined {
+  if (init === undefined) return undefined;
+  if (typeof init === 'number') return 'full';
+  if ('layout' in init) return init.layout;
+  return slotLayout(variableShape, init.shape);
 }
 
 function registeredVariable(name: string): tf.Variable | undefined {
@@ -105,7 +170,8 @@ function registeredVariable(name: string): tf.Variable | undefined {
  */
 export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimizer {
   /** The definition this optimizer runs. */
-  readonly definition: OptimizerDefinition<D>;
+  readonly definition: AnyDefinition<D>;
+  private readonly rule: CompiledRule<D> | null;
   private readonly options: Readonly<Record<string, unknown>>;
   private readonly groups: readonly NormalizedGroup[];
   private readonly scheduled: boolean;
@@ -130,9 +196,10 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     return Function.prototype[Symbol.hasInstance].call(this, instance);
   }
 
-  constructor(definition: OptimizerDefinition<D>, options: OptimizerOptions<D> = {}) {
+  constructor(definition: AnyDefinition<D>, options: OptimizerOptions<D> = {}) {
     super();
     this.definition = definition;
+    this.rule = (compiledRules.get(definition) as CompiledRule<D> | undefined) ?? null;
     const { className, defaults } = definition;
     const given = checkPlainObject(options, `options of ${className}`);
     const paramGroups = given.paramGroups ?? [];
@@ -185,7 +252,9 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     slots: ReadonlyMap<string, readonly number[]>,
   ): void {
     const h = this.hyperparametersAt(this.iterations)[group + 1]!;
-    const expected = this.slotSpec(variableShape, h);
+    const expected = Object.fromEntries(
+      Object.entries(this.slotSpec(variableShape, h)).filter(([, init]) => init !== undefined),
+    ) as Record<string, SlotInit>;
     const names = Object.keys(expected);
     const got = [...slots.keys()];
     if (names.length !== got.length || !names.every((n) => slots.has(n))) {
@@ -300,10 +369,14 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     const group = this.groupOf(variable);
     const spec = this.slotSpec(variable.shape, hyperparameters[group + 1]!);
     const slots = new Map<string, tf.Variable>();
-    for (const [name, init] of Object.entries(spec)) {
+    for (const [name, init] of Object.entries(spec) as [string, SlotInit | undefined][]) {
+      if (init === undefined) continue;
       if (!SLOT_NAME.test(name) || name === STATE_WEIGHT) throw new TypeError(`Invalid slot name '${name}'`);
       const value = typeof init === 'number' ? init : (init.value ?? 0);
-      slots.set(name, tf.variable(tf.fill(slotShape(init, variable.shape), value), false));
+      slots.set(
+        name,
+        tf.tidy(() => tf.variable(tf.fill(slotShape(init, variable.shape), value), false)),
+      );
     }
     const state = { name: variable.name, variable, shape: [...variable.shape], group, step: 0, slots };
     this.states.set(variable.name, state);
@@ -337,50 +410,140 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
         grad: this.accumulators.get(name)!,
       }));
     }
-    const { update, fused, fusedWorkspace, className } = this.definition;
-    const fusedUpdate = fused !== undefined && fusedKernelsActive() ? fused : undefined;
-    const updated: VariableState[] = [];
-    tf.tidy(() => {
-      const grads = clipGradients(
-        work.map(({ variable, grad }) => ({ name: variable.name, grad: k > 1 ? tf.div(grad, k) : grad })),
-        this.transforms,
-      );
-      work.forEach(({ variable }, index) => {
-        const state = this.states.get(variable.name) ?? this.createState(variable, hyperparameters);
-        const slots: Record<string, tf.Tensor> = {};
-        for (const [name, slot] of state.slots) slots[name] = slot;
-        const context = {
-          param: variable,
-          grad: grads[index]!,
-          slots,
-          h: hyperparameters[state.group + 1]!,
-          step: state.step + 1,
-          name: variable.name,
-        };
-        const result = fusedUpdate
-          ? runFusedUpdate({
-              ...context,
-              className,
-              fused: fusedUpdate,
-              workspace: fusedWorkspace?.(variable.shape) ?? 0,
-            })
-          : update(context);
-        if (result.param !== variable) variable.assign(result.param);
-        for (const [name, value] of Object.entries(result.slots ?? {})) {
-          const slot = state.slots.get(name);
-          if (!slot) throw new Error(`${this.definition.className} updated an unknown slot '${name}'`);
-          if (value !== slot) slot.assign(value);
+    // Everything that can fail is done before any variable changes: states, slots, rule traces.
+    const created: VariableState[] = [];
+    let prepared: { variable: tf.Variable; grad: tf.Tensor; state: VariableState; plan: RulePlan | null }[];
+    try {
+      prepared = work.map(({ variable, grad }) => {
+        let state = this.states.get(variable.name);
+        if (!state) {
+          state = this.createState(variable, hyperparameters);
+          created.push(state);
         }
-        updated.push(state);
+        const plan = this.rule
+          ? this.planFor(this.rule, state, variable, hyperparameters[state.group + 1]!)
+          : null;
+        return { variable, grad, state, plan };
       });
-      if (k > 1) {
-        for (const accumulator of this.accumulators.values()) accumulator.assign(tf.zerosLike(accumulator));
+    } catch (error) {
+      for (const state of created) {
+        for (const slot of state.slots.values()) slot.dispose();
+        this.states.delete(state.name);
       }
-    });
-    for (const state of updated) state.step += 1;
+      throw error;
+    }
+    const fused = this.rule !== null && fusedKernelsActive();
+    const scale = globalNormScale(
+      work.map(({ variable, grad }) => ({ name: variable.name, grad })),
+      this.transforms,
+    );
+    try {
+      for (const { variable, grad, state, plan } of prepared) {
+        tf.tidy(() => {
+          const g = transformGradient(grad, this.transforms, scale);
+          const h = hyperparameters[state.group + 1]!;
+          const step = state.step + 1;
+          const result = plan
+            ? this.runRule(plan, fused, variable, g, state, h, step)
+            : this.runUpdate(variable, g, state, h, step);
+          if (result.param !== variable) variable.assign(result.param);
+          for (const [name, value] of Object.entries(result.slots ?? {})) {
+            const slot = state.slots.get(name);
+            if (!slot) throw new Error(`${this.definition.className} updated an unknown slot '${name}'`);
+            if (value !== slot) slot.assign(value);
+          }
+        });
+        state.step += 1;
+      }
+    } finally {
+      scale?.dispose();
+    }
+    if (k > 1) {
+      for (const accumulator of this.accumulators.values()) {
+        tf.tidy(() => {
+          accumulator.assign(tf.zerosLike(accumulator));
+        });
+      }
+    }
     this.accumulatedNames.clear();
     this.accumulatedCalls = 0;
     this.incrementIterations();
+  }
+
+  /** The rule plan of a variable at its next step, from its cache when its situation is unchanged. */
+  private planFor(
+    rule: CompiledRule<D>,
+    state: VariableState,
+    variable: tf.Variable,
+    h: Resolved<D>,
+  ): RulePlan {
+    if (state.plan && this.definition.variant === undefined) return state.plan;
+    if (!state.layouts) {
+      const spec = this.slotSpec(variable.shape, h) as Record<string, SlotInit | undefined>;
+      const layouts = new Map<string, Layout>();
+      for (const [name, slot] of state.slots) {
+        const layout = slotInitLayout(spec[name], variable.shape) ?? slotLayout(variable.shape, slot.shape);
+        if (layout === undefined) {
+          throw new RuleError(
+            `${this.definition.className}: slot '${name}' of '${variable.name}' has shape ${shapeString(slot.shape)}, ` +
+              `which is none of the variable's layouts (declare it with { layout })`,
+          );
+        }
+        layouts.set(name, layout);
+      }
+      state.layouts = layouts;
+    }
+    const plan = rule.plan(h, state.step + 1, variable.shape, state.layouts);
+    state.plan = plan;
+    return plan;
+  }
+
+  private runRule(
+    plan: RulePlan,
+    fused: boolean,
+    variable: tf.Variable,
+    grad: tf.Tensor,
+    state: VariableState,
+    h: Resolved<D>,
+    step: number,
+  ): UpdateResult {
+    const rule = this.rule!;
+    const backend = tf.backend();
+    const floor = backend.floatPrecision() === 16 ? backend.epsilon() : 0;
+    const scalars = rule.scalarValues(h, step, plan.variant, plan.key, floor);
+    if (!fused) {
+      return runComposite(plan.graph, {
+        param: variable,
+        grad,
+        slots: Object.fromEntries(state.slots),
+        scalars,
+      });
+    }
+    const compiled = rule.fusedPlan(plan);
+    const dims = planDims(variable.shape);
+    const reads: Record<string, tf.Tensor> = {};
+    for (const name of plan.graph.reads) reads[name] = state.slots.get(name)!;
+    return runFusedUpdate({
+      kernelName: fusedKernelName(this.definition.className),
+      param: variable,
+      grad,
+      reads,
+      writes: plan.graph.slots.map(([name]) => ({ name, shape: state.slots.get(name)!.shape })),
+      workspace: compiled.workspace(dims),
+      execute: (arrays) => compiled.run({ dims, scalars, ...arrays }),
+    });
+  }
+
+  private runUpdate(
+    variable: tf.Variable,
+    grad: tf.Tensor,
+    state: VariableState,
+    h: Resolved<D>,
+    step: number,
+  ): UpdateResult {
+    const slots: Record<string, tf.Tensor> = {};
+    for (const [name, slot] of state.slots) slots[name] = slot;
+    return this.definition.update!({ param: variable, grad, slots, h, step, name: variable.name });
   }
 
   private accumulate(work: readonly { variable: tf.Variable; grad: tf.Tensor }[]): void {
@@ -762,27 +925,61 @@ async function readFloat32(tensor: tf.Tensor): Promise<Float32Array> {
 /** The class {@link defineOptimizer} returns. */
 export interface DefinedOptimizerClass<D extends Defaults> extends OptimizerClass {
   new (options?: OptimizerOptions<D>): OptimkitOptimizer<D>;
-  readonly definition: OptimizerDefinition<D>;
+  readonly definition: AnyDefinition<D>;
 }
+
+// biome-ignore lint/suspicious/noExplicitAny: a definition of any slot, scalar and variant names
+type AnyDefinition<D extends Defaults> = OptimizerDefinition<D, any, any, any>;
+
+/** The traced rules of rule-based definitions. */
+const compiledRules = new WeakMap<object, CompiledRule<Defaults>>();
 
 /**
  * Makes and registers an optimizer class from a definition: its defaults, validation, slots and
- * per-variable update. The class is a `tf.Optimizer`; see {@link OptimkitOptimizer}.
+ * per-variable update rule. The class is a `tf.Optimizer`; see {@link OptimkitOptimizer}. A rule
+ * is written once, against the rule vocabulary, and runs fused on every backend core has kernels
+ * for (composite tfjs ops elsewhere); `update` is the tfjs-ops escape hatch, without a fused path.
  *
  * @example
  * ```ts
- * export const SignDescent = defineOptimizer({
- *   className: 'SignDescent',
+ * // Heavy-ball momentum with decoupled weight decay.
+ * export const HeavyBall = defineOptimizer({
+ *   className: 'MyHeavyBall',
  *   packageName: 'my-optimizers',
  *   packageVersion: '1.0.0',
- *   defaults: { learningRate: 1e-3 },
- *   update: ({ param, grad, h }) => ({ param: tf.sub(param, tf.mul(tf.sign(grad), h.learningRate)) }),
+ *   defaults: { learningRate: 1e-2, momentum: 0.9, weightDecay: 0 },
+ *   slots: { velocity: 0 },
+ *   scalars: (h) => ({ decay: 1 - h.learningRate * h.weightDecay }),
+ *   rule: ({ param, grad, slots, s, op }) => {
+ *     const velocity = op.add(op.mul(slots.velocity, s.momentum), grad);
+ *     const next = op.sub(op.mul(param, s.decay), op.mul(velocity, s.learningRate));
+ *     return { param: next, slots: { velocity } };
+ *   },
  * });
  * ```
  */
-export function defineOptimizer<D extends Defaults>(
-  definition: OptimizerDefinition<D>,
-): DefinedOptimizerClass<D> {
+export function defineOptimizer<
+  D extends Defaults,
+  K extends string = never,
+  S extends string = never,
+  V extends object = object,
+>(definition: OptimizerDefinition<D, K, S, V>): DefinedOptimizerClass<D> {
+  const { className } = definition;
+  if ((definition.rule === undefined) === (definition.update === undefined)) {
+    throw new TypeError(`${className}: a definition needs exactly one of 'rule' or 'update'`);
+  }
+  if (definition.rule === undefined && (definition.variant || definition.scalars)) {
+    throw new TypeError(`${className}: 'variant' and 'scalars' belong to a 'rule'`);
+  }
+  if (definition.rule !== undefined) {
+    compiledRules.set(
+      definition,
+      new CompiledRule(
+        definition as unknown as RuleParts<Defaults>,
+        definition.defaults,
+      ) as CompiledRule<Defaults>,
+    );
+  }
   const Defined = class extends OptimkitOptimizer<D> {
     static readonly definition = definition;
     static get className(): string {
@@ -792,7 +989,7 @@ export function defineOptimizer<D extends Defaults>(
       return definition.packageName;
     }
     constructor(options?: OptimizerOptions<D>) {
-      super(definition, options);
+      super(definition as AnyDefinition<D>, options);
     }
   };
   Object.defineProperty(Defined, 'name', { value: definition.className });

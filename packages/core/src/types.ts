@@ -55,13 +55,18 @@ export interface CommonOptions<D extends Defaults = Defaults> extends GradientTr
 export type OptimizerOptions<D extends Defaults> = HyperparameterOptions<D> & CommonOptions<D>;
 
 /**
- * The initial value of one slot: a number fills a tensor of the variable's shape; an object gives
- * another shape (factored optimizers keep row and column statistics).
+ * The initial value of one slot: a number fills a tensor of the variable's shape; `{ layout }`
+ * gives a slot of one of the variable's smaller layouts (factored optimizers keep `row` and `col`
+ * statistics: the shape without its last, or without its second-last, dimension); `{ shape }` any
+ * other shape (an `update`-based optimizer only).
  */
-export type SlotInit = number | { shape: readonly number[]; value?: number };
+export type SlotInit =
+  | number
+  | { layout: 'full' | 'row' | 'col' | 'batch' | 'scalar'; value?: number }
+  | { shape: readonly number[]; value?: number };
 
 /** The slots an optimizer keeps for one variable, by slot name. */
-export type SlotSpec = Record<string, SlotInit>;
+export type SlotSpec<K extends string = string> = { readonly [N in K]?: SlotInit };
 
 /** What the per-variable update receives. All tensors are owned by the base class. */
 export interface UpdateContext<D extends Defaults> {
@@ -84,42 +89,3 @@ export interface UpdateResult {
   param: tf.Tensor;
   slots?: Record<string, tf.Tensor>;
 }
-
-/**
- * What a fused update reads and writes: one variable's whole update over float32 arrays, run as a
- * single tfjs kernel on the cpu and wasm backends (see `OptimizerDefinition.fused`).
- */
-export interface FusedContext<D extends Defaults> {
-  /** The variable's current values. Read only: tfjs shares buffers between tensors. */
-  readonly param: Float32Array;
-  /** Its gradient, after the base class's gradient transforms. Read only. */
-  readonly grad: Float32Array;
-  /** Current slot values by name. Read only. */
-  readonly slots: Readonly<Record<string, Float32Array>>;
-  /**
-   * Fresh arrays for the results: the variable's new values and every slot's new values, each of
-   * its own shape. Write every element (on wasm they start uninitialized); copy a slot to keep it.
-   */
-  readonly out: { readonly param: Float32Array; readonly slots: Readonly<Record<string, Float32Array>> };
-  /**
-   * Scratch space of the length the definition's `fusedWorkspace` asks for (empty otherwise), in the
-   * same memory as the other arrays (so elementwise kernels can use it in place) and starting on an
-   * 8-byte boundary (for a `Float64Array` view). Its contents are undefined.
-   */
-  readonly workspace: Float32Array;
-  /** The variable's shape (row-major data). */
-  readonly shape: readonly number[];
-  /** Hyperparameters of the variable's group, schedules evaluated. */
-  readonly h: Resolved<D>;
-  /** The number of this update for this variable, 1 on its first update. */
-  readonly step: number;
-  /** The variable's name. */
-  readonly name: string;
-}
-
-/**
- * One variable's whole update in one pass over float32 arrays. It must equal the composite
- * `update` within float32 rounding: the same scalar coefficients (float64 from `step`), and each
- * tensor op's result rounded to float32 (`Math.fround`) as the op would round it.
- */
-export type FusedUpdate<D extends Defaults> = (context: FusedContext<D>) => void;

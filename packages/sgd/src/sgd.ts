@@ -3,12 +3,10 @@ import {
   checkNonNegative,
   checkUnitInterval,
   defineOptimizer,
-  elementwiseVariants,
   type OptimizerOptions,
   type OptimkitOptimizer,
   type SlotSpec,
 } from '@optimkit/core';
-import * as tf from '@tensorflow/tfjs-core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
 
 const defaults = {
@@ -25,23 +23,6 @@ export type SGDDefaults = typeof defaults;
 export type SGDOptions = OptimizerOptions<SGDDefaults>;
 /** An SGD optimizer instance. */
 export type SGD = OptimkitOptimizer<SGDDefaults>;
-
-// Inputs param, grad, buffer; scalars weightDecay, learningRate, momentum, 1 − dampening.
-const sgdKernel = /* @__PURE__ */ elementwiseVariants(
-  (e, flags: { decay: boolean; buffer: boolean; first: boolean; nesterov: boolean }) => {
-    const param = e.input(0);
-    const grad = e.input(1);
-    const weightDecay = e.scalar(0);
-    const learningRate = e.scalar(1);
-    const momentum = e.scalar(2);
-    const g = flags.decay ? e.add(grad, e.mul(param, weightDecay)) : grad;
-    if (!flags.buffer) return [e.sub(param, e.mul(g, learningRate))];
-    const buffer = flags.first ? g : e.add(e.mul(e.input(2), momentum), e.mul(g, e.scalar(3)));
-    const direction = flags.nesterov ? e.add(g, e.mul(buffer, momentum)) : buffer;
-    return [e.sub(param, e.mul(direction, learningRate)), buffer];
-  },
-  { inputs: 3, scalars: 4 },
-);
 
 /** The SGD optimizer class (serialization name `OptimkitSGD`). */
 export const SGD = /* @__PURE__ */ defineOptimizer({
@@ -60,36 +41,20 @@ export const SGD = /* @__PURE__ */ defineOptimizer({
       );
     }
   },
-  slots: (_shape, h): SlotSpec => (h.momentum !== 0 ? { momentumBuffer: 0 } : {}),
-  update({ param, grad, slots, h, step, name }) {
-    let g = h.weightDecay !== 0 ? tf.add(grad, tf.mul(param, h.weightDecay)) : grad;
-    const previous = slots.momentumBuffer;
-    if (h.momentum === 0 && previous === undefined)
-      return { param: tf.sub(param, tf.mul(g, h.learningRate)) };
-    if (previous === undefined) {
-      throw new Error(`SGD: '${name}' has no momentum buffer (its first update had momentum 0)`);
+  slots: (_shape, h): SlotSpec<'momentumBuffer'> => (h.momentum !== 0 ? { momentumBuffer: 0 } : {}),
+  variant: (h, step) => ({ decay: h.weightDecay !== 0, momentum: h.momentum !== 0, first: step === 1 }),
+  scalars: (h) => ({ undamped: 1 - h.dampening }),
+  rule({ param, grad, slots, s, op, v }) {
+    const g = v.decay ? op.add(grad, op.mul(param, s.weightDecay)) : grad;
+    if (!('momentumBuffer' in slots)) {
+      if (v.momentum)
+        throw new Error('SGD: a variable has no momentum buffer (its first update had momentum 0)');
+      return { param: op.sub(param, op.mul(g, s.learningRate)) };
     }
     // PyTorch starts the buffer at the first gradient, undamped.
-    const buffer = step === 1 ? g : tf.add(tf.mul(previous, h.momentum), tf.mul(g, 1 - h.dampening));
-    g = h.nesterov ? tf.add(g, tf.mul(buffer, h.momentum)) : buffer;
-    return { param: tf.sub(param, tf.mul(g, h.learningRate)), slots: { momentumBuffer: buffer } };
-  },
-  // The same arithmetic in one elementwise kernel, each op rounded to float32 as the tensor op.
-  fused({ param, grad, slots, out, h, step, name }) {
-    const previous = slots.momentumBuffer;
-    const buffer = out.slots.momentumBuffer;
-    const decay = h.weightDecay !== 0;
-    const scalars = [h.weightDecay, h.learningRate, h.momentum, 1 - h.dampening];
-    if (previous === undefined || buffer === undefined) {
-      if (h.momentum !== 0) {
-        throw new Error(`SGD: '${name}' has no momentum buffer (its first update had momentum 0)`);
-      }
-      const flags = { decay, buffer: false, first: false, nesterov: false };
-      sgdKernel(flags).run(param.length, [param, grad, grad], scalars, [out.param]);
-      return;
-    }
-    const flags = { decay, buffer: true, first: step === 1, nesterov: h.nesterov };
-    sgdKernel(flags).run(param.length, [param, grad, previous], scalars, [out.param, buffer]);
+    const buffer = v.first ? g : op.add(op.mul(slots.momentumBuffer, s.momentum), op.mul(g, s.undamped));
+    const direction = v.nesterov ? op.add(g, op.mul(buffer, s.momentum)) : buffer;
+    return { param: op.sub(param, op.mul(direction, s.learningRate)), slots: { momentumBuffer: buffer } };
   },
 });
 

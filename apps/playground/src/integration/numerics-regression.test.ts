@@ -166,6 +166,8 @@ describe('numerics regression on cpu (bits recorded before the rule API)', () =>
         record[`${name}#${index}`] = composite;
       }
     }
-    await expect(JSON.stringify(record, null, 2)).toMatchFileSnapshot('./numerics-regression.snap.json');
+    await expect(`${JSON.stringify(record, null, 2)}\n`).toMatchFileSnapshot(
+      './numerics-regression.snap.json',
+    );
   });
 });

@@ -1,0 +1,455 @@
+/**
+ * A traced rule compiled for the cpu and wasm backends: passes of elementwise WebAssembly kernels
+ * over the variable (one per level of reductions, the last one writing every full-size output), and
+ * the small values between them (row, column, batch and scalar statistics) computed in JavaScript
+ * with the rounding of the float32 tensor ops they stand for. Compiled once per rule graph; a run
+ * allocates only arrays of the small layouts.
+ */
+import {
+  type ElementwiseBuilder,
+  type ElementwiseKernel,
+  type Expr,
+  elementwise,
+  type Mask,
+} from '../elementwise.js';
+import type { GraphNode, Layout, RuleGraph } from './graph.js';
+
+/** The index space of a variable: `batches × rows × cols`, row-major. */
+export interface PlanDims {
+  batches: number;
+  rows: number;
+  cols: number;
+}
+
+/** A variable of this shape as the plan sees it: leading dims batched, the last two rows × cols. */
+export function planDims(shape: readonly number[]): PlanDims {
+  if (shape.length < 2) return { batches: 1, rows: 1, cols: shape[0] ?? 1 };
+  const cols = shape[shape.length - 1]!;
+  const rows = shape[shape.length - 2]!;
+  return { batches: shape.slice(0, -2).reduce((a, b) => a * b, 1), rows, cols };
+}
+
+/** Elements of a value of `layout`. */
+export function layoutSize(layout: Layout, d: PlanDims): number {
+  switch (layout) {
+    case 'full':
+      return d.batches * d.rows * d.cols;
+    case 'row':
+      return d.batches * d.rows;
+    case 'col':
+      return d.batches * d.cols;
+    case 'batch':
+      return d.batches;
+    case 'scalar':
+      return 1;
+  }
+}
+
+/** Arrays and scalars of one run; `out` holds the param and every slot the rule writes. */
+export interface PlanRun {
+  dims: PlanDims;
+  param: Float32Array;
+  grad: Float32Array;
+  slots: Readonly<Record<string, Float32Array>>;
+  scalars: Readonly<Record<string, number>>;
+  out: { param: Float32Array; slots: Readonly<Record<string, Float32Array>> };
+  /**
+   * Scratch for the small arrays the kernels read and write, {@link FusedPlan.workspace} float32
+   * elements starting on an 8-byte boundary, in the same memory as the other arrays (so the kernels
+   * run in place on the wasm heap).
+   */
+  workspace: Float32Array;
+}
+
+type FullLeaf = { source: 'param' | 'grad' } | { source: 'slot'; name: string };
+
+interface Pass {
+  kernel: ElementwiseKernel;
+  /** Each kernel input: a full array, or a small node's array (batch values expanded per row). */
+  inputs: ({ kind: 'full'; leaf: FullLeaf } | { kind: 'small'; node: number; expand: boolean })[];
+  /** Each kernel scalar: a small scalar node, or the count a mean divides by. */
+  scalars: ({ kind: 'node'; node: number } | { kind: 'count'; of: 'all' | 'rows' | 'cols' })[];
+  /** Full outputs, in kernel order: the param, then written full slots. */
+  outputs: ({ kind: 'param' } | { kind: 'slot'; name: string })[];
+  /** Reduction nodes whose results this pass produces, in the kernel's sum / rowSum / colSum order. */
+  sums: number[];
+  rowSums: number[];
+  colSums: number[];
+}
+
+const isFull = (node: GraphNode) => node.layout === 'full';
+
+/** A compiled rule for the cpu and wasm backends. */
+export class FusedPlan {
+  private readonly graph: RuleGraph;
+  private readonly passes: Pass[];
+  /** Small nodes that get an array (not scalars, not full), in topological order. */
+  private readonly smallNodes: number[];
+  private readonly smallOutputs: [string, number][];
+
+  constructor(graph: RuleGraph) {
+    this.graph = graph;
+    const { nodes } = graph;
+    const needed = new Array<boolean>(nodes.length).fill(false);
+    const mark = (id: number) => {
+      if (needed[id]) return;
+      needed[id] = true;
+      const node = nodes[id]!;
+      for (const key of ['a', 'b', 'mask'] as const) {
+        const operand = (node as Record<string, unknown>)[key];
+        if (typeof operand === 'number') mark(operand);
+      }
+    };
+    mark(graph.param);
+    for (const [, id] of graph.slots) mark(id);
+
+    // Depth: how many passes over the variable a node's value needs before it is known.
+    const depth = nodes.map(() => 0);
+    nodes.forEach((node, id) => {
+      const operands = (['a', 'b', 'mask'] as const)
+        .map((k) => (node as Record<string, unknown>)[k])
+        .filter((x): x is number => typeof x === 'number');
+      const base = Math.max(0, ...operands.map((o) => depth[o]!));
+      const reducesFull = isReduce(node) && isFull(nodes[(node as { a: number }).a]!);
+      depth[id] = reducesFull ? base + 1 : base;
+    });
+    const fullOutputs: [Pass['outputs'][number], number][] = [[{ kind: 'param' }, graph.param]];
+    this.smallOutputs = [];
+    for (const [name, id] of graph.slots) {
+      if (isFull(nodes[id]!)) fullOutputs.push([{ kind: 'slot', name }, id]);
+      else this.smallOutputs.push([name, id]);
+    }
+    const fullReduces = nodes
+      .map((node, id) => ({ node, id }))
+      .filter(({ node, id }) => needed[id] && isReduce(node) && isFull(nodes[(node as { a: number }).a]!));
+    const last = Math.max(
+      ...fullOutputs.map(([, id]) => depth[id]!),
+      ...fullReduces.map(({ node }) => depth[(node as { a: number }).a]!),
+    );
+    this.passes = [];
+    for (let k = 0; k <= last; k++) {
+      const reduces = fullReduces
+        .filter(({ node }) => depth[(node as { a: number }).a] === k)
+        .map((r) => r.id);
+      if (reduces.length === 0 && k < last) continue;
+      this.passes.push(this.compilePass(reduces, k === last ? fullOutputs : []));
+    }
+    this.smallNodes = nodes
+      .map((node, id) => ({ node, id }))
+      .filter(({ node, id }) => needed[id] && !isFull(node) && node.layout !== 'scalar')
+      .map(({ id }) => id);
+  }
+
+  private compilePass(reduces: number[], outputs: [Pass['outputs'][number], number][]): Pass {
+    const { nodes } = this.graph;
+    const pass: Pass = {
+      kernel: undefined as unknown as ElementwiseKernel,
+      inputs: [],
+      scalars: [],
+      outputs: outputs.map(([o]) => o),
+      sums: [],
+      rowSums: [],
+      colSums: [],
+    };
+    const define = (e: ElementwiseBuilder): Expr[] => {
+      const memo = new Map<number, Expr | Mask>();
+      const scalarArg = (arg: Pass['scalars'][number]) => {
+        const key = JSON.stringify(arg);
+        let index = pass.scalars.findIndex((s) => JSON.stringify(s) === key);
+        if (index < 0) index = pass.scalars.push(arg) - 1;
+        return e.scalar(index);
+      };
+      const inputArg = (arg: Pass['inputs'][number]) => {
+        const key = JSON.stringify(arg);
+        let index = pass.inputs.findIndex((s) => JSON.stringify(s) === key);
+        if (index < 0) index = pass.inputs.push(arg) - 1;
+        return index;
+      };
+      const expr = (id: number): Expr => lower(id) as Expr;
+      const lower = (id: number): Expr | Mask => {
+        const found = memo.get(id);
+        if (found) return found;
+        const node = nodes[id]!;
+        let result: Expr | Mask;
+        if (!isFull(node)) {
+          // Known before this pass: a kernel argument.
+          if (node.op === 'constant') result = e.constant(node.value);
+          else if (node.layout === 'scalar') result = scalarArg({ kind: 'node', node: id });
+          else if (node.layout === 'col')
+            result = e.colInput(inputArg({ kind: 'small', node: id, expand: false }));
+          else result = e.rowInput(inputArg({ kind: 'small', node: id, expand: node.layout === 'batch' }));
+        } else {
+          switch (node.op) {
+            case 'param':
+            case 'grad':
+              result = e.input(inputArg({ kind: 'full', leaf: { source: node.op } }));
+              break;
+            case 'slot':
+              result = e.input(inputArg({ kind: 'full', leaf: { source: 'slot', name: node.name } }));
+              break;
+            case 'neg':
+            case 'abs':
+            case 'sign':
+            case 'sqrt':
+            case 'rsqrt':
+              result = e[node.op](expr(node.a));
+              break;
+            case 'square': {
+              const a = expr(node.a);
+              result = e.mul(a, a);
+              break;
+            }
+            case 'add':
+            case 'sub':
+            case 'mul':
+            case 'div':
+            case 'min':
+            case 'max':
+              result = e[node.op](expr(node.a), expr(node.b));
+              break;
+            case 'greater':
+              result = e.greater(expr(node.a), expr(node.b));
+              break;
+            case 'less':
+              result = e.less(expr(node.a), expr(node.b));
+              break;
+            case 'select':
+              result = e.select(lower(node.mask) as Mask, expr(node.a), expr(node.b));
+              break;
+            default:
+              throw new Error(`optimkit: a full ${node.op} node cannot be lowered`);
+          }
+        }
+        memo.set(id, result);
+        return result;
+      };
+      for (const id of reduces) {
+        const node = nodes[id] as { op: 'sum' | 'mean' | 'rowMean' | 'colMean'; a: number };
+        const x = expr(node.a);
+        if (node.op === 'sum') {
+          e.sum(x);
+          pass.sums.push(id);
+        } else if (node.op === 'mean') {
+          // tf.mean divides each element by the count (a float32 scalar), then sums.
+          e.sum(e.div(x, scalarArg({ kind: 'count', of: 'all' })));
+          pass.sums.push(id);
+        } else if (node.op === 'rowMean') {
+          e.rowSum(e.div(x, scalarArg({ kind: 'count', of: 'cols' })));
+          pass.rowSums.push(id);
+        } else {
+          e.colSum(e.div(x, scalarArg({ kind: 'count', of: 'rows' })));
+          pass.colSums.push(id);
+        }
+      }
+      return outputs.map(([, id]) => expr(id));
+    };
+    pass.kernel = elementwise(define);
+    return pass;
+  }
+
+  /** Float32 elements of scratch a run needs for a variable of these dims. */
+  workspace(d: PlanDims): number {
+    let total = 0;
+    for (const id of this.smallNodes) total += align(layoutSize(this.graph.nodes[id]!.layout, d));
+    for (const pass of this.passes) {
+      for (const input of pass.inputs)
+        if (input.kind === 'small' && input.expand) total += align(d.batches * d.rows);
+      total += pass.colSums.length * align(2 * d.batches * d.cols);
+    }
+    return total;
+  }
+
+  /** Runs the rule over one variable's arrays. */
+  run(io: PlanRun): void {
+    const { nodes } = this.graph;
+    const d = io.dims;
+    let offset = 0;
+    const take = (length: number): Float32Array => {
+      const view = io.workspace.subarray(offset, offset + length);
+      offset += align(length);
+      if (view.length < length) throw new RangeError('optimkit: the fused workspace is too small');
+      return view;
+    };
+    const small = new Map<number, Float32Array>();
+    const scalar = new Map<number, number>();
+    for (const id of this.smallNodes) small.set(id, take(layoutSize(nodes[id]!.layout, d)));
+    const computed = new Set<number>();
+    const value = (id: number): Float32Array | number => {
+      const node = nodes[id]!;
+      if (node.layout === 'scalar') return scalar.get(id) ?? evaluate(id);
+      if (!computed.has(id)) evaluate(id);
+      return small.get(id)!;
+    };
+    const evaluate = (id: number): number => {
+      const node = nodes[id]!;
+      if (node.layout === 'scalar') {
+        const x = scalarValue(node, id);
+        scalar.set(id, x);
+        return x;
+      }
+      smallValue(node, small.get(id)!);
+      computed.add(id);
+      return 0;
+    };
+    const scalarValue = (node: GraphNode, id: number): number => {
+      switch (node.op) {
+        case 'scalar': {
+          const x = io.scalars[node.name];
+          if (typeof x !== 'number') throw new TypeError(`optimkit: scalar '${node.name}' has no value`);
+          return Math.fround(x);
+        }
+        case 'constant':
+          return node.value;
+        case 'slot':
+          return io.slots[node.name]![0]!;
+        case 'sum':
+        case 'mean': {
+          const source = nodes[node.a]!;
+          if (isFull(source)) throw new Error(`optimkit: reduction ${id} was not computed by a pass`);
+          const xs = value(node.a);
+          const list = typeof xs === 'number' ? [xs] : xs;
+          const n = Math.fround(list.length);
+          let total = 0;
+          for (let i = 0; i < list.length; i++)
+            total += node.op === 'mean' ? Math.fround(list[i]! / n) : list[i]!;
+          return Math.fround(total);
+        }
+        default:
+          return elementAt(node, 0, 'scalar');
+      }
+    };
+    // One element of a small elementwise node, at index `i` of its layout `target`.
+    const operand = (id: number, i: number, target: Layout): number => {
+      const x = value(id);
+      if (typeof x === 'number') return x;
+      return x[broadcastIndex(target, nodes[id]!.layout, i, d)]!;
+    };
+    const elementAt = (node: GraphNode, i: number, target: Layout): number => {
+      const f = Math.fround;
+      switch (node.op) {
+        case 'neg':
+          return -operand(node.a, i, target);
+        case 'abs':
+          return Math.abs(operand(node.a, i, target));
+        case 'sign': {
+          const a = operand(node.a, i, target);
+          return a > 0 ? 1 : a < 0 ? -1 : 0;
+        }
+        case 'sqrt':
+          return f(Math.sqrt(operand(node.a, i, target)));
+        case 'rsqrt':
+          return f(1 / Math.sqrt(operand(node.a, i, target)));
+        case 'square': {
+          const a = operand(node.a, i, target);
+          return f(a * a);
+        }
+        case 'add':
+          return f(operand(node.a, i, target) + operand(node.b, i, target));
+        case 'sub':
+          return f(operand(node.a, i, target) - operand(node.b, i, target));
+        case 'mul':
+          return f(operand(node.a, i, target) * operand(node.b, i, target));
+        case 'div':
+          return f(operand(node.a, i, target) / operand(node.b, i, target));
+        case 'min':
+          return Math.min(operand(node.a, i, target), operand(node.b, i, target));
+        case 'max':
+          return Math.max(operand(node.a, i, target), operand(node.b, i, target));
+        case 'greater':
+          return operand(node.a, i, target) > operand(node.b, i, target) ? 1 : 0;
+        case 'less':
+          return operand(node.a, i, target) < operand(node.b, i, target) ? 1 : 0;
+        case 'select':
+          return operand(node.mask, i, target) !== 0
+            ? operand(node.a, i, target)
+            : operand(node.b, i, target);
+        default:
+          throw new Error(`optimkit: ${node.op} is not an elementwise node`);
+      }
+    };
+    const smallValue = (node: GraphNode, into: Float32Array) => {
+      if (node.op === 'slot') {
+        into.set(io.slots[node.name]!.subarray(0, into.length));
+        return;
+      }
+      if (node.op === 'rowMean' || node.op === 'colMean' || node.op === 'sum' || node.op === 'mean') {
+        const source = nodes[node.a]!;
+        if (isFull(source)) return; // written by its pass
+        // rowMean of a row or col value: one mean per batch over its last axis.
+        const xs = value(node.a) as Float32Array;
+        const per = source.layout === 'row' ? d.rows : d.cols;
+        const n = Math.fround(per);
+        for (let b = 0; b < d.batches; b++) {
+          let total = 0;
+          for (let j = 0; j < per; j++) total += Math.fround(xs[b * per + j]! / n);
+          into[b] = total;
+        }
+        return;
+      }
+      for (let i = 0; i < into.length; i++) into[i] = elementAt(node, i, node.layout);
+    };
+
+    const n = d.batches * d.rows * d.cols;
+    for (const pass of this.passes) {
+      const inputs = pass.inputs.map((input) => {
+        if (input.kind === 'full') {
+          const { leaf } = input;
+          if (leaf.source === 'param') return io.param;
+          if (leaf.source === 'grad') return io.grad;
+          return io.slots[(leaf as { name: string }).name]!;
+        }
+        const x = value(input.node) as Float32Array;
+        if (!input.expand) return x;
+        const expanded = take(d.batches * d.rows);
+        for (let i = 0; i < expanded.length; i++) expanded[i] = x[Math.floor(i / d.rows)]!;
+        return expanded;
+      });
+      const scalars = pass.scalars.map((s) => {
+        if (s.kind === 'node') return value(s.node) as number;
+        return Math.fround(s.of === 'all' ? n : s.of === 'rows' ? d.rows : d.cols);
+      });
+      const outputs = pass.outputs.map((o) => (o.kind === 'param' ? io.out.param : io.out.slots[o.name]!));
+      const rowSums = pass.rowSums.map((id) => small.get(id)!);
+      const colSums = pass.colSums.map(() => {
+        const raw = take(2 * d.batches * d.cols);
+        const view = new Float64Array(raw.buffer, raw.byteOffset, d.batches * d.cols);
+        view.fill(0);
+        return view;
+      });
+      const totals = pass.kernel.run(d, inputs, scalars, outputs, { rowSums, colSums });
+      pass.sums.forEach((id, k) => {
+        scalar.set(id, Math.fround(totals[k]!));
+      });
+      for (const id of pass.rowSums) computed.add(id);
+      pass.colSums.forEach((id, k) => {
+        small.get(id)!.set(colSums[k]!);
+        computed.add(id);
+      });
+    }
+    for (const [name, id] of this.smallOutputs) {
+      const x = value(id);
+      const target = io.out.slots[name]!;
+      if (typeof x === 'number') target[0] = x;
+      else target.set(x);
+    }
+  }
+}
+
+function isReduce(
+  node: GraphNode,
+): node is Extract<GraphNode, { op: 'sum' | 'mean' | 'rowMean' | 'colMean' }> {
+  return node.op === 'sum' || node.op === 'mean' || node.op === 'rowMean' || node.op === 'colMean';
+}
+
+// Float32 elements rounded up to a multiple of 4 (16 bytes), so every array starts 8-byte aligned.
+function align(length: number): number {
+  return Math.ceil(length / 4) * 4;
+}
+
+/** Index into a value of layout `source` for element `i` of layout `target` (source ⊆ target). */
+function broadcastIndex(target: Layout, source: Layout, i: number, d: PlanDims): number {
+  if (source === target) return i;
+  if (source === 'scalar') return 0;
+  // source is batch, target row or col.
+  return Math.floor(i / (target === 'row' ? d.rows : d.cols));
+}

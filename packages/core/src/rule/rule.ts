@@ -1,0 +1,203 @@
+/**
+ * Rules as optimizers define them (typed slots, scalars and variants), and their runtime: each
+ * variable's situation (variant, slot layouts, null hyperparameters) selects a traced graph,
+ * traced once and cached with its compiled kernels.
+ */
+import type { Defaults, Resolved } from '../types.js';
+import { FusedPlan } from './fused-plan.js';
+import {
+  type Layout,
+  RuleError,
+  type RuleGraph,
+  type RuleOps,
+  type RuleResult,
+  traceRule,
+  type Value,
+} from './graph.js';
+
+/** The keys of `D` whose values are booleans (flags). */
+export type FlagKeys<D extends Defaults> = { [K in keyof D]: D[K] extends boolean ? K : never }[keyof D] &
+  string;
+/** The keys of `D` whose values are numbers (or optional numbers). */
+export type NumericKeys<D extends Defaults> = Exclude<keyof D & string, FlagKeys<D>>;
+
+/** What a rule may branch on: the boolean hyperparameters and the definition's `variant`. */
+export type RuleVariant<D extends Defaults, V> = { readonly [K in FlagKeys<D>]: boolean } & Readonly<V>;
+
+/** The scalars a rule reads: every numeric hyperparameter and what `scalars()` returns. */
+export type RuleScalars<D extends Defaults, S extends string> = { readonly [K in NumericKeys<D> | S]: Value };
+
+/** What a rule receives. */
+export interface RuleContext<D extends Defaults, K extends string, S extends string, V> {
+  /** The variable's current value. */
+  param: Value;
+  /** Its gradient, after the gradient transforms. */
+  grad: Value;
+  /**
+   * The slots, by name. Reading a slot the variable does not keep in this variant throws, so read
+   * conditional slots inside the branch that needs them.
+   */
+  slots: { readonly [N in K]: Value };
+  /** Hyperparameters and step scalars, computed in float64 once per step and rounded to float32. */
+  s: RuleScalars<D, S>;
+  /** The operations. */
+  op: RuleOps;
+  /** The flags the rule may branch on. */
+  v: RuleVariant<D, V>;
+}
+
+/** A per-variable update rule: a pure function of its context, traced once per variant. */
+export type Rule<D extends Defaults, K extends string, S extends string, V> = (
+  context: RuleContext<D, K, S, V>,
+) => RuleResult<K>;
+
+/** The parts of an optimizer definition that make its rule. */
+export interface RuleParts<D extends Defaults> {
+  className: string;
+  rule: Rule<D, string, string, Record<string, unknown>>;
+  variant?: (h: Resolved<D>, step: number, shape: readonly number[]) => Record<string, unknown>;
+  scalars?: (h: Resolved<D>, step: number, variant: Record<string, unknown>) => Record<string, number>;
+  epsilons?: readonly string[];
+}
+
+/** Epsilon names already warned about, per class, so that each warning is given once. */
+const warned = new Set<string>();
+
+/** One variable's compiled situation: reused while its key stays the same. */
+export interface RulePlan {
+  key: string;
+  graph: RuleGraph;
+  variant: Record<string, unknown>;
+  /** The fused cpu/wasm plan, compiled on first fused use. */
+  fused: FusedPlan | null;
+}
+
+/** A definition's rule with its trace cache. */
+export class CompiledRule<D extends Defaults> {
+  private readonly parts: RuleParts<D>;
+  private readonly flags: string[];
+  private readonly numeric: string[];
+  private readonly plans = new Map<string, RulePlan>();
+  private scalarCache: {
+    h: Resolved<D>;
+    step: number;
+    variantKey: string;
+    floor: number;
+    values: Record<string, number>;
+  } | null = null;
+
+  constructor(parts: RuleParts<D>, defaults: D) {
+    this.parts = parts;
+    this.flags = Object.keys(defaults).filter((k) => typeof defaults[k] === 'boolean');
+    this.numeric = Object.keys(defaults).filter((k) => typeof defaults[k] !== 'boolean');
+  }
+
+  /** The variant of a variable at a step. */
+  variantOf(h: Resolved<D>, step: number, shape: readonly number[]): Record<string, unknown> {
+    const variant: Record<string, unknown> = {};
+    for (const flag of this.flags) variant[flag] = h[flag];
+    const extra = this.parts.variant?.(h, step, shape);
+    if (extra !== undefined) {
+      if (typeof extra !== 'object' || extra === null) {
+        throw new RuleError(`${this.parts.className}: variant() must return an object of plain values`);
+      }
+      Object.assign(variant, extra);
+    }
+    return variant;
+  }
+
+  /** The plan for a variable in this situation, tracing the rule the first time it is seen. */
+  plan(
+    h: Resolved<D>,
+    step: number,
+    shape: readonly number[],
+    slotLayouts: ReadonlyMap<string, Layout>,
+  ): RulePlan {
+    const variant = this.variantOf(h, step, shape);
+    const nulls = this.numeric.filter((k) => h[k] === null);
+    const factored = shape.length >= 2;
+    const key = JSON.stringify([variant, [...slotLayouts], nulls, factored]);
+    const found = this.plans.get(key);
+    if (found) return found;
+    const scalarNames = new Set([...this.numeric, ...Object.keys(this.scalarValues(h, step, variant, key))]);
+    const { className, rule } = this.parts;
+    const graph = traceRule(
+      { className, slotLayouts, scalarNames, nullScalars: new Set(nulls), factored },
+      ({ param, grad, slots, scalars }, op) =>
+        rule({
+          param,
+          grad,
+          slots,
+          s: scalars as RuleScalars<D, string>,
+          op,
+          v: variant as RuleVariant<D, object>,
+        }),
+    );
+    const plan: RulePlan = { key, graph, variant, fused: null };
+    this.plans.set(key, plan);
+    return plan;
+  }
+
+  /**
+   * Every scalar the plan's graph reads, at this step (float64; the kernels round them). `floor`
+   * is the least magnitude of the definition's epsilons (0 but on 16-bit backends).
+   */
+  scalarValues(
+    h: Resolved<D>,
+    step: number,
+    variant: Record<string, unknown>,
+    variantKey: string,
+    floor = 0,
+  ): Record<string, number> {
+    const cache = this.scalarCache;
+    if (
+      cache &&
+      cache.h === h &&
+      cache.step === step &&
+      cache.variantKey === variantKey &&
+      cache.floor === floor
+    ) {
+      return cache.values;
+    }
+    const values: Record<string, number> = {};
+    for (const key of this.numeric) {
+      const x = h[key];
+      if (typeof x === 'number') values[key] = x;
+    }
+    const extra = this.parts.scalars?.(h, step, variant);
+    if (extra !== undefined) {
+      for (const [name, x] of Object.entries(extra)) {
+        if (typeof x !== 'number') {
+          throw new RuleError(
+            `${this.parts.className}: scalars() returned ${String(x)} for '${name}', not a number`,
+          );
+        }
+        values[name] = x;
+      }
+    }
+    if (floor > 0) {
+      for (const name of this.parts.epsilons ?? []) {
+        const x = values[name];
+        if (typeof x !== 'number' || !(Math.abs(x) < floor)) continue;
+        values[name] = x < 0 ? -floor : floor;
+        const key = `${this.parts.className}.${name}`;
+        if (!warned.has(key)) {
+          warned.add(key);
+          console.warn(
+            `${this.parts.className}: ${name} = ${x} underflows in this backend's 16-bit floats; using ${floor} instead`,
+          );
+        }
+      }
+    }
+    this.scalarCache = { h, step, variantKey, floor, values };
+    return values;
+  }
+
+  /** The plan's fused cpu/wasm kernels, compiled on first use. */
+  fusedPlan(plan: RulePlan): FusedPlan {
+    plan.fused ??= new FusedPlan(plan.graph);
+    return plan.fused;
+  }
+}
+
+export type { RuleResult };
