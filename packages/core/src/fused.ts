@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { elementwiseEngine, registerWasmMemory } from './elementwise.js';
+import { registerWasmMemory } from './elementwise.js';
+import { FUSED_RULE_BACKENDS } from './rule/backends.js';
 
-/** The tfjs backends a definition's `fused` update runs on; the others use the composite `update`. */
-export const FUSED_BACKENDS: readonly string[] = ['cpu', 'wasm'];
+/** The tfjs backends that run rules fused; the others run the composite tfjs ops. */
+export const FUSED_BACKENDS: readonly string[] = Object.keys(FUSED_RULE_BACKENDS);
 
 let enabled = true;
 
@@ -37,12 +38,12 @@ export function fusedKernelName(className: string): string {
 }
 
 /**
- * Whether a step on the active backend would run fused kernels (for definitions that have one):
- * they are on, the backend is cpu or wasm, and WebAssembly is available (not forbidden by a
- * Content-Security-Policy, say), since the fused updates' arithmetic is compiled to it.
+ * Whether a step on the active backend runs fused kernels: they are on, and the backend has them
+ * and can run them now (on cpu and wasm the arithmetic is compiled to WebAssembly, which a
+ * Content-Security-Policy may forbid).
  */
 export function fusedKernelsActive(): boolean {
-  return enabled && FUSED_BACKENDS.includes(tf.getBackend()) && elementwiseEngine() !== 'js';
+  return enabled && (FUSED_RULE_BACKENDS[tf.getBackend()]?.available() ?? false);
 }
 
 // The backends' internals, typed structurally: core has no runtime dependency on a backend package.

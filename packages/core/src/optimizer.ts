@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { fusedKernelName, fusedKernelsActive, runFusedUpdate } from './fused.js';
+import { fusedKernelsActive } from './fused.js';
 import {
   allFinite,
   checkTransforms,
@@ -19,8 +19,8 @@ import {
   serializeHyperparameter,
 } from './hyperparameters.js';
 import { type OptimizerClass, registerOptimizer } from './registry.js';
+import { FUSED_RULE_BACKENDS } from './rule/backends.js';
 import { runComposite } from './rule/composite.js';
-import { planDims } from './rule/fused-plan.js';
 import { type Layout, RuleError, slotLayout } from './rule/graph.js';
 import { CompiledRule, type Rule, type RuleParts, type RulePlan } from './rule/rule.js';
 import {
@@ -519,18 +519,13 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
         scalars,
       });
     }
-    const compiled = rule.fusedPlan(plan);
-    const dims = planDims(variable.shape);
-    const reads: Record<string, tf.Tensor> = {};
-    for (const name of plan.graph.reads) reads[name] = state.slots.get(name)!;
-    return runFusedUpdate({
-      kernelName: fusedKernelName(this.definition.className),
+    return FUSED_RULE_BACKENDS[tf.getBackend()]!.run({
+      className: this.definition.className,
+      graph: plan.graph,
       param: variable,
       grad,
-      reads,
-      writes: plan.graph.slots.map(([name]) => ({ name, shape: state.slots.get(name)!.shape })),
-      workspace: compiled.workspace(dims),
-      execute: (arrays) => compiled.run({ dims, scalars, ...arrays }),
+      slots: state.slots,
+      scalars,
     });
   }
 

@@ -4,7 +4,6 @@
  * traced once and cached with its compiled kernels.
  */
 import type { Defaults, Resolved } from '../types.js';
-import { FusedPlan } from './fused-plan.js';
 import {
   type Layout,
   RuleError,
@@ -68,8 +67,6 @@ export interface RulePlan {
   key: string;
   graph: RuleGraph;
   variant: Record<string, unknown>;
-  /** The fused cpu/wasm plan, compiled on first fused use. */
-  fused: FusedPlan | null;
 }
 
 /** A definition's rule with its trace cache. */
@@ -133,7 +130,7 @@ export class CompiledRule<D extends Defaults> {
           v: variant as RuleVariant<D, object>,
         }),
     );
-    const plan: RulePlan = { key, graph, variant, fused: null };
+    const plan: RulePlan = { key, graph, variant };
     this.plans.set(key, plan);
     return plan;
   }
@@ -191,12 +188,6 @@ export class CompiledRule<D extends Defaults> {
     }
     this.scalarCache = { h, step, variantKey, floor, values };
     return values;
-  }
-
-  /** The plan's fused cpu/wasm kernels, compiled on first use. */
-  fusedPlan(plan: RulePlan): FusedPlan {
-    plan.fused ??= new FusedPlan(plan.graph);
-    return plan.fused;
   }
 }
 
