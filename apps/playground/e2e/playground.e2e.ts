@@ -7,46 +7,31 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { launchChromium, serveStatic } from '@optimkit/browser-harness';
 import { sgd } from '@optimkit/sgd';
 import * as tf from '@tensorflow/tfjs';
-import { type BrowserContext, chromium, type Download, type Page } from 'playwright-core';
+import type { BrowserContext, Download, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { serveStatic } from './static-server.js';
 
 const APP = fileURLToPath(new URL('..', import.meta.url));
 const DIST = join(APP, 'dist');
 const RESULTS = join(APP, 'test-results');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-];
-
 let server: Awaited<ReturnType<typeof serveStatic>>;
 let context: BrowserContext;
+let closeBrowser: (() => Promise<void>) | undefined;
 let page: Page;
-let profile: string;
 let downloads: string;
 
 beforeAll(async () => {
   if (!existsSync(join(DIST, 'index.html'))) {
     throw new Error(`${DIST} has no built page: run \`pnpm --filter @optimkit/playground build\` first`);
   }
-  if (!existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM}: apt-get install -y chromium`);
   server = await serveStatic(DIST);
-  profile = mkdtempSync(join(tmpdir(), 'optimkit-chromium-'));
   downloads = mkdtempSync(join(tmpdir(), 'optimkit-downloads-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ARGS,
+  ({ context, close: closeBrowser } = await launchChromium({
     acceptDownloads: true,
     viewport: { width: 1280, height: 1600 },
-  });
+  }));
   page = context.pages()[0] ?? (await context.newPage());
   page.on('pageerror', (error) => console.error('page error:', error));
 });
@@ -61,9 +46,9 @@ afterEach(async ({ task }) => {
 });
 
 afterAll(async () => {
-  await context?.close();
+  await closeBrowser?.();
   await server?.close();
-  for (const dir of [profile, downloads]) if (dir) rmSync(dir, { recursive: true, force: true });
+  if (downloads) rmSync(downloads, { recursive: true, force: true });
 });
 
 // ---------------------------------------------------------------------------------------------
