@@ -3,11 +3,9 @@ import {
   checkPositive,
   checkUnitInterval,
   defineOptimizer,
-  elementwiseVariants,
   type OptimizerOptions,
   type OptimkitOptimizer,
 } from '@optimkit/core';
-import * as tf from '@tensorflow/tfjs-core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
 
 const defaults = {
@@ -24,24 +22,6 @@ export type AdadeltaOptions = OptimizerOptions<AdadeltaDefaults>;
 /** An Adadelta optimizer instance. */
 export type Adadelta = OptimkitOptimizer<AdadeltaDefaults>;
 
-// Inputs param, grad, squareAvg, accDelta; scalars weightDecay, rho, 1 − rho, epsilon, learningRate.
-const adadeltaKernel = /* @__PURE__ */ elementwiseVariants(
-  (e, flags: { decay: boolean }) => {
-    const param = e.input(0);
-    const g = flags.decay ? e.add(e.input(1), e.mul(param, e.scalar(0))) : e.input(1);
-    const rho = e.scalar(1);
-    const oneMinusRho = e.scalar(2);
-    const epsilon = e.scalar(3);
-    const accDelta = e.input(3);
-    const squareAvg = e.add(e.mul(e.input(2), rho), e.mul(e.mul(g, g), oneMinusRho));
-    const ratio = e.div(e.sqrt(e.add(accDelta, epsilon)), e.sqrt(e.add(squareAvg, epsilon)));
-    const delta = e.mul(ratio, g);
-    const nextAccDelta = e.add(e.mul(accDelta, rho), e.mul(e.mul(delta, delta), oneMinusRho));
-    return [e.sub(param, e.mul(delta, e.scalar(4))), squareAvg, nextAccDelta];
-  },
-  { inputs: 4, scalars: 5 },
-);
-
 /** The Adadelta optimizer class (serialization name `OptimkitAdadelta`). */
 export const Adadelta = /* @__PURE__ */ defineOptimizer({
   className: 'OptimkitAdadelta',
@@ -54,23 +34,17 @@ export const Adadelta = /* @__PURE__ */ defineOptimizer({
     checkNonNegative('weightDecay', h.weightDecay);
   },
   slots: { squareAvg: 0, accDelta: 0 },
-  update({ param, grad, slots, h }) {
-    const g = h.weightDecay !== 0 ? tf.add(grad, tf.mul(param, h.weightDecay)) : grad;
-    const squareAvg = tf.add(tf.mul(slots.squareAvg!, h.rho), tf.mul(tf.mul(g, g), 1 - h.rho));
+  epsilons: ['epsilon'],
+  variant: (h) => ({ decay: h.weightDecay !== 0 }),
+  scalars: (h) => ({ oneMinusRho: 1 - h.rho }),
+  rule({ param, grad, slots, s, op, v }) {
+    const g = v.decay ? op.add(grad, op.mul(param, s.weightDecay)) : grad;
+    const squareAvg = op.add(op.mul(slots.squareAvg, s.rho), op.mul(op.mul(g, g), s.oneMinusRho));
     // The denominator uses this step's average (PyTorch, TensorFlow), not the previous one (tfjs).
-    const ratio = tf.div(tf.sqrt(tf.add(slots.accDelta!, h.epsilon)), tf.sqrt(tf.add(squareAvg, h.epsilon)));
-    const delta = tf.mul(ratio, g);
-    const accDelta = tf.add(tf.mul(slots.accDelta!, h.rho), tf.mul(tf.mul(delta, delta), 1 - h.rho));
-    return { param: tf.sub(param, tf.mul(delta, h.learningRate)), slots: { squareAvg, accDelta } };
-  },
-  // The same arithmetic in one elementwise kernel, each op rounded to float32 as the tensor op.
-  fused({ param, grad, slots, out, h }) {
-    adadeltaKernel({ decay: h.weightDecay !== 0 }).run(
-      param.length,
-      [param, grad, slots.squareAvg!, slots.accDelta!],
-      [h.weightDecay, h.rho, 1 - h.rho, h.epsilon, h.learningRate],
-      [out.param, out.slots.squareAvg!, out.slots.accDelta!],
-    );
+    const ratio = op.div(op.sqrt(op.add(slots.accDelta, s.epsilon)), op.sqrt(op.add(squareAvg, s.epsilon)));
+    const delta = op.mul(ratio, g);
+    const accDelta = op.add(op.mul(slots.accDelta, s.rho), op.mul(op.mul(delta, delta), s.oneMinusRho));
+    return { param: op.sub(param, op.mul(delta, s.learningRate)), slots: { squareAvg, accDelta } };
   },
 });
 

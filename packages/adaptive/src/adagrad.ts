@@ -2,11 +2,9 @@ import {
   checkNonNegative,
   checkPositive,
   defineOptimizer,
-  elementwiseVariants,
   type OptimizerOptions,
   type OptimkitOptimizer,
 } from '@optimkit/core';
-import * as tf from '@tensorflow/tfjs-core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
 
 const defaults = {
@@ -24,18 +22,6 @@ export type AdagradOptions = OptimizerOptions<AdagradDefaults>;
 /** An Adagrad optimizer instance. */
 export type Adagrad = OptimkitOptimizer<AdagradDefaults>;
 
-// Inputs param, grad, sum; scalars weightDecay, epsilon, the decayed learning rate.
-const adagradKernel = /* @__PURE__ */ elementwiseVariants(
-  (e, flags: { decay: boolean }) => {
-    const param = e.input(0);
-    const g = flags.decay ? e.add(e.input(1), e.mul(param, e.scalar(0))) : e.input(1);
-    const sum = e.add(e.input(2), e.mul(g, g));
-    const update = e.div(g, e.add(e.sqrt(sum), e.scalar(1)));
-    return [e.sub(param, e.mul(update, e.scalar(2))), sum];
-  },
-  { inputs: 3, scalars: 3 },
-);
-
 /** The Adagrad optimizer class (serialization name `OptimkitAdagrad`). */
 export const Adagrad = /* @__PURE__ */ defineOptimizer({
   className: 'OptimkitAdagrad',
@@ -49,23 +35,15 @@ export const Adagrad = /* @__PURE__ */ defineOptimizer({
     checkPositive('epsilon', h.epsilon);
   },
   slots: (_shape, h) => ({ sum: h.initialAccumulatorValue }),
-  update({ param, grad, slots, h, step }) {
-    const g = h.weightDecay !== 0 ? tf.add(grad, tf.mul(param, h.weightDecay)) : grad;
-    const sum = tf.add(slots.sum!, tf.mul(g, g));
-    // In float64 from the variable's own step, as PyTorch does with its per-parameter `step`.
-    const clr = h.learningRate / (1 + (step - 1) * h.lrDecay);
-    const update = tf.div(g, tf.add(tf.sqrt(sum), h.epsilon));
-    return { param: tf.sub(param, tf.mul(update, clr)), slots: { sum } };
-  },
-  // The same arithmetic in one elementwise kernel, each op rounded to float32 as the tensor op.
-  fused({ param, grad, slots, out, h, step }) {
-    const clr = h.learningRate / (1 + (step - 1) * h.lrDecay);
-    adagradKernel({ decay: h.weightDecay !== 0 }).run(
-      param.length,
-      [param, grad, slots.sum!],
-      [h.weightDecay, h.epsilon, clr],
-      [out.param, out.slots.sum!],
-    );
+  epsilons: ['epsilon'],
+  variant: (h) => ({ decay: h.weightDecay !== 0 }),
+  // In float64 from the variable's own step, as PyTorch does with its per-parameter `step`.
+  scalars: (h, step) => ({ clr: h.learningRate / (1 + (step - 1) * h.lrDecay) }),
+  rule({ param, grad, slots, s, op, v }) {
+    const g = v.decay ? op.add(grad, op.mul(param, s.weightDecay)) : grad;
+    const sum = op.add(slots.sum, op.mul(g, g));
+    const update = op.div(g, op.add(op.sqrt(sum), s.epsilon));
+    return { param: op.sub(param, op.mul(update, s.clr)), slots: { sum } };
   },
 });
 

@@ -3,12 +3,11 @@ import {
   checkPositive,
   checkUnitInterval,
   defineOptimizer,
-  elementwiseVariants,
   type OptimizerOptions,
   type OptimkitOptimizer,
   type SlotSpec,
+  type Value,
 } from '@optimkit/core';
-import * as tf from '@tensorflow/tfjs-core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
 
 const defaults = {
@@ -27,31 +26,6 @@ export type RMSpropOptions = OptimizerOptions<RMSpropDefaults>;
 /** An RMSprop optimizer instance. */
 export type RMSprop = OptimkitOptimizer<RMSpropDefaults>;
 
-// Inputs param, grad, squareAvg, gradAvg, momentumBuffer; scalars weightDecay, alpha, 1 − alpha,
-// epsilon, learningRate, momentum. Outputs param, squareAvg, then gradAvg and the buffer if kept.
-const rmspropKernel = /* @__PURE__ */ elementwiseVariants(
-  (e, flags: { decay: boolean; centered: boolean; buffer: boolean }) => {
-    const param = e.input(0);
-    const g = flags.decay ? e.add(e.input(1), e.mul(param, e.scalar(0))) : e.input(1);
-    const alpha = e.scalar(1);
-    const oneMinusAlpha = e.scalar(2);
-    const squareAvg = e.add(e.mul(e.input(2), alpha), e.mul(e.mul(g, g), oneMinusAlpha));
-    const outputs = [squareAvg];
-    let variance = squareAvg;
-    if (flags.centered) {
-      const previous = e.input(3);
-      const gradAvg = e.add(previous, e.mul(e.sub(g, previous), oneMinusAlpha));
-      outputs.push(gradAvg);
-      variance = e.max(e.sub(squareAvg, e.mul(gradAvg, gradAvg)), e.constant(0));
-    }
-    const scaled = e.div(g, e.add(e.sqrt(variance), e.scalar(3)));
-    if (!flags.buffer) return [e.sub(param, e.mul(scaled, e.scalar(4))), ...outputs];
-    const buffer = e.add(e.mul(e.input(4), e.scalar(5)), scaled);
-    return [e.sub(param, e.mul(buffer, e.scalar(4))), ...outputs, buffer];
-  },
-  { inputs: 5, scalars: 6 },
-);
-
 /** The RMSprop optimizer class (serialization name `OptimkitRMSprop`). */
 export const RMSprop = /* @__PURE__ */ defineOptimizer({
   className: 'OptimkitRMSprop',
@@ -64,58 +38,42 @@ export const RMSprop = /* @__PURE__ */ defineOptimizer({
     checkNonNegative('weightDecay', h.weightDecay);
     checkUnitInterval('momentum', h.momentum);
   },
-  slots: (_shape, h): SlotSpec => ({
+  slots: (_shape, h): SlotSpec<'squareAvg' | 'momentumBuffer' | 'gradAvg'> => ({
     squareAvg: 0,
     ...(h.momentum > 0 ? { momentumBuffer: 0 } : {}),
     ...(h.centered ? { gradAvg: 0 } : {}),
   }),
-  update({ param, grad, slots, h, name }) {
-    const g = h.weightDecay !== 0 ? tf.add(grad, tf.mul(param, h.weightDecay)) : grad;
-    const squareAvg = tf.add(tf.mul(slots.squareAvg!, h.alpha), tf.mul(tf.mul(g, g), 1 - h.alpha));
-    const out: Record<string, tf.Tensor> = { squareAvg };
+  epsilons: ['epsilon'],
+  variant: (h) => ({ decay: h.weightDecay !== 0, momentum: h.momentum > 0 }),
+  scalars: (h) => ({ oneMinusAlpha: 1 - h.alpha }),
+  rule({ param, grad, slots, s, op, v }) {
+    const g = v.decay ? op.add(grad, op.mul(param, s.weightDecay)) : grad;
+    const squareAvg = op.add(op.mul(slots.squareAvg, s.alpha), op.mul(op.mul(g, g), s.oneMinusAlpha));
+    // A gradient average kept while not centered (never made by this optimizer) is left as it is.
+    let gradAvg: Value | undefined;
     let variance = squareAvg;
-    if (h.centered) {
-      if (!slots.gradAvg) throw new Error(`RMSprop: '${name}' has no gradient average (it was not centered)`);
-      const gradAvg = tf.add(slots.gradAvg, tf.mul(tf.sub(g, slots.gradAvg), 1 - h.alpha));
-      out.gradAvg = gradAvg;
-      // v − ḡ² ≥ 0 in exact arithmetic; clamp the float32 rounding below 0 that would give NaN.
-      variance = tf.maximum(tf.sub(squareAvg, tf.mul(gradAvg, gradAvg)), 0);
-    }
-    const scaled = tf.div(g, tf.add(tf.sqrt(variance), h.epsilon));
-    const previous = slots.momentumBuffer;
-    if (previous === undefined) {
-      if (h.momentum > 0) {
-        throw new Error(`RMSprop: '${name}' has no momentum buffer (its first update had momentum 0)`);
+    if (v.centered) {
+      if (!('gradAvg' in slots)) {
+        throw new Error('RMSprop: a variable has no gradient average (it was not centered)');
       }
-      return { param: tf.sub(param, tf.mul(scaled, h.learningRate)), slots: out };
+      gradAvg = op.add(slots.gradAvg, op.mul(op.sub(g, slots.gradAvg), s.oneMinusAlpha));
+      // v − ḡ² ≥ 0 in exact arithmetic; clamp the float32 rounding below 0 that would give NaN.
+      variance = op.max(op.sub(squareAvg, op.mul(gradAvg, gradAvg)), 0);
+    }
+    const scaled = op.div(g, op.add(op.sqrt(variance), s.epsilon));
+    if (!('momentumBuffer' in slots)) {
+      if (v.momentum) {
+        throw new Error('RMSprop: a variable has no momentum buffer (its first update had momentum 0)');
+      }
+      return { param: op.sub(param, op.mul(scaled, s.learningRate)), slots: { squareAvg, gradAvg } };
     }
     // PyTorch form: the buffer holds unscaled steps, so the learning rate multiplies all of it.
-    const buffer = tf.add(tf.mul(previous, h.momentum), scaled);
-    out.momentumBuffer = buffer;
-    return { param: tf.sub(param, tf.mul(buffer, h.learningRate)), slots: out };
-  },
-  // The same arithmetic in one elementwise kernel, each op rounded to float32 as the tensor op.
-  fused({ param, grad, slots, out, h, name }) {
-    const gradAvg = slots.gradAvg;
-    const buffer = slots.momentumBuffer;
-    if (h.centered && (gradAvg === undefined || out.slots.gradAvg === undefined)) {
-      throw new Error(`RMSprop: '${name}' has no gradient average (it was not centered)`);
-    }
-    if ((buffer === undefined || out.slots.momentumBuffer === undefined) && h.momentum > 0) {
-      throw new Error(`RMSprop: '${name}' has no momentum buffer (its first update had momentum 0)`);
-    }
-    const flags = { decay: h.weightDecay !== 0, centered: h.centered, buffer: buffer !== undefined };
-    const outputs = [out.param, out.slots.squareAvg!];
-    if (h.centered) outputs.push(out.slots.gradAvg!);
-    if (buffer !== undefined) outputs.push(out.slots.momentumBuffer!);
-    rmspropKernel(flags).run(
-      param.length,
-      [param, grad, slots.squareAvg!, gradAvg ?? grad, buffer ?? grad],
-      [h.weightDecay, h.alpha, 1 - h.alpha, h.epsilon, h.learningRate, h.momentum],
-      outputs,
-    );
-    // A gradient average kept while not centered (never made by this optimizer) stays as it is.
-    if (!h.centered && gradAvg !== undefined) out.slots.gradAvg?.set(gradAvg);
+    // A scheduled momentum that reaches 0 keeps updating the buffer it has.
+    const momentumBuffer = op.add(op.mul(slots.momentumBuffer, s.momentum), scaled);
+    return {
+      param: op.sub(param, op.mul(momentumBuffer, s.learningRate)),
+      slots: { squareAvg, gradAvg, momentumBuffer },
+    };
   },
 });
 

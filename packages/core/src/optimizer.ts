@@ -493,9 +493,15 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
       }
       state.layouts = layouts;
     }
-    const plan = rule.plan(h, state.step + 1, variable.shape, state.layouts);
-    state.plan = plan;
-    return plan;
+    try {
+      state.plan = rule.plan(h, state.step + 1, variable.shape, state.layouts);
+    } catch (error) {
+      // A rule does not know which variable it is traced for: say it here.
+      if (error instanceof Error)
+        error.message += ` (variable '${variable.name}', shape ${shapeString(variable.shape)})`;
+      throw error;
+    }
+    return state.plan;
   }
 
   private runRule(
