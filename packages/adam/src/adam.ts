@@ -5,7 +5,7 @@ import {
   type SlotSpec,
 } from '@optimkit/core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
-import { adamStep, fusedAdamStep, validateMoments } from './shared.js';
+import { adamRule, adamStepScalars, decayVariant, validateMoments } from './shared.js';
 
 const defaults = {
   learningRate: 1e-3,
@@ -30,10 +30,12 @@ export const Adam = /* @__PURE__ */ defineOptimizer({
   packageVersion,
   defaults,
   validate: validateMoments,
-  slots: (_shape, h): SlotSpec =>
+  slots: (_shape, h): SlotSpec<'expAvg' | 'expAvgSq' | 'maxExpAvgSq'> =>
     h.amsgrad ? { expAvg: 0, expAvgSq: 0, maxExpAvgSq: 0 } : { expAvg: 0, expAvgSq: 0 },
-  update: (context) => adamStep('Adam', context, false),
-  fused: (context) => fusedAdamStep('Adam', context, false),
+  epsilons: ['epsilon'],
+  variant: decayVariant,
+  scalars: adamStepScalars,
+  rule: (context) => adamRule('Adam', context, false),
 });
 
 /**

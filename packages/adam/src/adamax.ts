@@ -1,12 +1,6 @@
-import {
-  defineOptimizer,
-  elementwiseVariants,
-  type OptimizerOptions,
-  type OptimkitOptimizer,
-} from '@optimkit/core';
-import * as tf from '@tensorflow/tfjs-core';
+import { defineOptimizer, type OptimizerOptions, type OptimkitOptimizer } from '@optimkit/core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
-import { applyWeightDecay, firstMoment, fusedSlot, slot, validateMoments } from './shared.js';
+import { applyWeightDecay, decayVariant, firstMoment, momentScalars, validateMoments } from './shared.js';
 
 const defaults = {
   learningRate: 2e-3,
@@ -23,19 +17,6 @@ export type AdamaxOptions = OptimizerOptions<AdamaxDefaults>;
 /** An Adamax optimizer instance. */
 export type Adamax = OptimkitOptimizer<AdamaxDefaults>;
 
-// Inputs param, grad, expAvg, expInf; scalars weightDecay, 1 − β₁, β₂, epsilon, the step size.
-const adamaxKernel = /* @__PURE__ */ elementwiseVariants(
-  (e, flags: { decay: boolean }) => {
-    const param = e.input(0);
-    const grad = flags.decay ? e.add(e.input(1), e.mul(param, e.scalar(0))) : e.input(1);
-    const m = e.input(2);
-    const expAvg = e.add(m, e.mul(e.sub(grad, m), e.scalar(1)));
-    const expInf = e.max(e.mul(e.input(3), e.scalar(2)), e.add(e.abs(grad), e.scalar(3)));
-    return [e.sub(param, e.mul(e.div(expAvg, expInf), e.scalar(4))), expAvg, expInf];
-  },
-  { inputs: 4, scalars: 5 },
-);
-
 /** The Adamax optimizer class (serialization name `OptimkitAdamax`; `Adamax` is tfjs's own). */
 export const Adamax = /* @__PURE__ */ defineOptimizer({
   className: 'OptimkitAdamax',
@@ -44,32 +25,18 @@ export const Adamax = /* @__PURE__ */ defineOptimizer({
   defaults,
   validate: validateMoments,
   slots: { expAvg: 0, expInf: 0 },
-  update({ param, grad, slots, h, step, name }) {
-    const decayed = applyWeightDecay(param, grad, h, false);
-    const expAvg = firstMoment(slot(slots, 'expAvg', 'Adamax', name), decayed.grad, h.beta1);
+  epsilons: ['epsilon'],
+  variant: decayVariant,
+  scalars: (h, step) => ({ ...momentScalars(h), stepSize: h.learningRate / (1 - h.beta1 ** step) }),
+  rule({ param, grad, slots, s, op, v }) {
+    const decayed = applyWeightDecay(op, param, grad, s, v.decay, false);
+    const expAvg = firstMoment(op, slots.expAvg, decayed.grad, s.oneMinusBeta1);
     // PyTorch puts epsilon inside the max, so the norm never reaches 0 and decays with β₂ like the rest.
-    const expInf = tf.maximum(
-      tf.mul(slot(slots, 'expInf', 'Adamax', name), h.beta2),
-      tf.add(tf.abs(decayed.grad), h.epsilon),
-    );
-    const stepSize = h.learningRate / (1 - h.beta1 ** step);
+    const expInf = op.max(op.mul(slots.expInf, s.beta2), op.add(op.abs(decayed.grad), s.epsilon));
     return {
-      param: tf.sub(decayed.param, tf.mul(tf.div(expAvg, expInf), stepSize)),
+      param: op.sub(decayed.param, op.mul(op.div(expAvg, expInf), s.stepSize)),
       slots: { expAvg, expInf },
     };
-  },
-  // The same arithmetic in one elementwise kernel, each op rounded to float32 as the tensor op.
-  fused({ param, grad, slots, out, h, step, name }) {
-    adamaxKernel({ decay: h.weightDecay !== 0 }).run(
-      param.length,
-      [param, grad, fusedSlot(slots, 'expAvg', 'Adamax', name), fusedSlot(slots, 'expInf', 'Adamax', name)],
-      [h.weightDecay, 1 - h.beta1, h.beta2, h.epsilon, h.learningRate / (1 - h.beta1 ** step)],
-      [
-        out.param,
-        fusedSlot(out.slots, 'expAvg', 'Adamax', name),
-        fusedSlot(out.slots, 'expInf', 'Adamax', name),
-      ],
-    );
   },
 });
 

@@ -1,13 +1,18 @@
 import {
   checkNonNegative,
   defineOptimizer,
-  elementwiseVariants,
   type OptimizerOptions,
   type OptimkitOptimizer,
 } from '@optimkit/core';
-import * as tf from '@tensorflow/tfjs-core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
-import { applyWeightDecay, firstMoment, fusedSlot, secondMoment, slot, validateMoments } from './shared.js';
+import {
+  applyWeightDecay,
+  decayVariant,
+  firstMoment,
+  momentScalars,
+  secondMoment,
+  validateMoments,
+} from './shared.js';
 
 const defaults = {
   learningRate: 2e-3,
@@ -63,22 +68,6 @@ export function muProduct(beta1: number, momentumDecay: number, t: number): numb
   return t < products.length ? products[t]! : 0;
 }
 
-// Inputs param, grad, expAvg, expAvgSq; scalars weightDecay, 1 − lr·weightDecay, 1 − β₁, β₂, 1 − β₂,
-// 1 − β₂ᵗ, epsilon, the gradient and the momentum coefficients.
-const nadamKernel = /* @__PURE__ */ elementwiseVariants(
-  (e, flags: { coupled: boolean; decoupled: boolean }) => {
-    const param = flags.decoupled ? e.mul(e.input(0), e.scalar(1)) : e.input(0);
-    const g = flags.coupled ? e.add(e.input(1), e.mul(e.input(0), e.scalar(0))) : e.input(1);
-    const m = e.input(2);
-    const expAvg = e.add(m, e.mul(e.sub(g, m), e.scalar(2)));
-    const expAvgSq = e.add(e.mul(e.input(3), e.scalar(3)), e.mul(e.mul(g, g), e.scalar(4)));
-    const denom = e.add(e.sqrt(e.div(expAvgSq, e.scalar(5))), e.scalar(6));
-    const p = e.sub(param, e.mul(e.div(g, denom), e.scalar(7)));
-    return [e.sub(p, e.mul(e.div(expAvg, denom), e.scalar(8))), expAvg, expAvgSq];
-  },
-  { inputs: 4, scalars: 9 },
-);
-
 /** The NAdam optimizer class (serialization name `OptimkitNAdam`). */
 export const NAdam = /* @__PURE__ */ defineOptimizer({
   className: 'OptimkitNAdam',
@@ -90,52 +79,30 @@ export const NAdam = /* @__PURE__ */ defineOptimizer({
     checkNonNegative('momentumDecay', h.momentumDecay);
   },
   slots: { expAvg: 0, expAvgSq: 0 },
-  update({ param, grad, slots, h, step, name }) {
-    const decayed = applyWeightDecay(param, grad, h, h.decoupledWeightDecay);
-    const g = decayed.grad;
-    const expAvg = firstMoment(slot(slots, 'expAvg', 'NAdam', name), g, h.beta1);
-    const expAvgSq = secondMoment(slot(slots, 'expAvgSq', 'NAdam', name), g, h.beta2);
+  epsilons: ['epsilon'],
+  variant: decayVariant,
+  scalars(h, step) {
     const muT = mu(h.beta1, h.momentumDecay, step);
     const muNext = mu(h.beta1, h.momentumDecay, step + 1);
     const product = muProduct(h.beta1, h.momentumDecay, step);
-    const gradCoefficient = (h.learningRate * (1 - muT)) / (1 - product);
-    const momentumCoefficient = (h.learningRate * muNext) / (1 - product * muNext);
-    const denom = tf.add(tf.sqrt(tf.div(expAvgSq, 1 - h.beta2 ** step)), h.epsilon);
-    const p = tf.sub(decayed.param, tf.mul(tf.div(g, denom), gradCoefficient));
     return {
-      param: tf.sub(p, tf.mul(tf.div(expAvg, denom), momentumCoefficient)),
-      slots: { expAvg, expAvgSq },
+      ...momentScalars(h),
+      bias2: 1 - h.beta2 ** step,
+      gradCoefficient: (h.learningRate * (1 - muT)) / (1 - product),
+      momentumCoefficient: (h.learningRate * muNext) / (1 - product * muNext),
     };
   },
-  // The same arithmetic in one elementwise kernel, each op rounded to float32 as the tensor op.
-  fused({ param, grad, slots, out, h, step, name }) {
-    const decay = h.weightDecay !== 0;
-    const muT = mu(h.beta1, h.momentumDecay, step);
-    const muNext = mu(h.beta1, h.momentumDecay, step + 1);
-    const product = muProduct(h.beta1, h.momentumDecay, step);
-    nadamKernel({
-      coupled: decay && !h.decoupledWeightDecay,
-      decoupled: decay && h.decoupledWeightDecay,
-    }).run(
-      param.length,
-      [param, grad, fusedSlot(slots, 'expAvg', 'NAdam', name), fusedSlot(slots, 'expAvgSq', 'NAdam', name)],
-      [
-        h.weightDecay,
-        1 - h.learningRate * h.weightDecay,
-        1 - h.beta1,
-        h.beta2,
-        1 - h.beta2,
-        1 - h.beta2 ** step,
-        h.epsilon,
-        (h.learningRate * (1 - muT)) / (1 - product),
-        (h.learningRate * muNext) / (1 - product * muNext),
-      ],
-      [
-        out.param,
-        fusedSlot(out.slots, 'expAvg', 'NAdam', name),
-        fusedSlot(out.slots, 'expAvgSq', 'NAdam', name),
-      ],
-    );
+  rule({ param, grad, slots, s, op, v }) {
+    const decayed = applyWeightDecay(op, param, grad, s, v.decay, v.decoupledWeightDecay);
+    const g = decayed.grad;
+    const expAvg = firstMoment(op, slots.expAvg, g, s.oneMinusBeta1);
+    const expAvgSq = secondMoment(op, slots.expAvgSq, g, s.beta2, s.oneMinusBeta2);
+    const denom = op.add(op.sqrt(op.div(expAvgSq, s.bias2)), s.epsilon);
+    const p = op.sub(decayed.param, op.mul(op.div(g, denom), s.gradCoefficient));
+    return {
+      param: op.sub(p, op.mul(op.div(expAvg, denom), s.momentumCoefficient)),
+      slots: { expAvg, expAvgSq },
+    };
   },
 });
 

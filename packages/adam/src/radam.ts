@@ -1,12 +1,13 @@
-import {
-  defineOptimizer,
-  elementwiseVariants,
-  type OptimizerOptions,
-  type OptimkitOptimizer,
-} from '@optimkit/core';
-import * as tf from '@tensorflow/tfjs-core';
+import { defineOptimizer, type OptimizerOptions, type OptimkitOptimizer } from '@optimkit/core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
-import { applyWeightDecay, firstMoment, fusedSlot, secondMoment, slot, validateMoments } from './shared.js';
+import {
+  applyWeightDecay,
+  decayVariant,
+  firstMoment,
+  momentScalars,
+  secondMoment,
+  validateMoments,
+} from './shared.js';
 
 const defaults = {
   learningRate: 1e-3,
@@ -36,23 +37,6 @@ export function rectification(beta2: number, t: number): { rho: number; rect: nu
   return { rho, rect: Math.sqrt(((rho - 4) * (rho - 2) * rhoInf) / ((rhoInf - 4) * (rhoInf - 2) * rho)) };
 }
 
-// Inputs param, grad, expAvg, expAvgSq; scalars weightDecay, 1 − lr·weightDecay, 1 − β₁, β₂, 1 − β₂,
-// epsilon, and the coefficient of the momentum or of the rectified step.
-const radamKernel = /* @__PURE__ */ elementwiseVariants(
-  (e, flags: { coupled: boolean; decoupled: boolean; rectified: boolean }) => {
-    const param = flags.decoupled ? e.mul(e.input(0), e.scalar(1)) : e.input(0);
-    const g = flags.coupled ? e.add(e.input(1), e.mul(e.input(0), e.scalar(0))) : e.input(1);
-    const m = e.input(2);
-    const expAvg = e.add(m, e.mul(e.sub(g, m), e.scalar(2)));
-    const expAvgSq = e.add(e.mul(e.input(3), e.scalar(3)), e.mul(e.mul(g, g), e.scalar(4)));
-    const update = flags.rectified
-      ? e.mul(e.div(expAvg, e.add(e.sqrt(expAvgSq), e.scalar(5))), e.scalar(6))
-      : e.mul(expAvg, e.scalar(6));
-    return [e.sub(param, update), expAvg, expAvgSq];
-  },
-  { inputs: 4, scalars: 7 },
-);
-
 /** The RAdam optimizer class (serialization name `OptimkitRAdam`). */
 export const RAdam = /* @__PURE__ */ defineOptimizer({
   className: 'OptimkitRAdam',
@@ -61,52 +45,29 @@ export const RAdam = /* @__PURE__ */ defineOptimizer({
   defaults,
   validate: validateMoments,
   slots: { expAvg: 0, expAvgSq: 0 },
-  update({ param, grad, slots, h, step, name }) {
-    const decayed = applyWeightDecay(param, grad, h, h.decoupledWeightDecay);
-    const expAvg = firstMoment(slot(slots, 'expAvg', 'RAdam', name), decayed.grad, h.beta1);
-    const expAvgSq = secondMoment(slot(slots, 'expAvgSq', 'RAdam', name), decayed.grad, h.beta2);
+  epsilons: ['epsilon'],
+  // Whether ρ_t > 5 (the rectified step) or not (SGD with momentum): a per-step structural branch.
+  variant: (h, step) => ({ ...decayVariant(h), rectified: rectification(h.beta2, step).rect !== null }),
+  scalars(h, step) {
     const bias1 = 1 - h.beta1 ** step;
     const { rect } = rectification(h.beta2, step);
-    let update: tf.Tensor;
-    if (rect === null) {
-      update = tf.mul(expAvg, h.learningRate / bias1);
-    } else {
+    return {
+      ...momentScalars(h),
       // PyTorch adds epsilon to the uncorrected √v and folds √(1 − β₂ᵗ) into the coefficient.
-      const coefficient = (h.learningRate * rect * Math.sqrt(1 - h.beta2 ** step)) / bias1;
-      update = tf.mul(tf.div(expAvg, tf.add(tf.sqrt(expAvgSq), h.epsilon)), coefficient);
-    }
-    return { param: tf.sub(decayed.param, update), slots: { expAvg, expAvgSq } };
-  },
-  // The same arithmetic in one elementwise kernel, each op rounded to float32 as the tensor op.
-  fused({ param, grad, slots, out, h, step, name }) {
-    const decay = h.weightDecay !== 0;
-    const bias1 = 1 - h.beta1 ** step;
-    const { rect } = rectification(h.beta2, step);
-    const flags = {
-      coupled: decay && !h.decoupledWeightDecay,
-      decoupled: decay && h.decoupledWeightDecay,
-      rectified: rect !== null,
-    };
-    radamKernel(flags).run(
-      param.length,
-      [param, grad, fusedSlot(slots, 'expAvg', 'RAdam', name), fusedSlot(slots, 'expAvgSq', 'RAdam', name)],
-      [
-        h.weightDecay,
-        1 - h.learningRate * h.weightDecay,
-        1 - h.beta1,
-        h.beta2,
-        1 - h.beta2,
-        h.epsilon,
+      coefficient:
         rect === null
           ? h.learningRate / bias1
           : (h.learningRate * rect * Math.sqrt(1 - h.beta2 ** step)) / bias1,
-      ],
-      [
-        out.param,
-        fusedSlot(out.slots, 'expAvg', 'RAdam', name),
-        fusedSlot(out.slots, 'expAvgSq', 'RAdam', name),
-      ],
-    );
+    };
+  },
+  rule({ param, grad, slots, s, op, v }) {
+    const decayed = applyWeightDecay(op, param, grad, s, v.decay, v.decoupledWeightDecay);
+    const expAvg = firstMoment(op, slots.expAvg, decayed.grad, s.oneMinusBeta1);
+    const expAvgSq = secondMoment(op, slots.expAvgSq, decayed.grad, s.beta2, s.oneMinusBeta2);
+    const update = v.rectified
+      ? op.mul(op.div(expAvg, op.add(op.sqrt(expAvgSq), s.epsilon)), s.coefficient)
+      : op.mul(expAvg, s.coefficient);
+    return { param: op.sub(decayed.param, update), slots: { expAvg, expAvgSq } };
   },
 });
 
