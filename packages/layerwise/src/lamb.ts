@@ -3,14 +3,10 @@ import {
   checkPositive,
   checkUnitInterval,
   defineOptimizer,
-  elementwise,
-  elementwiseVariants,
   type OptimizerOptions,
   type OptimkitOptimizer,
 } from '@optimkit/core';
-import * as tf from '@tensorflow/tfjs-core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
-import { l2Norm, normFromSum } from './norm.js';
 
 const defaults = {
   learningRate: 1e-3,
@@ -28,27 +24,6 @@ export type LAMBOptions = OptimizerOptions<LAMBDefaults>;
 /** A LAMB optimizer instance. */
 export type LAMB = OptimkitOptimizer<LAMBDefaults>;
 
-// Inputs param, grad, m, v; scalars β₁, 1 − β₁, β₂, 1 − β₂, 1 − β₁ᵗ, 1 − β₂ᵗ, epsilon, weightDecay.
-// Outputs the update u, m and v; with the trust ratio, sums Σp² and Σu².
-const lambMoments = /* @__PURE__ */ elementwiseVariants(
-  (e, flags: { decay: boolean; norms: boolean }) => {
-    const grad = e.input(1);
-    const m = e.add(e.mul(e.input(2), e.scalar(0)), e.mul(grad, e.scalar(1)));
-    const v = e.add(e.mul(e.input(3), e.scalar(2)), e.mul(e.mul(grad, grad), e.scalar(3)));
-    const adam = e.div(e.div(m, e.scalar(4)), e.add(e.sqrt(e.div(v, e.scalar(5))), e.scalar(6)));
-    const u = flags.decay ? e.add(adam, e.mul(e.input(0), e.scalar(7))) : adam;
-    if (flags.norms) {
-      e.sum(e.mul(e.input(0), e.input(0)));
-      e.sum(e.mul(u, u));
-    }
-    return [u, m, v];
-  },
-  { inputs: 4, scalars: 8 },
-);
-
-// p − u·scale.
-const lambApply = /* @__PURE__ */ elementwise((e) => [e.sub(e.input(0), e.mul(e.input(1), e.scalar(0)))]);
-
 /** The LAMB optimizer class (serialization name `OptimkitLAMB`). */
 export const LAMB = /* @__PURE__ */ defineOptimizer({
   className: 'OptimkitLAMB',
@@ -62,55 +37,35 @@ export const LAMB = /* @__PURE__ */ defineOptimizer({
     checkNonNegative('weightDecay', h.weightDecay);
   },
   slots: { m: 0, v: 0 },
-  update({ param, grad, slots, h, step }) {
-    const m = tf.add(tf.mul(slots.m!, h.beta1), tf.mul(grad, 1 - h.beta1));
-    const v = tf.add(tf.mul(slots.v!, h.beta2), tf.mul(tf.square(grad), 1 - h.beta2));
-    // Bias corrections in float64 from the variable's own step: no β^t state to drift or resave.
-    const correction1 = 1 - h.beta1 ** step;
-    const correction2 = 1 - h.beta2 ** step;
-    const adam = tf.div(tf.div(m, correction1), tf.add(tf.sqrt(tf.div(v, correction2)), h.epsilon));
-    const u = h.weightDecay !== 0 ? tf.add(adam, tf.mul(param, h.weightDecay)) : adam;
-    let scale: tf.Tensor | number = h.learningRate;
-    if (h.trustRatio) {
-      // The ratio stays a tensor: reading it back to JS would stall the step on every variable.
-      const paramNorm = l2Norm(param);
-      const updateNorm = l2Norm(u);
-      const bothPositive = tf.logicalAnd(tf.greater(paramNorm, 0), tf.greater(updateNorm, 0));
-      const ratio = tf.where(bothPositive, tf.div(paramNorm, updateNorm), tf.onesLike(paramNorm));
-      scale = tf.mul(ratio, h.learningRate);
+  variant: (h) => ({ decay: h.weightDecay !== 0 }),
+  // Bias corrections in float64 from the variable's own step: no β^t state to drift or resave.
+  scalars: (h, step) => ({
+    oneMinusBeta1: 1 - h.beta1,
+    oneMinusBeta2: 1 - h.beta2,
+    correction1: 1 - h.beta1 ** step,
+    correction2: 1 - h.beta2 ** step,
+  }),
+  epsilons: ['epsilon'],
+  rule({ param, grad, slots, s, op, v: flags }) {
+    const m = op.add(op.mul(slots.m, s.beta1), op.mul(grad, s.oneMinusBeta1));
+    const v = op.add(op.mul(slots.v, s.beta2), op.mul(op.square(grad), s.oneMinusBeta2));
+    const adam = op.div(op.div(m, s.correction1), op.add(op.sqrt(op.div(v, s.correction2)), s.epsilon));
+    const u = flags.decay ? op.add(adam, op.mul(param, s.weightDecay)) : adam;
+    let scale = s.learningRate;
+    if (flags.trustRatio) {
+      // The ratio stays a rule value, not a JS number: downloading the norms would stall the step
+      // on every variable.
+      const paramNorm = op.norm(param);
+      const updateNorm = op.norm(u);
+      // 1 unless both norms are positive.
+      const ratio = op.select(
+        op.greater(paramNorm, 0),
+        op.select(op.greater(updateNorm, 0), op.div(paramNorm, updateNorm), 1),
+        1,
+      );
+      scale = op.mul(ratio, s.learningRate);
     }
-    return { param: tf.sub(param, tf.mul(u, scale)), slots: { m, v } };
-  },
-  // The same arithmetic, each op rounded to float32 as the tensor op: one pass for the moments, the
-  // update (kept in the output array) and the norms, one pass for the variable.
-  fused({ param, grad, slots, out, h, step }) {
-    const u = out.param;
-    const [paramSquares, updateSquares] = lambMoments({
-      decay: h.weightDecay !== 0,
-      norms: h.trustRatio,
-    }).run(
-      param.length,
-      [param, grad, slots.m!, slots.v!],
-      [
-        h.beta1,
-        1 - h.beta1,
-        h.beta2,
-        1 - h.beta2,
-        1 - h.beta1 ** step,
-        1 - h.beta2 ** step,
-        h.epsilon,
-        h.weightDecay,
-      ],
-      [u, out.slots.m!, out.slots.v!],
-    );
-    let scale = Math.fround(h.learningRate);
-    if (h.trustRatio) {
-      const paramNorm = normFromSum(paramSquares!);
-      const updateNorm = normFromSum(updateSquares!);
-      const ratio = paramNorm > 0 && updateNorm > 0 ? Math.fround(paramNorm / updateNorm) : 1;
-      scale = Math.fround(ratio * scale);
-    }
-    lambApply.run(param.length, [param, u], [scale], [u]);
+    return { param: op.sub(param, op.mul(u, scale)), slots: { m, v } };
   },
 });
 

@@ -4,15 +4,12 @@ import {
   checkPositive,
   checkUnitInterval,
   defineOptimizer,
-  elementwiseVariants,
   type Hyperparameter,
   type OptimizerOptions,
   type OptimkitOptimizer,
   type SlotSpec,
 } from '@optimkit/core';
-import * as tf from '@tensorflow/tfjs-core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
-import { l2Norm, normFromSum, sumsOfSquares } from './norm.js';
 
 const defaults = {
   learningRate: null as number | null,
@@ -34,23 +31,6 @@ export type LARSDefaults = typeof defaults;
 export type LARSOptions = OptimizerOptions<LARSDefaults> & { learningRate: Hyperparameter };
 /** A LARS optimizer instance. */
 export type LARS = OptimkitOptimizer<LARSDefaults>;
-
-// Inputs param, grad, momentumBuffer; scalars weightDecay, the trust ratio, learningRate, momentum,
-// 1 − dampening.
-const larsKernel = /* @__PURE__ */ elementwiseVariants(
-  (e, flags: { decay: boolean; scaled: boolean; buffer: boolean; first: boolean; nesterov: boolean }) => {
-    const param = e.input(0);
-    const momentum = e.scalar(3);
-    const learningRate = e.scalar(2);
-    let g = flags.decay ? e.add(e.input(1), e.mul(param, e.scalar(0))) : e.input(1);
-    if (flags.scaled) g = e.mul(g, e.scalar(1));
-    if (!flags.buffer) return [e.sub(param, e.mul(g, learningRate))];
-    const buffer = flags.first ? g : e.add(e.mul(e.input(2), momentum), e.mul(g, e.scalar(4)));
-    const direction = flags.nesterov ? e.add(g, e.mul(buffer, momentum)) : buffer;
-    return [e.sub(param, e.mul(direction, learningRate)), buffer];
-  },
-  { inputs: 3, scalars: 5 },
-);
 
 /** The LARS optimizer class (serialization name `OptimkitLARS`). */
 export const LARS = /* @__PURE__ */ defineOptimizer({
@@ -75,67 +55,35 @@ export const LARS = /* @__PURE__ */ defineOptimizer({
       );
     }
   },
-  slots: (_shape, h): SlotSpec => (h.momentum !== 0 ? { momentumBuffer: 0 } : {}),
-  update({ param, grad, slots, h, step, name }) {
-    const learningRate = h.learningRate as number;
-    let g = h.weightDecay !== 0 ? tf.add(grad, tf.mul(param, h.weightDecay)) : grad;
-    if (h.trustRatio) {
-      // The ratio stays a tensor: reading it back to JS would stall the step on every variable.
-      const paramNorm = l2Norm(param);
-      const gradNorm = l2Norm(grad);
-      const local = tf.div(
-        tf.mul(paramNorm, h.trustCoefficient),
-        tf.add(tf.add(gradNorm, tf.mul(paramNorm, h.weightDecay)), h.epsilon),
+  slots: (_shape, h): SlotSpec<'momentumBuffer'> => (h.momentum !== 0 ? { momentumBuffer: 0 } : {}),
+  variant: (h, step) => ({ decay: h.weightDecay !== 0, momentum: h.momentum !== 0, first: step === 1 }),
+  scalars: (h) => ({ undamped: 1 - h.dampening }),
+  epsilons: ['epsilon'],
+  rule({ param, grad, slots, s, op, v }) {
+    let g = v.decay ? op.add(grad, op.mul(param, s.weightDecay)) : grad;
+    if (v.trustRatio) {
+      // The ratio stays a rule value, not a JS number: downloading the norms would stall the step
+      // on every variable.
+      const paramNorm = op.norm(param);
+      const gradNorm = op.norm(grad);
+      const local = op.div(
+        op.mul(paramNorm, s.trustCoefficient),
+        op.add(op.add(gradNorm, op.mul(paramNorm, s.weightDecay)), s.epsilon),
       );
-      const bothPositive = tf.logicalAnd(tf.greater(paramNorm, 0), tf.greater(gradNorm, 0));
-      g = tf.mul(g, tf.where(bothPositive, local, tf.onesLike(local)));
+      // 1 unless both norms are positive.
+      const ratio = op.select(op.greater(paramNorm, 0), op.select(op.greater(gradNorm, 0), local, 1), 1);
+      g = op.mul(g, ratio);
     }
-    // PyTorch skips the buffer entirely while momentum is 0 (a schedule may reach 0 later).
-    if (h.momentum === 0) return { param: tf.sub(param, tf.mul(g, learningRate)) };
-    const previous = slots.momentumBuffer;
-    if (previous === undefined) {
-      throw new Error(`LARS: '${name}' has no momentum buffer (its first update had momentum 0)`);
+    // PyTorch skips the buffer entirely while momentum is 0 (a schedule may reach 0 later: the
+    // buffer, not written, keeps its value).
+    if (!v.momentum) return { param: op.sub(param, op.mul(g, s.learningRate)) };
+    if (!('momentumBuffer' in slots)) {
+      throw new Error('LARS: a variable has no momentum buffer (its first update had momentum 0)');
     }
     // PyTorch starts the buffer at the first (scaled) gradient, undamped.
-    const buffer = step === 1 ? g : tf.add(tf.mul(previous, h.momentum), tf.mul(g, 1 - h.dampening));
-    const direction = h.nesterov ? tf.add(g, tf.mul(buffer, h.momentum)) : buffer;
-    return { param: tf.sub(param, tf.mul(direction, learningRate)), slots: { momentumBuffer: buffer } };
-  },
-  // The same arithmetic: one pass for the two norms, one for the update, each op rounded to float32
-  // as the tensor op.
-  fused({ param, grad, slots, out, h, step, name }) {
-    const f = Math.fround;
-    let ratio = 1;
-    if (h.trustRatio) {
-      const [paramSquares, gradSquares] = sumsOfSquares.run(param.length, [param, grad], [], []);
-      const paramNorm = normFromSum(paramSquares!);
-      const gradNorm = normFromSum(gradSquares!);
-      const local = f(
-        f(paramNorm * f(h.trustCoefficient)) /
-          f(f(gradNorm + f(paramNorm * f(h.weightDecay))) + f(h.epsilon)),
-      );
-      ratio = paramNorm > 0 && gradNorm > 0 ? local : 1;
-    }
-    const previous = slots.momentumBuffer;
-    const buffer = out.slots.momentumBuffer;
-    const flags = {
-      decay: h.weightDecay !== 0,
-      scaled: h.trustRatio,
-      buffer: h.momentum !== 0,
-      first: h.momentum !== 0 && step === 1,
-      nesterov: h.momentum !== 0 && h.nesterov,
-    };
-    const scalars = [h.weightDecay, ratio, h.learningRate as number, h.momentum, 1 - h.dampening];
-    if (h.momentum === 0) {
-      larsKernel(flags).run(param.length, [param, grad, grad], scalars, [out.param]);
-      // PyTorch leaves the buffer alone while momentum is 0.
-      if (previous !== undefined && buffer !== undefined) buffer.set(previous);
-      return;
-    }
-    if (previous === undefined || buffer === undefined) {
-      throw new Error(`LARS: '${name}' has no momentum buffer (its first update had momentum 0)`);
-    }
-    larsKernel(flags).run(param.length, [param, grad, previous], scalars, [out.param, buffer]);
+    const buffer = v.first ? g : op.add(op.mul(slots.momentumBuffer, s.momentum), op.mul(g, s.undamped));
+    const direction = v.nesterov ? op.add(g, op.mul(buffer, s.momentum)) : buffer;
+    return { param: op.sub(param, op.mul(direction, s.learningRate)), slots: { momentumBuffer: buffer } };
   },
 });
 

@@ -2,11 +2,9 @@ import {
   checkNonNegative,
   checkUnitInterval,
   defineOptimizer,
-  elementwiseVariants,
   type OptimizerOptions,
   type OptimkitOptimizer,
 } from '@optimkit/core';
-import * as tf from '@tensorflow/tfjs-core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
 
 const defaults = {
@@ -23,19 +21,6 @@ export type LionOptions = OptimizerOptions<LionDefaults>;
 /** A Lion optimizer instance. */
 export type Lion = OptimkitOptimizer<LionDefaults>;
 
-// Inputs param, grad, m; scalars 1 − lr·weightDecay, learningRate, β₁, 1 − β₁, β₂, 1 − β₂.
-const lionKernel = /* @__PURE__ */ elementwiseVariants(
-  (e, flags: { decay: boolean }) => {
-    const grad = e.input(1);
-    const m = e.input(2);
-    const decayed = flags.decay ? e.mul(e.input(0), e.scalar(0)) : e.input(0);
-    const c = e.add(e.mul(m, e.scalar(2)), e.mul(grad, e.scalar(3)));
-    const next = e.sub(decayed, e.mul(e.sign(c), e.scalar(1)));
-    return [next, e.add(e.mul(m, e.scalar(4)), e.mul(grad, e.scalar(5)))];
-  },
-  { inputs: 3, scalars: 6 },
-);
-
 /** The Lion optimizer class (serialization name `OptimkitLion`). */
 export const Lion = /* @__PURE__ */ defineOptimizer({
   className: 'OptimkitLion',
@@ -48,22 +33,19 @@ export const Lion = /* @__PURE__ */ defineOptimizer({
     checkNonNegative('weightDecay', h.weightDecay);
   },
   slots: { m: 0 },
-  update({ param, grad, slots, h }) {
-    const m = slots.m!;
-    const decayed = h.weightDecay !== 0 ? tf.mul(param, 1 - h.learningRate * h.weightDecay) : param;
-    const c = tf.add(tf.mul(m, h.beta1), tf.mul(grad, 1 - h.beta1));
-    // tf.sign(0) is 0, as the reference's torch.sign: an element with c = 0 does not move.
-    const next = tf.sub(decayed, tf.mul(tf.sign(c), h.learningRate));
-    return { param: next, slots: { m: tf.add(tf.mul(m, h.beta2), tf.mul(grad, 1 - h.beta2)) } };
-  },
-  // The same arithmetic in one elementwise kernel, each op rounded to float32 as the tensor op.
-  fused({ param, grad, slots, out, h }) {
-    lionKernel({ decay: h.weightDecay !== 0 }).run(
-      param.length,
-      [param, grad, slots.m!],
-      [1 - h.learningRate * h.weightDecay, h.learningRate, h.beta1, 1 - h.beta1, h.beta2, 1 - h.beta2],
-      [out.param, out.slots.m!],
-    );
+  variant: (h) => ({ decay: h.weightDecay !== 0 }),
+  scalars: (h) => ({
+    shrink: 1 - h.learningRate * h.weightDecay,
+    oneMinusBeta1: 1 - h.beta1,
+    oneMinusBeta2: 1 - h.beta2,
+  }),
+  rule({ param, grad, slots, s, op, v }) {
+    const m = slots.m;
+    const decayed = v.decay ? op.mul(param, s.shrink) : param;
+    const c = op.add(op.mul(m, s.beta1), op.mul(grad, s.oneMinusBeta1));
+    // sign(0) is 0, as the reference's torch.sign: an element with c = 0 does not move.
+    const next = op.sub(decayed, op.mul(op.sign(c), s.learningRate));
+    return { param: next, slots: { m: op.add(op.mul(m, s.beta2), op.mul(grad, s.oneMinusBeta2)) } };
   },
 });
 
