@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 /**
  * Generates a standalone optimkit optimizer plugin package: a working Signum optimizer made with
- * `defineOptimizer` (the starting point to edit), its golden and conformance tests, and a
- * package.json whose peers, exports and files follow optimkit's conventions.
+ * `defineOptimizer` and written as a `rule` (the starting point to edit; core derives from the rule
+ * both the composite tfjs-ops path and the fused kernels), its golden, fused-equivalence and
+ * conformance tests, and a package.json whose peers, exports and files follow optimkit's
+ * conventions.
  *
  *   node tooling/create-optimizer/index.mjs ../my-optimizer --name signum
  */
@@ -76,6 +78,7 @@ function versions(coreSpec) {
     tfjsPeer: core.peerDependencies['@tensorflow/tfjs-core'],
     tfjs: dev['@tensorflow/tfjs'],
     tfjsCore: dev['@tensorflow/tfjs-core'],
+    tfjsWasm: dev['@tensorflow/tfjs-backend-wasm'],
     typescript: dev.typescript,
     vitest: dev.vitest,
     typesNode: dev['@types/node'],
@@ -110,6 +113,8 @@ function packageJson(o, v) {
     devDependencies: {
       '@optimkit/core': v.coreDev,
       '@tensorflow/tfjs': v.tfjs,
+      // For the fused-equivalence test on wasm (describeFusedEquivalence loads it).
+      '@tensorflow/tfjs-backend-wasm': v.tfjsWasm,
       '@tensorflow/tfjs-core': v.tfjsCore,
       '@types/node': v.typesNode,
       typescript: v.typescript,
@@ -169,7 +174,6 @@ function source(o) {
   type OptimizerOptions,
   type OptimkitOptimizer,
 } from '@optimkit/core';
-import * as tf from '@tensorflow/tfjs-core';
 
 const defaults = {
   learningRate: 1e-3,
@@ -196,17 +200,31 @@ export const ${o.typeName} = /* @__PURE__ */ defineOptimizer({
     checkNonNegative('weightDecay', h.weightDecay);
   },
   slots: { momentum: 0 },
-  update({ param, grad, slots, h }) {
-    const m = tf.add(tf.mul(slots.momentum!, h.momentum), tf.mul(grad, 1 - h.momentum));
-    const decayed = h.weightDecay !== 0 ? tf.mul(param, 1 - h.learningRate * h.weightDecay) : param;
-    return { param: tf.sub(decayed, tf.mul(tf.sign(m), h.learningRate)), slots: { momentum: m } };
+  // What the rule branches on besides the boolean options: each distinct value is traced once.
+  variant: (h) => ({ decay: h.weightDecay !== 0 }),
+  // Numbers computed from the options (in float64, once per step), rounded to float32 where the
+  // rule uses them, as a number passed to a tfjs op is. The rule reads them, and every numeric
+  // option, from \`s\`.
+  scalars: (h) => ({
+    oneMinusMomentum: 1 - h.momentum,
+    decay: 1 - h.learningRate * h.weightDecay,
+  }),
+  // The per-variable update, written once against core's rule vocabulary (\`op\`, not \`tf\`):
+  // core traces it and derives both the composite tfjs-ops path and the fused kernels (one kernel
+  // per variable on the cpu and wasm backends).
+  rule({ param, grad, slots, s, op, v }) {
+    const m = op.add(op.mul(slots.momentum, s.momentum), op.mul(grad, s.oneMinusMomentum));
+    const decayed = v.decay ? op.mul(param, s.decay) : param;
+    return { param: op.sub(decayed, op.mul(op.sign(m), s.learningRate)), slots: { momentum: m } };
   },
 });
 
 /**
  * ${o.typeName} (Signum): sign descent on an exponential moving average of the gradients, with
  * optional decoupled weight decay. Every coordinate moves by exactly the learning rate (or not at
- * all where the average is 0), so the update is invariant to the gradient's scale.
+ * all where the average is 0), so the update is invariant to the gradient's scale. Its update is
+ * a rule: it runs as one fused kernel per variable on the cpu and wasm backends, and as the
+ * equivalent tfjs ops on the others.
  *
  * Update rule, for a gradient \`g\` of parameter \`p\`:
  * \`\`\`
@@ -239,9 +257,14 @@ export function ${o.factory}(options?: ${o.typeName}Options): ${o.typeName} {
 
 function test(o) {
   return `import { readFileSync } from 'node:fs';
-import { describeOptimizerConformance } from '@optimkit/core/testing';
+import { fusedKernelName, setFusedKernels } from '@optimkit/core';
+import {
+  describeFusedEquivalence,
+  describeOptimizerConformance,
+  recordKernels,
+} from '@optimkit/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ${o.typeName}, type ${o.typeName}Options, ${o.factory} } from './index.js';
 
 const linearDecay =
@@ -334,6 +357,59 @@ describeOptimizerConformance<${o.typeName}Options>({
     { options: { weightDecay: -0.1 }, error: /Invalid weightDecay: -0.1/ },
   ],
 });
+
+describe('${o.factory}: fused', () => {
+  let previous = '';
+  beforeAll(async () => {
+    previous = tf.getBackend();
+    await tf.setBackend('cpu');
+  });
+  afterAll(async () => {
+    setFusedKernels(true);
+    await tf.setBackend(previous);
+  });
+
+  it('runs one fused kernel per variable on cpu, and none with fused kernels off', () => {
+    const variables = [tf.variable(tf.tensor1d([1, -2])), tf.variable(tf.ones([2, 3]))];
+    const optimizer = ${o.factory}({ learningRate: 0.1, weightDecay: 0.01 });
+    const name = fusedKernelName('${o.className}');
+    const step = (fused: boolean): string[] => {
+      const grads = variables.map((v) => ({ name: v.name, tensor: tf.onesLike(v) }));
+      const before = setFusedKernels(fused);
+      try {
+        return recordKernels(() => optimizer.applyGradients(grads));
+      } finally {
+        setFusedKernels(before);
+        tf.dispose(grads.map((g) => g.tensor));
+      }
+    };
+    expect(step(true).filter((k) => k === name)).toEqual([name, name]);
+    expect(step(false)).not.toContain(name);
+    optimizer.dispose();
+    tf.dispose(variables);
+  });
+});
+
+// The fused kernels equal the composite tfjs ops bit for bit, on cpu and on wasm, over option
+// sets that together exercise every option (schedules and param groups included).
+describeFusedEquivalence<${o.typeName}Options>({
+  name: '${o.factory}',
+  create: (options) => ${o.factory}(options),
+  optionSets: [
+    {},
+    { learningRate: 0.01, momentum: 0.5, weightDecay: 0.1 },
+    { learningRate: 0.02, momentum: 0 },
+    {
+      learningRate: (step) => 0.01 * 0.9 ** step,
+      momentum: (step) => 0.5 + 0.02 * step,
+      weightDecay: 0.05,
+      paramGroups: [{ match: (v: tf.Variable) => v.rank <= 1, weightDecay: 0, learningRate: 0.003 }],
+    },
+    { clipGradNorm: 1, accumulateSteps: 2 },
+    { skipNonFinite: true, weightDecay: 0.1 },
+  ],
+  bitIdentical: ['cpu', 'wasm'],
+});
 `;
 }
 
@@ -347,7 +423,9 @@ The ${o.typeName} optimizer (Signum: sign descent on a momentum average of the g
 [TensorFlow.js](https://www.tensorflow.org/js), written as an [optimkit](https://www.npmjs.com/package/@optimkit/core)
 plugin. It is a \`tf.Optimizer\`: \`model.compile\`, \`model.fit\` and
 \`model.save(…, { includeOptimizer: true })\` work unchanged, and its state saves and loads with
-optimkit's \`saveState\`, \`loadState\` and \`loadOptimizer\`.
+optimkit's \`saveState\`, \`loadState\` and \`loadOptimizer\`. Its update is written once as an
+optimkit rule, from which optimkit derives a fused kernel per variable on the cpu and wasm
+backends and the equivalent tfjs ops on the others (webgl, webgpu).
 
 ## Install
 
@@ -392,14 +470,17 @@ p ← p · (1 − learningRate · weightDecay) − learningRate · sign(m)
 
 \`\`\`sh
 npm install
-npm test          # golden steps and optimkit's conformance suite (@optimkit/core/testing)
+npm test          # golden steps, fused ≡ composite, and optimkit's conformance suite
 npm run typecheck
 npm run build     # ESM and .d.ts into dist/
 \`\`\`
 
-Edit \`src/${o.name}.ts\` to change the algorithm; keep the golden tests hand-derived and the
-conformance suite passing. The \`className\` must stay unique: it is the optimizer's name in saved
-states and in tfjs serialization.
+Edit the \`rule\` in \`src/${o.name}.ts\` to change the algorithm. It is written with \`op.*\` (the
+rule vocabulary of \`@optimkit/core\`), not \`tf.*\`: numeric options and what \`scalars()\` returns
+are read from \`s\`, booleans and what \`variant()\` returns from \`v\`. Keep the golden tests
+hand-derived, and the fused-equivalence (\`describeFusedEquivalence\`) and conformance suites
+passing. The \`className\` must stay unique: it is the optimizer's name in saved states, in tfjs
+serialization and in the fused kernel's name (\`OptimkitFused_${o.className}\`).
 `;
 }
 

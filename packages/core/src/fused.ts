@@ -66,7 +66,11 @@ export interface FusedArrays {
   readonly grad: Float32Array;
   /** The slots the kernel reads. Read only: tfjs shares buffers between tensors. */
   readonly slots: Readonly<Record<string, Float32Array>>;
-  /** Fresh arrays for the new param and every written slot; write every element. */
+  /**
+   * Arrays for the new param and every written slot; write every element. An output may be its own
+   * input array (updated in place, when no other tensor shares its buffer), so read each element
+   * before writing it.
+   */
   readonly out: { readonly param: Float32Array; readonly slots: Readonly<Record<string, Float32Array>> };
   /** Scratch of the run's `workspace` length, 8-byte aligned, in the same memory as the others. */
   readonly workspace: Float32Array;
@@ -77,6 +81,8 @@ interface FusedAttrs {
   reads: readonly string[];
   writes: readonly { name: string; shape: readonly number[] }[];
   workspace: number;
+  /** Per output (param, then writes): written into its input's own buffer instead of a fresh one. */
+  inPlace: readonly boolean[];
 }
 
 const slotKey = (name: string) => `slot:${name}`;
@@ -88,7 +94,8 @@ function unpack({ inputs, attrs }: KernelArgs) {
   const param = inputs.param!;
   const grad = inputs.grad!;
   const slots = a.reads.map((name) => inputs[slotKey(name)]!);
-  return { a, param, grad, slots };
+  const targets = [param, ...a.writes.map((w) => inputs[slotKey(w.name)]!)];
+  return { a, param, grad, slots, targets };
 }
 
 function float32(values: unknown, what: string): Float32Array {
@@ -118,25 +125,26 @@ function arrays(
 // become tensors only once the update has succeeded.
 function cpuKernel(args: KernelArgs): tf.TensorInfo[] {
   const backend = args.backend as CpuBackendLike;
-  const { a, param, grad, slots } = unpack(args);
+  const { a, param, grad, slots, targets } = unpack(args);
   const read = (info: tf.TensorInfo, what: string) => float32(backend.data.get(info.dataId).values, what);
-  const outParam = new Float32Array(tf.util.sizeFromShape(param.shape));
-  const outSlots = a.writes.map((w) => new Float32Array(tf.util.sizeFromShape([...w.shape])));
+  const outputs = targets.map((info, i) =>
+    a.inPlace[i] ? read(info, 'an output') : new Float32Array(tf.util.sizeFromShape(info.shape)),
+  );
+  const [outParam, ...outSlots] = outputs;
   a.execute(
     arrays(
       a,
       read(param, 'the variable'),
       read(grad, 'the gradient'),
       slots.map((s, i) => read(s, `slot '${a.reads[i]}'`)),
-      outParam,
+      outParam!,
       outSlots,
       new Float32Array(a.workspace),
     ),
   );
-  return [
-    backend.makeTensorInfo([...param.shape], 'float32', outParam),
-    ...a.writes.map((w, i) => backend.makeTensorInfo([...w.shape], 'float32', outSlots[i]!)),
-  ];
+  return targets
+    .map((info, i) => (a.inPlace[i] ? null : backend.makeTensorInfo([...info.shape], 'float32', outputs[i]!)))
+    .filter((info): info is tf.TensorInfo => info !== null);
 }
 
 // wasm: the update reads and writes the module's heap in place (elementwise kernels run there
@@ -146,17 +154,19 @@ function wasmKernel(args: KernelArgs): tf.TensorInfo[] {
   const backend = args.backend as WasmBackendLike;
   const memory = backend.wasm?.asm?.memory;
   if (memory instanceof WebAssembly.Memory) registerWasmMemory(memory);
-  const { a, param, grad, slots } = unpack(args);
-  const inputs = [param, grad, ...slots];
-  for (const info of inputs) backend.dataIdMap.get(info.dataId);
-  const outputs = [param.shape, ...a.writes.map((w) => w.shape)].map((shape) =>
-    backend.makeOutput([...shape], 'float32'),
-  );
+  const { a, param, grad, slots, targets } = unpack(args);
+  for (const info of [param, grad, ...slots, ...targets]) backend.dataIdMap.get(info.dataId);
+  const fresh = targets
+    .filter((_, i) => !a.inPlace[i])
+    .map((info) => backend.makeOutput([...info.shape], 'float32'));
   // One element more than asked, to start the workspace on an 8-byte boundary (for float64 views).
   const scratch = a.workspace > 0 ? backend.makeOutput([a.workspace + 1], 'float32') : null;
   try {
     const view = (info: tf.TensorInfo, what: string) => float32(backend.typedArrayFromHeap(info), what);
-    const [outParam, ...outSlots] = outputs.map((info) => view(info, 'an output'));
+    let next = 0;
+    const [outParam, ...outSlots] = targets.map((info, i) =>
+      view(a.inPlace[i] ? info : fresh[next++]!, 'an output'),
+    );
     let workspace: Float32Array = new Float32Array(0);
     if (scratch) {
       const heap = view(scratch, 'the workspace');
@@ -174,12 +184,12 @@ function wasmKernel(args: KernelArgs): tf.TensorInfo[] {
       ),
     );
   } catch (error) {
-    for (const info of outputs) backend.disposeData(info.dataId, true);
+    for (const info of fresh) backend.disposeData(info.dataId, true);
     throw error;
   } finally {
     if (scratch) backend.disposeData(scratch.dataId, true);
   }
-  return outputs;
+  return fresh;
 }
 
 const KERNELS: Record<string, (args: KernelArgs) => tf.TensorInfo[]> = {
@@ -187,7 +197,12 @@ const KERNELS: Record<string, (args: KernelArgs) => tf.TensorInfo[]> = {
   wasm: wasmKernel,
 };
 
+const registered = new Set<string>();
+
 function ensureKernel(kernelName: string, backendName: string): void {
+  const key = `${backendName}/${kernelName}`;
+  if (registered.has(key)) return;
+  registered.add(key);
   if (tf.getKernel(kernelName, backendName) !== undefined) return;
   const kernelFunc = KERNELS[backendName];
   if (!kernelFunc) throw new Error(`optimkit has no fused kernel for the ${backendName} backend`);
@@ -202,26 +217,56 @@ export interface FusedRun {
   grad: tf.Tensor;
   /** The slots the update reads. */
   reads: Readonly<Record<string, tf.Tensor>>;
-  /** The slots it writes, with their shapes. */
-  writes: readonly { name: string; shape: readonly number[] }[];
+  /** The slots it writes (their current tensors, of the shapes written). */
+  writes: Readonly<Record<string, tf.Tensor>>;
   /** Float32 elements of scratch the update gets as `workspace`. */
   workspace: number;
   /** The arithmetic: reads the inputs, writes every element of every output. */
   execute: (arrays: FusedArrays) => void;
+  /**
+   * Update the param and the written slots in their own buffers where no other tensor shares
+   * them (a variable's data is not shared once the tensors it was assigned from are disposed).
+   */
+  inPlace?: boolean;
 }
 
 /**
  * Runs one variable's fused update as a single tfjs kernel on the active backend (registering it
- * on first use) and returns the new variable value and written slots as tensors tracked by the engine.
+ * on first use). Returns the new param and written slots as tensors tracked by the engine, except
+ * those updated in place: the param is then `run.param` itself and the slot is left out.
  */
 export function runFusedUpdate(run: FusedRun): { param: tf.Tensor; slots: Record<string, tf.Tensor> } {
   ensureKernel(run.kernelName, tf.getBackend());
   const reads = Object.keys(run.reads);
+  const writes = Object.keys(run.writes);
   const inputs: tf.NamedTensorMap = { param: run.param, grad: run.grad };
   for (const name of reads) inputs[slotKey(name)] = run.reads[name]!;
-  const attrs: FusedAttrs = { execute: run.execute, reads, writes: run.writes, workspace: run.workspace };
-  const [param, ...slots] = tf
+  for (const name of writes) inputs[slotKey(name)] = run.writes[name]!;
+  const targets = [run.param, ...writes.map((name) => run.writes[name]!)];
+  const backend = tf.backend();
+  // Written in place only when no other tensor, and no other input of this run, shares the buffer.
+  const others = [run.grad, ...targets, ...Object.values(run.reads)];
+  const inPlace = targets.map(
+    (t) =>
+      run.inPlace === true &&
+      backend.refCount(t.dataId) === 1 &&
+      others.every((o) => o === t || o.dataId !== t.dataId),
+  );
+  const attrs: FusedAttrs = {
+    execute: run.execute,
+    reads,
+    writes: writes.map((name) => ({ name, shape: run.writes[name]!.shape })),
+    workspace: run.workspace,
+    inPlace,
+  };
+  const outputs = tf
     .engine()
     .runKernel<tf.Tensor[]>(run.kernelName, inputs, attrs as unknown as tf.NamedAttrMap);
-  return { param: param!, slots: Object.fromEntries(run.writes.map((w, i) => [w.name, slots[i]!])) };
+  const fresh = (Array.isArray(outputs) ? outputs : [outputs]).values();
+  const param = inPlace[0] ? run.param : fresh.next().value!;
+  const slots: Record<string, tf.Tensor> = {};
+  writes.forEach((name, i) => {
+    if (!inPlace[i + 1]) slots[name] = fresh.next().value!;
+  });
+  return { param, slots };
 }

@@ -82,8 +82,13 @@ describe('create-optimizer: a third-party plugin from zero to a passing package'
     expect(source).toMatch(/export const SignMomentum = \/\* @__PURE__ \*\/ defineOptimizer\(/);
     expect(source).toContain("className: 'SignMomentum'");
     expect(source).toMatch(/export function signMomentum\(/);
+    // A rule (fused by core), not a tfjs-ops update.
+    expect(source).toMatch(/^ {2}rule\(\{ param, grad, slots, s, op, v \}\) \{$/m);
+    expect(source).not.toMatch(/^ {2}update\(/m);
+    expect(source).not.toContain('@tensorflow/tfjs-core');
     const test = await readFile(join(dir, 'src/sign-momentum.test.ts'), 'utf8');
     expect(test).toContain("from '@optimkit/core/testing'");
+    expect(test).toContain('describeFusedEquivalence<SignMomentumOptions>({');
   });
 
   it('installs against the packed @optimkit/core and passes its own tests out of the box', async () => {
@@ -102,6 +107,13 @@ describe('create-optimizer: a third-party plugin from zero to a passing package'
     expect(Number(tests?.[1])).toBeGreaterThanOrEqual(20);
     expect(stdout).toMatch(/signMomentum: optimkit conformance > converges on Rosenbrock/);
     expect(stdout).toMatch(/signMomentum > takes hand-derived steps/);
+    // The fused kernels ran, and equal the composite tfjs ops bit for bit on cpu and wasm.
+    expect(stdout).toMatch(/signMomentum: fused > runs one fused kernel per variable on cpu/);
+    for (const backend of ['cpu', 'wasm']) {
+      expect(stdout).toMatch(
+        new RegExp(`signMomentum: fused kernel ≡ composite ops on ${backend} > bit-identical for \\{\\}`),
+      );
+    }
     await run('npm', ['run', 'typecheck'], { cwd: dir, env });
   });
 

@@ -1,6 +1,11 @@
-import { describeOptimizerConformance } from '@optimkit/core/testing';
+import { fusedKernelName, setFusedKernels } from '@optimkit/core';
+import {
+  describeFusedEquivalence,
+  describeOptimizerConformance,
+  recordKernels,
+} from '@optimkit/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AdaBeliefDefaults, type AdaBeliefOptions, adabelief } from './adabelief.js';
 
 /** adabelief-pytorch 0.2 (rectify=False, weight_decouple=True), in float64. */
@@ -73,4 +78,58 @@ describeOptimizerConformance<AdaBeliefOptions>({
     { options: { epsilon: 0 }, error: /Invalid epsilon: 0/ },
     { options: { weightDecay: -1 }, error: /Invalid weightDecay: -1/ },
   ],
+});
+
+describe('AdaBelief plugin: fused', () => {
+  let previous = '';
+  beforeAll(async () => {
+    previous = tf.getBackend();
+    await tf.setBackend('cpu');
+  });
+  afterAll(async () => {
+    setFusedKernels(true);
+    await tf.setBackend(previous);
+  });
+
+  it('a step on cpu with fused kernels on runs one fused kernel per variable, off none', () => {
+    const variables = [tf.variable(tf.tensor1d([1, -2])), tf.variable(tf.ones([2, 3]))];
+    const optimizer = adabelief({ learningRate: 0.1, weightDecay: 0.01 });
+    const name = fusedKernelName('PlaygroundAdaBelief');
+    expect(name).toBe('OptimkitFused_PlaygroundAdaBelief');
+    const step = (fused: boolean) => {
+      const grads = variables.map((v) => ({ name: v.name, tensor: tf.onesLike(v) }));
+      const previousSetting = setFusedKernels(fused);
+      try {
+        return recordKernels(() => optimizer.applyGradients(grads));
+      } finally {
+        setFusedKernels(previousSetting);
+        tf.dispose(grads.map((g) => g.tensor));
+      }
+    };
+    expect(step(true).filter((k) => k === name)).toEqual([name, name]);
+    expect(step(false)).not.toContain(name);
+    expect(tf.getKernel(name, 'cpu')).toBeDefined();
+    optimizer.dispose();
+    tf.dispose(variables);
+  });
+});
+
+describeFusedEquivalence<AdaBeliefOptions>({
+  name: 'adabelief (third-party plugin)',
+  create: adabelief,
+  optionSets: [
+    {},
+    { learningRate: 0.05, weightDecay: 0.1 },
+    { learningRate: 0.02, beta1: 0.8, beta2: 0.99, epsilon: 1e-8, weightDecay: 0.01 },
+    { learningRate: 0.03, beta1: 0, beta2: 0.9, epsilon: 1e-3 },
+    {
+      learningRate: (step) => 0.01 * 0.9 ** step,
+      beta2: (step) => 0.99 - 0.001 * step,
+      weightDecay: 0.1,
+      paramGroups: [{ match: (v: tf.Variable) => v.rank <= 1, weightDecay: 0, learningRate: 0.05 }],
+    },
+    { clipGradNorm: 1, accumulateSteps: 2 },
+    { skipNonFinite: true, clipGradValue: 0.5, weightDecay: 0.05 },
+  ],
+  bitIdentical: ['cpu', 'wasm'],
 });

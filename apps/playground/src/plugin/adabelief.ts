@@ -1,7 +1,9 @@
 /**
  * A third-party optimizer plugin, written against `@optimkit/core`'s public API only: it is what an
  * author outside optimkit writes to get the whole contract (param groups, schedules, state format,
- * tfjs-layers round trips, conformance suite) for free.
+ * tfjs-layers round trips, conformance suite) for free. Its update is a `rule`, written once against
+ * core's rule vocabulary: core derives from it both the composite tfjs-ops path and the fused
+ * kernels (one kernel per variable on cpu and wasm), as for the first-party optimizers.
  */
 import {
   checkNonNegative,
@@ -12,7 +14,6 @@ import {
   type OptimkitOptimizer,
   type SlotSpec,
 } from '@optimkit/core';
-import * as tf from '@tensorflow/tfjs-core';
 
 const defaults = { learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-16, weightDecay: 0 };
 
@@ -31,18 +32,29 @@ export const AdaBelief = /* @__PURE__ */ defineOptimizer({
     checkPositive('epsilon', h.epsilon);
     checkNonNegative('weightDecay', h.weightDecay);
   },
-  slots: (): SlotSpec => ({ m: 0, s: 0 }),
-  update({ param, grad, slots, h, step }) {
-    const decayed = h.weightDecay !== 0 ? tf.mul(param, 1 - h.learningRate * h.weightDecay) : param;
-    const m = tf.add(tf.mul(slots.m!, h.beta1), tf.mul(grad, 1 - h.beta1));
-    const residual = tf.sub(grad, m);
+  slots: (): SlotSpec<'m' | 's'> => ({ m: 0, s: 0 }),
+  epsilons: ['epsilon'],
+  variant: (h) => ({ decay: h.weightDecay !== 0 }),
+  // Each is one float64 expression, rounded to float32 once where the rule uses it.
+  scalars: (h, step) => ({
+    decay: 1 - h.learningRate * h.weightDecay,
+    oneMinusBeta1: 1 - h.beta1,
+    oneMinusBeta2: 1 - h.beta2,
+    sqrtBias2: Math.sqrt(1 - h.beta2 ** step),
+    stepSize: h.learningRate / (1 - h.beta1 ** step),
+  }),
+  rule({ param, grad, slots, s, op, v }) {
+    const decayed = v.decay ? op.mul(param, s.decay) : param;
+    const m = op.add(op.mul(slots.m, s.beta1), op.mul(grad, s.oneMinusBeta1));
+    const residual = op.sub(grad, m);
     // The reference adds ε to the stored s in place, so it accumulates in the state.
-    const s = tf.add(tf.add(tf.mul(slots.s!, h.beta2), tf.mul(tf.square(residual), 1 - h.beta2)), h.epsilon);
-    const bias1 = 1 - h.beta1 ** step;
-    const bias2 = 1 - h.beta2 ** step;
-    const denom = tf.add(tf.div(tf.sqrt(s), Math.sqrt(bias2)), h.epsilon);
-    const param2 = tf.sub(decayed, tf.mul(tf.div(m, denom), h.learningRate / bias1));
-    return { param: param2, slots: { m, s } };
+    const belief = op.add(
+      op.add(op.mul(slots.s, s.beta2), op.mul(op.square(residual), s.oneMinusBeta2)),
+      s.epsilon,
+    );
+    const denom = op.add(op.div(op.sqrt(belief), s.sqrtBias2), s.epsilon);
+    const next = op.sub(decayed, op.mul(op.div(m, denom), s.stepSize));
+    return { param: next, slots: { m, s: belief } };
   },
 });
 

@@ -19,14 +19,17 @@ export const cpuWasmBackend: FusedRuleBackend = {
     const dims = planDims(param.shape);
     const reads: Record<string, typeof param> = {};
     for (const name of graph.reads) reads[name] = slots.get(name)!;
+    const writes: Record<string, typeof param> = {};
+    for (const [name] of graph.slots) writes[name] = slots.get(name)!;
     return runFusedUpdate({
       kernelName: fusedKernelName(className),
       param,
       grad,
       reads,
-      writes: graph.slots.map(([name]) => ({ name, shape: slots.get(name)!.shape })),
+      writes,
       workspace: compiled.workspace(dims),
       execute: (arrays) => compiled.run({ dims, scalars, ...arrays }),
+      inPlace: true,
     });
   },
 };

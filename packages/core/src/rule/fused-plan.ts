@@ -86,6 +86,14 @@ export class FusedPlan {
   /** Small nodes that get an array (not scalars, not full), in topological order. */
   private readonly smallNodes: number[];
   private readonly smallOutputs: [string, number][];
+  /**
+   * The small nodes (scalars included) evaluated in JavaScript before each pass, and after the
+   * last one, in topological order; results of reductions over the variable come from the passes.
+   */
+  private readonly stages: number[][];
+  /** Per run: scalar values and small arrays, by node (runs never overlap: JavaScript is one thread). */
+  private readonly scalarValues: Float64Array;
+  private readonly arrays: (Float32Array | undefined)[];
 
   constructor(graph: RuleGraph) {
     this.graph = graph;
@@ -127,13 +135,30 @@ export class FusedPlan {
       ...fullReduces.map(({ node }) => depth[(node as { a: number }).a]!),
     );
     this.passes = [];
+    this.stages = [];
+    const fromPasses = new Set(fullReduces.map((r) => r.id));
+    const inJavaScript = nodes
+      .map((node, id) => ({ node, id }))
+      .filter(({ node, id }) => needed[id] && !isFull(node) && !fromPasses.has(id));
+    const staged = new Set<number>();
+    const stage = (upTo: number) =>
+      inJavaScript
+        .filter(({ id }) => depth[id]! <= upTo && !staged.has(id))
+        .map(({ id }) => {
+          staged.add(id);
+          return id;
+        });
     for (let k = 0; k <= last; k++) {
       const reduces = fullReduces
         .filter(({ node }) => depth[(node as { a: number }).a] === k)
         .map((r) => r.id);
       if (reduces.length === 0 && k < last) continue;
+      this.stages.push(stage(k));
       this.passes.push(this.compilePass(reduces, k === last ? fullOutputs : []));
     }
+    this.stages.push(stage(Number.POSITIVE_INFINITY));
+    this.scalarValues = new Float64Array(nodes.length);
+    this.arrays = new Array(nodes.length);
     this.smallNodes = nodes
       .map((node, id) => ({ node, id }))
       .filter(({ node, id }) => needed[id] && !isFull(node) && node.layout !== 'scalar')
@@ -263,6 +288,8 @@ export class FusedPlan {
   run(io: PlanRun): void {
     const { nodes } = this.graph;
     const d = io.dims;
+    const scalars = this.scalarValues;
+    const arrays = this.arrays;
     let offset = 0;
     const take = (length: number): Float32Array => {
       const view = io.workspace.subarray(offset, offset + length);
@@ -270,127 +297,11 @@ export class FusedPlan {
       if (view.length < length) throw new RangeError('optimkit: the fused workspace is too small');
       return view;
     };
-    const small = new Map<number, Float32Array>();
-    const scalar = new Map<number, number>();
-    for (const id of this.smallNodes) small.set(id, take(layoutSize(nodes[id]!.layout, d)));
-    const computed = new Set<number>();
-    const value = (id: number): Float32Array | number => {
-      const node = nodes[id]!;
-      if (node.layout === 'scalar') return scalar.get(id) ?? evaluate(id);
-      if (!computed.has(id)) evaluate(id);
-      return small.get(id)!;
-    };
-    const evaluate = (id: number): number => {
-      const node = nodes[id]!;
-      if (node.layout === 'scalar') {
-        const x = scalarValue(node, id);
-        scalar.set(id, x);
-        return x;
-      }
-      smallValue(node, small.get(id)!);
-      computed.add(id);
-      return 0;
-    };
-    const scalarValue = (node: GraphNode, id: number): number => {
-      switch (node.op) {
-        case 'scalar': {
-          const x = io.scalars[node.name];
-          if (typeof x !== 'number') throw new TypeError(`optimkit: scalar '${node.name}' has no value`);
-          return Math.fround(x);
-        }
-        case 'constant':
-          return node.value;
-        case 'slot':
-          return io.slots[node.name]![0]!;
-        case 'sum':
-        case 'mean': {
-          const source = nodes[node.a]!;
-          if (isFull(source)) throw new Error(`optimkit: reduction ${id} was not computed by a pass`);
-          const xs = value(node.a);
-          const list = typeof xs === 'number' ? [xs] : xs;
-          const n = Math.fround(list.length);
-          let total = 0;
-          for (let i = 0; i < list.length; i++)
-            total += node.op === 'mean' ? Math.fround(list[i]! / n) : list[i]!;
-          return Math.fround(total);
-        }
-        default:
-          return elementAt(node, 0, 'scalar');
-      }
-    };
-    // One element of a small elementwise node, at index `i` of its layout `target`.
-    const operand = (id: number, i: number, target: Layout): number => {
-      const x = value(id);
-      if (typeof x === 'number') return x;
-      return x[broadcastIndex(target, nodes[id]!.layout, i, d)]!;
-    };
-    const elementAt = (node: GraphNode, i: number, target: Layout): number => {
-      const f = Math.fround;
-      switch (node.op) {
-        case 'neg':
-          return -operand(node.a, i, target);
-        case 'abs':
-          return Math.abs(operand(node.a, i, target));
-        case 'sign': {
-          const a = operand(node.a, i, target);
-          return a > 0 ? 1 : a < 0 ? -1 : 0;
-        }
-        case 'sqrt':
-          return f(Math.sqrt(operand(node.a, i, target)));
-        case 'rsqrt':
-          return f(1 / Math.sqrt(operand(node.a, i, target)));
-        case 'square': {
-          const a = operand(node.a, i, target);
-          return f(a * a);
-        }
-        case 'add':
-          return f(operand(node.a, i, target) + operand(node.b, i, target));
-        case 'sub':
-          return f(operand(node.a, i, target) - operand(node.b, i, target));
-        case 'mul':
-          return f(operand(node.a, i, target) * operand(node.b, i, target));
-        case 'div':
-          return f(operand(node.a, i, target) / operand(node.b, i, target));
-        case 'min':
-          return Math.min(operand(node.a, i, target), operand(node.b, i, target));
-        case 'max':
-          return Math.max(operand(node.a, i, target), operand(node.b, i, target));
-        case 'greater':
-          return operand(node.a, i, target) > operand(node.b, i, target) ? 1 : 0;
-        case 'less':
-          return operand(node.a, i, target) < operand(node.b, i, target) ? 1 : 0;
-        case 'select':
-          return operand(node.mask, i, target) !== 0
-            ? operand(node.a, i, target)
-            : operand(node.b, i, target);
-        default:
-          throw new Error(`optimkit: ${node.op} is not an elementwise node`);
-      }
-    };
-    const smallValue = (node: GraphNode, into: Float32Array) => {
-      if (node.op === 'slot') {
-        into.set(io.slots[node.name]!.subarray(0, into.length));
-        return;
-      }
-      if (node.op === 'rowMean' || node.op === 'colMean' || node.op === 'sum' || node.op === 'mean') {
-        const source = nodes[node.a]!;
-        if (isFull(source)) return; // written by its pass
-        // rowMean of a row or col value: one mean per batch over its last axis.
-        const xs = value(node.a) as Float32Array;
-        const per = source.layout === 'row' ? d.rows : d.cols;
-        const n = Math.fround(per);
-        for (let b = 0; b < d.batches; b++) {
-          let total = 0;
-          for (let j = 0; j < per; j++) total += Math.fround(xs[b * per + j]! / n);
-          into[b] = total;
-        }
-        return;
-      }
-      for (let i = 0; i < into.length; i++) into[i] = elementAt(node, i, node.layout);
-    };
-
+    for (const id of this.smallNodes) arrays[id] = take(layoutSize(nodes[id]!.layout, d));
     const n = d.batches * d.rows * d.cols;
-    for (const pass of this.passes) {
+    for (let j = 0; j < this.passes.length; j++) {
+      for (const id of this.stages[j]!) this.evaluate(id, io, d);
+      const pass = this.passes[j]!;
       const inputs = pass.inputs.map((input) => {
         if (input.kind === 'full') {
           const { leaf } = input;
@@ -398,39 +309,141 @@ export class FusedPlan {
           if (leaf.source === 'grad') return io.grad;
           return io.slots[(leaf as { name: string }).name]!;
         }
-        const x = value(input.node) as Float32Array;
+        const x = arrays[input.node]!;
         if (!input.expand) return x;
         const expanded = take(d.batches * d.rows);
         for (let i = 0; i < expanded.length; i++) expanded[i] = x[Math.floor(i / d.rows)]!;
         return expanded;
       });
-      const scalars = pass.scalars.map((s) => {
-        if (s.kind === 'node') return value(s.node) as number;
-        return Math.fround(s.of === 'all' ? n : s.of === 'rows' ? d.rows : d.cols);
+      const kernelScalars = pass.scalars.map((a) => {
+        if (a.kind === 'node') return scalars[a.node]!;
+        return Math.fround(a.of === 'all' ? n : a.of === 'rows' ? d.rows : d.cols);
       });
       const outputs = pass.outputs.map((o) => (o.kind === 'param' ? io.out.param : io.out.slots[o.name]!));
-      const rowSums = pass.rowSums.map((id) => small.get(id)!);
+      const rowSums = pass.rowSums.map((id) => arrays[id]!);
       const colSums = pass.colSums.map(() => {
         const raw = take(2 * d.batches * d.cols);
         const view = new Float64Array(raw.buffer, raw.byteOffset, d.batches * d.cols);
         view.fill(0);
         return view;
       });
-      const totals = pass.kernel.run(d, inputs, scalars, outputs, { rowSums, colSums });
-      pass.sums.forEach((id, k) => {
-        scalar.set(id, Math.fround(totals[k]!));
-      });
-      for (const id of pass.rowSums) computed.add(id);
-      pass.colSums.forEach((id, k) => {
-        small.get(id)!.set(colSums[k]!);
-        computed.add(id);
-      });
+      const totals = pass.kernel.run(d, inputs, kernelScalars, outputs, { rowSums, colSums });
+      for (let k = 0; k < pass.sums.length; k++) scalars[pass.sums[k]!] = Math.fround(totals[k]!);
+      for (let k = 0; k < pass.colSums.length; k++) arrays[pass.colSums[k]!]!.set(colSums[k]!);
     }
+    for (const id of this.stages[this.passes.length]!) this.evaluate(id, io, d);
+    // Every small output is computed before any is written: outputs may be their inputs' buffers.
     for (const [name, id] of this.smallOutputs) {
-      const x = value(id);
       const target = io.out.slots[name]!;
-      if (typeof x === 'number') target[0] = x;
-      else target.set(x);
+      if (nodes[id]!.layout === 'scalar') target[0] = scalars[id]!;
+      else target.set(arrays[id]!);
+    }
+    arrays.fill(undefined);
+  }
+
+  /** Computes a small node (of a layout other than full) from values already known. */
+  private evaluate(id: number, io: PlanRun, d: PlanDims): void {
+    const node = this.graph.nodes[id]!;
+    const scalars = this.scalarValues;
+    const f = Math.fround;
+    if (node.layout === 'scalar') {
+      switch (node.op) {
+        case 'scalar': {
+          const x = io.scalars[node.name];
+          if (typeof x !== 'number') throw new TypeError(`optimkit: scalar '${node.name}' has no value`);
+          scalars[id] = f(x);
+          return;
+        }
+        case 'constant':
+          scalars[id] = node.value;
+          return;
+        case 'slot':
+          scalars[id] = io.slots[node.name]![0]!;
+          return;
+        case 'sum':
+        case 'mean': {
+          // Of a small value (a reduction over the variable comes from its pass).
+          const source = this.graph.nodes[node.a]!;
+          const xs = source.layout === 'scalar' ? Float32Array.of(scalars[node.a]!) : this.arrays[node.a]!;
+          const count = f(xs.length);
+          let total = 0;
+          for (let i = 0; i < xs.length; i++) total += node.op === 'mean' ? f(xs[i]! / count) : xs[i]!;
+          scalars[id] = f(total);
+          return;
+        }
+        default:
+          scalars[id] = this.element(node, 0, 'scalar', d);
+          return;
+      }
+    }
+    const into = this.arrays[id]!;
+    switch (node.op) {
+      case 'slot':
+        into.set(io.slots[node.name]!.subarray(0, into.length));
+        return;
+      case 'rowMean': {
+        // Of a row or col value: one mean per batch over its last axis.
+        const source = this.graph.nodes[node.a]!;
+        const xs = this.arrays[node.a]!;
+        const per = source.layout === 'row' ? d.rows : d.cols;
+        const count = f(per);
+        for (let b = 0; b < d.batches; b++) {
+          let total = 0;
+          for (let j = 0; j < per; j++) total += f(xs[b * per + j]! / count);
+          into[b] = total;
+        }
+        return;
+      }
+      default:
+        for (let i = 0; i < into.length; i++) into[i] = this.element(node, i, node.layout, d);
+    }
+  }
+
+  /** Element `i` of an elementwise node evaluated over layout `target`, with float32 rounding. */
+  private element(node: GraphNode, i: number, target: Layout, d: PlanDims): number {
+    const f = Math.fround;
+    const x = (operand: number): number => {
+      const layout = this.graph.nodes[operand]!.layout;
+      if (layout === 'scalar') return this.scalarValues[operand]!;
+      return this.arrays[operand]![broadcastIndex(target, layout, i, d)]!;
+    };
+    switch (node.op) {
+      case 'neg':
+        return -x(node.a);
+      case 'abs':
+        return Math.abs(x(node.a));
+      case 'sign': {
+        const a = x(node.a);
+        return a > 0 ? 1 : a < 0 ? -1 : 0;
+      }
+      case 'sqrt':
+        return f(Math.sqrt(x(node.a)));
+      case 'rsqrt':
+        return f(1 / Math.sqrt(x(node.a)));
+      case 'square': {
+        const a = x(node.a);
+        return f(a * a);
+      }
+      case 'add':
+        return f(x(node.a) + x(node.b));
+      case 'sub':
+        return f(x(node.a) - x(node.b));
+      case 'mul':
+        return f(x(node.a) * x(node.b));
+      case 'div':
+        return f(x(node.a) / x(node.b));
+      case 'min':
+        return Math.min(x(node.a), x(node.b));
+      case 'max':
+        return Math.max(x(node.a), x(node.b));
+      case 'greater':
+        return x(node.a) > x(node.b) ? 1 : 0;
+      case 'less':
+        return x(node.a) < x(node.b) ? 1 : 0;
+      case 'select':
+        return x(node.mask) !== 0 ? x(node.a) : x(node.b);
+      default:
+        throw new Error(`optimkit: ${node.op} is not an elementwise node`);
     }
   }
 }

@@ -294,13 +294,14 @@ for (const backend of ['cpu', 'wasm']) {
     it('a kernel that throws propagates the error and leaks no tensor and no backend memory', () => {
       const variable = tf.variable(tf.ones([4]));
       const grad = tf.onesLike(variable);
+      const m = tf.zerosLike(variable);
       const run = () =>
         runFusedUpdate({
           kernelName: 'OptimkitFused_TestFailing',
           param: variable,
           grad,
           reads: {},
-          writes: [{ name: 'm', shape: [4] }],
+          writes: { m },
           workspace: 8,
           execute: () => {
             throw new Error('fused failure');
@@ -312,7 +313,7 @@ for (const backend of ['cpu', 'wasm']) {
       expect(run).toThrow('fused failure');
       expect(tf.memory().numTensors).toBe(tensors);
       expect(tf.backend().numDataIds()).toBe(dataIds);
-      tf.dispose([variable, grad]);
+      tf.dispose([variable, grad, m]);
     });
   });
 }
