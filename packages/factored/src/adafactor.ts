@@ -3,26 +3,13 @@ import {
   checkPositive,
   checkUnitInterval,
   defineOptimizer,
-  elementwiseVariants,
   type OptimizerOptions,
   type OptimkitOptimizer,
   type SlotSpec,
+  type Value,
 } from '@optimkit/core';
-import * as tf from '@tensorflow/tfjs-core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
 import { clipByRms, ema, factoredRsqrt, factoredSlots, isFactored, rms, updateFactored } from './factored.js';
-import {
-  emaOfMeans,
-  emaOfSums,
-  factoredDims,
-  factoredUpdate,
-  factoredWorkspace,
-  rmsClipDivisor,
-  rsqrtFactors,
-  squareStats,
-  unfactoredUpdate,
-  workspaceViews,
-} from './factored-fused.js';
 
 const defaults = {
   learningRate: null as number | null,
@@ -43,19 +30,6 @@ export type AdafactorDefaults = typeof defaults;
 export type AdafactorOptions = OptimizerOptions<AdafactorDefaults>;
 /** An Adafactor optimizer instance. */
 export type Adafactor = OptimkitOptimizer<AdafactorDefaults>;
-
-// Inputs param, the unclipped update u, m; scalars the RMS divisor, the learning rate, β₁, 1 − β₁,
-// lr·weightDecay. Outputs param (in place of u) and, with β₁, m.
-const adafactorApply = /* @__PURE__ */ elementwiseVariants(
-  (e, flags: { momentum: boolean; decay: boolean }) => {
-    const param = e.input(0);
-    let update = e.mul(e.div(e.input(1), e.scalar(0)), e.scalar(1));
-    if (flags.momentum) update = e.add(e.mul(e.input(2), e.scalar(2)), e.mul(update, e.scalar(3)));
-    const decayed = flags.decay ? e.sub(param, e.mul(param, e.scalar(4))) : param;
-    return flags.momentum ? [e.sub(decayed, update), update] : [e.sub(decayed, update)];
-  },
-  { inputs: 3, scalars: 5 },
-);
 
 /**
  * The Adafactor optimizer class (serialization name `OptimkitAdafactor`). Its `relativeStep`
@@ -93,97 +67,54 @@ export const Adafactor = /* @__PURE__ */ defineOptimizer({
     if (h.beta1 !== null) checkUnitInterval('beta1', h.beta1);
     checkNonNegative('weightDecay', h.weightDecay);
   },
-  slots: (shape, h): SlotSpec => ({
-    ...(isFactored(shape) ? factoredSlots(shape, 'row', 'col') : { v: 0 }),
+  slots: (shape, h): SlotSpec<'row' | 'col' | 'v' | 'm'> => ({
+    ...(isFactored(shape) ? factoredSlots('row', 'col') : { v: 0 }),
     ...(h.beta1 !== null ? { m: 0 } : {}),
   }),
-  update({ param, grad, slots, h, step, name }) {
-    const relative = h.relativeStep
-      ? Math.min(h.warmupInit ? 1e-6 * step : 1e-2, 1 / Math.sqrt(step))
-      : h.learningRate!;
-    // HF transformers' local learning rate: fairseq stores it back into the group and compounds it.
-    const lr: tf.Tensor | number = h.scaleParameter
-      ? tf.mul(tf.maximum(rms(param), h.epsilon2), relative)
-      : relative;
+  // epsilon1 keeps the root of the second moment finite; epsilon2 only floors the parameter scale.
+  epsilons: ['epsilon1'],
+  variant: (h, _step, shape) => ({
+    factored: isFactored(shape),
+    momentum: h.beta1 !== null,
+    decay: h.weightDecay !== 0,
+  }),
+  // Each a float64 expression of the reference code, rounded once where the rule uses it.
+  scalars: (h, step) => {
     const beta2 = 1 - step ** h.decayRate;
-    const square = tf.add(tf.square(grad), h.epsilon1);
-    const next: Record<string, tf.Tensor> = {};
-    let update: tf.Tensor;
-    if (isFactored(param.shape)) {
-      const { row, col } = updateFactored(slots.row!, slots.col!, square, beta2);
+    return {
+      relative: h.relativeStep
+        ? Math.min(h.warmupInit ? 1e-6 * step : 1e-2, 1 / Math.sqrt(step))
+        : h.learningRate!,
+      beta2,
+      oneMinusBeta2: 1 - beta2,
+      oneMinusBeta1: 1 - (h.beta1 ?? 0),
+    };
+  },
+  rule({ param, grad, slots, s, op, v }) {
+    // HF transformers' local learning rate: fairseq stores it back into the group and compounds it.
+    const lr = v.scaleParameter ? op.mul(op.max(rms(op, param), s.epsilon2), s.relative) : s.relative;
+    const square = op.add(op.square(grad), s.epsilon1);
+    const next: { row?: Value; col?: Value; v?: Value; m?: Value } = {};
+    let update: Value;
+    if (v.factored) {
+      const { row, col } = updateFactored(op, slots.row, slots.col, square, s.beta2, s.oneMinusBeta2);
       next.row = row;
       next.col = col;
-      update = tf.mul(factoredRsqrt(row, col), grad);
+      update = op.mul(factoredRsqrt(op, row, col), grad);
     } else {
-      next.v = ema(slots.v!, square, beta2);
-      update = tf.mul(tf.rsqrt(next.v), grad);
+      next.v = ema(op, slots.v, square, s.beta2, s.oneMinusBeta2);
+      update = op.mul(op.rsqrt(next.v), grad);
     }
-    update = tf.mul(clipByRms(update, h.clipThreshold), lr);
-    if (h.beta1 !== null) {
-      if (!slots.m)
-        throw new Error(`Adafactor: '${name}' has no first moment (its first update had no beta1)`);
-      next.m = ema(slots.m, update, h.beta1);
+    update = op.mul(clipByRms(op, update, s.clipThreshold), lr);
+    if (v.momentum) {
+      if (!('m' in slots)) {
+        throw new Error('Adafactor: a variable has no first moment (its first update had no beta1)');
+      }
+      next.m = ema(op, slots.m, update, s.beta1, s.oneMinusBeta1);
       update = next.m;
     }
-    const decayed = h.weightDecay !== 0 ? tf.sub(param, tf.mul(param, tf.mul(lr, h.weightDecay))) : param;
-    return { param: tf.sub(decayed, update), slots: next };
-  },
-  // The same arithmetic as elementwise kernels, each op rounded to float32 as the tensor op: the
-  // second-moment statistics (row and column means when factored), the unclipped update (kept in
-  // the output array) with its RMS, then the variable.
-  fusedWorkspace: factoredWorkspace,
-  fused({ param, grad, slots, out, workspace, shape, h, step, name }) {
-    const f = Math.fround;
-    const n = param.length;
-    const relative = h.relativeStep
-      ? Math.min(h.warmupInit ? 1e-6 * step : 1e-2, 1 / Math.sqrt(step))
-      : h.learningRate!;
-    const beta2 = 1 - step ** h.decayRate;
-    const u = out.param;
-    let paramSum = 0;
-    let updateSum = 0;
-    if (isFactored(shape)) {
-      const dims = factoredDims(shape);
-      const { colSums, rowFactor, colFactor } = workspaceViews(workspace, dims);
-      const row = out.slots.row!;
-      const col = out.slots.col!;
-      colSums.fill(0);
-      [paramSum = 0] = squareStats({ param: h.scaleParameter }).run(
-        dims,
-        [grad, param],
-        [h.epsilon1, dims.cols, dims.rows, n],
-        [],
-        { rowSums: [row], colSums: [colSums] },
-      );
-      emaOfMeans(slots.row!, row, beta2, 1 - beta2);
-      emaOfSums(slots.col!, colSums, col, beta2, 1 - beta2);
-      rsqrtFactors(row, col, dims, rowFactor, colFactor);
-      [updateSum = 0] = factoredUpdate.run(dims, [grad, rowFactor, colFactor], [n], [u]);
-    } else {
-      [updateSum = 0, paramSum = 0] = unfactoredUpdate({ param: h.scaleParameter }).run(
-        n,
-        [grad, slots.v!, param],
-        [h.epsilon1, beta2, 1 - beta2, n],
-        [u, out.slots.v!],
-      );
-    }
-    const lr = h.scaleParameter
-      ? f(Math.max(f(Math.sqrt(f(paramSum))), f(h.epsilon2)) * f(relative))
-      : f(relative);
-    const m0 = slots.m;
-    const m1 = out.slots.m;
-    const momentum = h.beta1 !== null;
-    if (momentum && (m0 === undefined || m1 === undefined)) {
-      throw new Error(`Adafactor: '${name}' has no first moment (its first update had no beta1)`);
-    }
-    const beta1 = h.beta1 ?? 0;
-    adafactorApply({ momentum, decay: h.weightDecay !== 0 }).run(
-      n,
-      [param, u, m0 ?? grad],
-      [rmsClipDivisor(updateSum, h.clipThreshold), lr, beta1, 1 - beta1, f(lr * f(h.weightDecay))],
-      momentum ? [u, m1!] : [u],
-    );
-    if (!momentum && m0 !== undefined && m1 !== undefined) m1.set(m0);
+    const decayed = v.decay ? op.sub(param, op.mul(param, op.mul(lr, s.weightDecay))) : param;
+    return { param: op.sub(decayed, update), slots: next };
   },
 });
 

@@ -3,27 +3,13 @@ import {
   checkPositive,
   checkUnitInterval,
   defineOptimizer,
-  elementwise,
-  elementwiseVariants,
   type OptimizerOptions,
   type OptimkitOptimizer,
   type SlotSpec,
+  type Value,
 } from '@optimkit/core';
-import * as tf from '@tensorflow/tfjs-core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
 import { clipByRms, ema, factoredRsqrt, factoredSlots, isFactored, updateFactored } from './factored.js';
-import {
-  emaOfMeans,
-  emaOfSums,
-  factoredDims,
-  factoredUpdate,
-  factoredWorkspace,
-  rmsClipDivisor,
-  rsqrtFactors,
-  squareStats,
-  unfactoredUpdate,
-  workspaceViews,
-} from './factored-fused.js';
 
 const defaults = {
   learningRate: null as number | null,
@@ -42,41 +28,6 @@ export type CAMEDefaults = typeof defaults;
 export type CAMEOptions = OptimizerOptions<CAMEDefaults>;
 /** A CAME optimizer instance. */
 export type CAME = OptimkitOptimizer<CAMEDefaults>;
-
-// The clipped update u/d and the first moment m (inputs u, m; scalars d, β₁, 1 − β₁, ε₂, cols,
-// rows), with the row means and column sums of the residual (u/d − m)² + ε₂.
-const cameResidual = /* @__PURE__ */ elementwise((e) => {
-  const update = e.div(e.input(0), e.scalar(0));
-  const m = e.add(e.mul(e.input(1), e.scalar(1)), e.mul(update, e.scalar(2)));
-  const difference = e.sub(update, m);
-  const residual = e.add(e.mul(difference, difference), e.scalar(3));
-  e.rowSum(e.div(residual, e.scalar(4)));
-  e.colSum(e.div(residual, e.scalar(5)));
-  return [m];
-});
-
-// The variable: inputs param, m, row factors, column factors; scalars lr, weightDecay·lr.
-const cameApply = /* @__PURE__ */ elementwiseVariants(
-  (e, flags: { decay: boolean }) => {
-    const param = e.input(0);
-    const update = e.mul(e.mul(e.rowInput(2), e.colInput(3)), e.input(1));
-    const decayed = flags.decay ? e.sub(param, e.mul(param, e.scalar(1))) : param;
-    return [e.sub(decayed, e.mul(update, e.scalar(0)))];
-  },
-  { inputs: 4, scalars: 2 },
-);
-
-// Unfactored: inputs param, the unclipped update u, m; scalars d, β₁, 1 − β₁, lr, weightDecay·lr.
-// Outputs param (in place of u) and m.
-const cameUnfactoredApply = /* @__PURE__ */ elementwiseVariants(
-  (e, flags: { decay: boolean }) => {
-    const param = e.input(0);
-    const m = e.add(e.mul(e.input(2), e.scalar(1)), e.mul(e.div(e.input(1), e.scalar(0)), e.scalar(2)));
-    const decayed = flags.decay ? e.sub(param, e.mul(param, e.scalar(4))) : param;
-    return [e.sub(decayed, e.mul(m, e.scalar(3))), m];
-  },
-  { inputs: 3, scalars: 5 },
-);
 
 /** The CAME optimizer class (serialization name `OptimkitCAME`). */
 export const CAME = /* @__PURE__ */ defineOptimizer({
@@ -98,88 +49,48 @@ export const CAME = /* @__PURE__ */ defineOptimizer({
     checkPositive('clipThreshold', h.clipThreshold);
     checkNonNegative('weightDecay', h.weightDecay);
   },
-  slots: (shape): SlotSpec =>
+  slots: (shape): SlotSpec<'m' | 'row' | 'col' | 'resRow' | 'resCol' | 'v'> =>
     isFactored(shape)
-      ? { m: 0, ...factoredSlots(shape, 'row', 'col'), ...factoredSlots(shape, 'resRow', 'resCol') }
+      ? { m: 0, ...factoredSlots('row', 'col'), ...factoredSlots('resRow', 'resCol') }
       : { m: 0, v: 0 },
-  update({ param, grad, slots, h }) {
-    const lr = h.learningRate!;
-    const square = tf.add(tf.square(grad), h.epsilon1);
-    const next: Record<string, tf.Tensor> = {};
-    let update: tf.Tensor;
-    const factored = isFactored(param.shape);
-    if (factored) {
-      const { row, col } = updateFactored(slots.row!, slots.col!, square, h.beta2);
+  // epsilon1 keeps the root of the second moment finite, epsilon2 that of the instability.
+  epsilons: ['epsilon1', 'epsilon2'],
+  variant: (h, _step, shape) => ({ factored: isFactored(shape), decay: h.weightDecay !== 0 }),
+  // Each a float64 expression of the reference code, rounded once where the rule uses it.
+  scalars: (h) => ({
+    oneMinusBeta1: 1 - h.beta1,
+    oneMinusBeta2: 1 - h.beta2,
+    oneMinusBeta3: 1 - h.beta3,
+    decayStep: h.weightDecay * h.learningRate!,
+  }),
+  rule({ param, grad, slots, s, op, v }) {
+    const square = op.add(op.square(grad), s.epsilon1);
+    const next: { m?: Value; row?: Value; col?: Value; resRow?: Value; resCol?: Value; v?: Value } = {};
+    let update: Value;
+    if (v.factored) {
+      const { row, col } = updateFactored(op, slots.row, slots.col, square, s.beta2, s.oneMinusBeta2);
       next.row = row;
       next.col = col;
-      update = tf.mul(factoredRsqrt(row, col), grad);
+      update = op.mul(factoredRsqrt(op, row, col), grad);
     } else {
-      next.v = ema(slots.v!, square, h.beta2);
-      update = tf.mul(tf.rsqrt(next.v), grad);
+      next.v = ema(op, slots.v, square, s.beta2, s.oneMinusBeta2);
+      update = op.mul(op.rsqrt(next.v), grad);
     }
-    update = clipByRms(update, h.clipThreshold);
-    next.m = ema(slots.m!, update, h.beta1);
-    if (factored) {
+    update = clipByRms(op, update, s.clipThreshold);
+    const m = ema(op, slots.m, update, s.beta1, s.oneMinusBeta1);
+    next.m = m;
+    if (v.factored) {
       // Instability of the clipped update around its running mean: the confidence statistic.
-      const residual = tf.add(tf.square(tf.sub(update, next.m)), h.epsilon2);
-      const { row, col } = updateFactored(slots.resRow!, slots.resCol!, residual, h.beta3);
+      const residual = op.add(op.square(op.sub(update, m)), s.epsilon2);
+      const { row, col } = updateFactored(op, slots.resRow, slots.resCol, residual, s.beta3, s.oneMinusBeta3);
       next.resRow = row;
       next.resCol = col;
-      update = tf.mul(factoredRsqrt(row, col), next.m);
+      update = op.mul(factoredRsqrt(op, row, col), m);
     } else {
-      update = next.m;
+      update = m;
     }
-    const decayed = h.weightDecay !== 0 ? tf.sub(param, tf.mul(param, h.weightDecay * lr)) : param;
-    return { param: tf.sub(decayed, tf.mul(update, lr)), slots: next };
-  },
-  // The same arithmetic as elementwise kernels, each op rounded to float32 as the tensor op: the
-  // second-moment statistics, the unclipped update (kept in the output array) with its RMS, the
-  // first moment with the residual statistics, then the variable.
-  fusedWorkspace: factoredWorkspace,
-  fused({ param, grad, slots, out, workspace, shape, h }) {
-    const n = param.length;
-    const lr = h.learningRate!;
-    const u = out.param;
-    const m0 = slots.m!;
-    const m1 = out.slots.m!;
-    const decay = h.weightDecay !== 0;
-    if (!isFactored(shape)) {
-      const [updateSum = 0] = unfactoredUpdate({ param: false }).run(
-        n,
-        [grad, slots.v!, param],
-        [h.epsilon1, h.beta2, 1 - h.beta2, n],
-        [u, out.slots.v!],
-      );
-      const divisor = rmsClipDivisor(updateSum, h.clipThreshold);
-      cameUnfactoredApply({ decay }).run(
-        n,
-        [param, u, m0],
-        [divisor, h.beta1, 1 - h.beta1, lr, h.weightDecay * lr],
-        [u, m1],
-      );
-      return;
-    }
-    const dims = factoredDims(shape);
-    const { colSums, rowFactor, colFactor } = workspaceViews(workspace, dims);
-    colSums.fill(0);
-    squareStats({ param: false }).run(dims, [grad, param], [h.epsilon1, dims.cols, dims.rows, n], [], {
-      rowSums: [out.slots.row!],
-      colSums: [colSums],
-    });
-    emaOfMeans(slots.row!, out.slots.row!, h.beta2, 1 - h.beta2);
-    emaOfSums(slots.col!, colSums, out.slots.col!, h.beta2, 1 - h.beta2);
-    rsqrtFactors(out.slots.row!, out.slots.col!, dims, rowFactor, colFactor);
-    const [updateSum = 0] = factoredUpdate.run(dims, [grad, rowFactor, colFactor], [n], [u]);
-    const divisor = rmsClipDivisor(updateSum, h.clipThreshold);
-    colSums.fill(0);
-    cameResidual.run(dims, [u, m0], [divisor, h.beta1, 1 - h.beta1, h.epsilon2, dims.cols, dims.rows], [m1], {
-      rowSums: [out.slots.resRow!],
-      colSums: [colSums],
-    });
-    emaOfMeans(slots.resRow!, out.slots.resRow!, h.beta3, 1 - h.beta3);
-    emaOfSums(slots.resCol!, colSums, out.slots.resCol!, h.beta3, 1 - h.beta3);
-    rsqrtFactors(out.slots.resRow!, out.slots.resCol!, dims, rowFactor, colFactor);
-    cameApply({ decay }).run(dims, [param, m1, rowFactor, colFactor], [lr, h.weightDecay * lr], [u]);
+    const decayed = v.decay ? op.sub(param, op.mul(param, s.decayStep)) : param;
+    return { param: op.sub(decayed, op.mul(update, s.learningRate)), slots: next };
   },
 });
 

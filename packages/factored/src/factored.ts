@@ -1,5 +1,9 @@
-import type { SlotSpec } from '@optimkit/core';
-import * as tf from '@tensorflow/tfjs-core';
+/**
+ * Rule fragments shared by Adafactor and CAME: functions of the rule vocabulary `op` and rule
+ * values, each the chain of tfjs ops the reference code computes, in the same order (so that the
+ * composite and fused paths core derives from a rule round exactly as those ops do).
+ */
+import type { Operand, RuleOps, SlotInit, Value } from '@optimkit/core';
 
 /** Adafactor factors a variable's second moment when it has at least two dimensions. */
 export function isFactored(shape: readonly number[]): boolean {
@@ -8,28 +12,34 @@ export function isFactored(shape: readonly number[]): boolean {
 
 /**
  * The row and column statistics of a variable of rank ≥ 2, factored over its last two dims
- * (leading dims are batched): `row` is `shape[:-1]`, `col` is `shape[:-2] + shape[-1:]`.
+ * (leading dims are batched): `row` is `shape[:-1]`, `col` is `shape[:-2] + shape[-1:]`. Their
+ * layouts are declared, since a square matrix's row and column statistics have the same shape.
  */
-export function factoredSlots(shape: readonly number[], row: string, col: string): SlotSpec {
-  return {
-    [row]: { shape: shape.slice(0, -1), value: 0 },
-    [col]: { shape: [...shape.slice(0, -2), shape[shape.length - 1]!], value: 0 },
+export function factoredSlots<R extends string, C extends string>(
+  row: R,
+  col: C,
+): { [N in R | C]: SlotInit } {
+  return { [row]: { layout: 'row', value: 0 }, [col]: { layout: 'col', value: 0 } } as {
+    [N in R | C]: SlotInit;
   };
 }
 
-/** Root mean square of a whole tensor, as a scalar tensor. */
-export function rms(x: tf.Tensor): tf.Tensor {
-  return tf.sqrt(tf.mean(tf.square(x)));
+/** Root mean square of a whole value, a scalar: `sqrt(mean(square(x)))`. */
+export function rms(op: RuleOps, x: Value): Value {
+  return op.sqrt(op.mean(op.square(x)));
 }
 
 /** Adafactor's update clipping: `u / max(1, RMS(u) / threshold)`. */
-export function clipByRms(update: tf.Tensor, threshold: number): tf.Tensor {
-  return tf.div(update, tf.maximum(tf.div(rms(update), threshold), 1));
+export function clipByRms(op: RuleOps, update: Value, threshold: Operand): Value {
+  return op.div(update, op.max(op.div(rms(op, update), threshold), 1));
 }
 
-/** `beta · average + (1 − beta) · value`, in the order the reference code computes it. */
-export function ema(average: tf.Tensor, value: tf.Tensor, beta: number, oneMinusBeta = 1 - beta): tf.Tensor {
-  return tf.add(tf.mul(average, beta), tf.mul(value, oneMinusBeta));
+/**
+ * `beta · average + (1 − beta) · value`, in the order the reference code computes it; `oneMinusBeta`
+ * is a scalar computed in float64 from `beta` (never `op.sub(1, beta)`, which rounds differently).
+ */
+export function ema(op: RuleOps, average: Value, value: Value, beta: Operand, oneMinusBeta: Operand): Value {
+  return op.add(op.mul(average, beta), op.mul(value, oneMinusBeta));
 }
 
 /**
@@ -37,24 +47,24 @@ export function ema(average: tf.Tensor, value: tf.Tensor, beta: number, oneMinus
  * `row ← β·row + (1−β)·mean(square, −1)`, `col ← β·col + (1−β)·mean(square, −2)`.
  */
 export function updateFactored(
-  row: tf.Tensor,
-  col: tf.Tensor,
-  square: tf.Tensor,
-  beta: number,
-  oneMinusBeta = 1 - beta,
-): { row: tf.Tensor; col: tf.Tensor } {
-  const rank = square.rank;
+  op: RuleOps,
+  row: Value,
+  col: Value,
+  square: Value,
+  beta: Operand,
+  oneMinusBeta: Operand,
+): { row: Value; col: Value } {
   return {
-    row: ema(row, tf.mean(square, rank - 1), beta, oneMinusBeta),
-    col: ema(col, tf.mean(square, rank - 2), beta, oneMinusBeta),
+    row: ema(op, row, op.rowMean(square), beta, oneMinusBeta),
+    col: ema(op, col, op.colMean(square), beta, oneMinusBeta),
   };
 }
 
 /**
  * `1/sqrt(V̂)` of the rank-1 reconstruction `V̂ᵢⱼ = rowᵢ · colⱼ / mean(row)` (fairseq's
- * `_approx_sq_grad`), with the shape of the variable.
+ * `_approx_sq_grad`), with the shape of the variable (the row and column factors broadcast).
  */
-export function factoredRsqrt(row: tf.Tensor, col: tf.Tensor): tf.Tensor {
-  const rowFactor = tf.rsqrt(tf.div(row, tf.mean(row, row.rank - 1, true)));
-  return tf.mul(tf.expandDims(rowFactor, -1), tf.expandDims(tf.rsqrt(col), -2));
+export function factoredRsqrt(op: RuleOps, row: Value, col: Value): Value {
+  const rowFactor = op.rsqrt(op.div(row, op.rowMean(row)));
+  return op.mul(rowFactor, op.rsqrt(col));
 }

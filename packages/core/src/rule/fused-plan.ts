@@ -203,6 +203,8 @@ export class FusedPlan {
           else if (node.layout === 'col')
             result = e.colInput(inputArg({ kind: 'small', node: id, expand: false }));
           else result = e.rowInput(inputArg({ kind: 'small', node: id, expand: node.layout === 'batch' }));
+          // A small mask arrives as 0 or 1.
+          if (node.op === 'greater' || node.op === 'less') result = e.greater(result, e.constant(0));
         } else {
           switch (node.op) {
             case 'param':

@@ -105,6 +105,28 @@ describeFusedEquivalence({
   bitIdentical: ['cpu'],
 });
 
+// Row-wise clipping with masks of small layouts used on the whole variable.
+const RowClip = defineOptimizer({
+  className: 'OptimkitTestRuleRowClip',
+  ...meta,
+  defaults: { learningRate: 0.1, limit: 0.5 },
+  variant: (_h, _step, shape) => ({ factored: shape.length >= 2 }),
+  rule: ({ param, grad, s, op, v }) => {
+    const scale = v.factored ? op.rowMean(op.abs(grad)) : op.mean(op.abs(grad));
+    const large = op.greater(scale, s.limit);
+    const step = op.select(large, op.div(op.mul(grad, s.limit), scale), grad);
+    return { param: op.sub(param, op.mul(step, s.learningRate)) };
+  },
+});
+
+describeFusedEquivalence({
+  name: 'row-clip rule (masks of row and scalar layout on the variable)',
+  create: (options: { learningRate?: number; limit?: number }) => new RowClip(options),
+  optionSets: [{}, { limit: 0.05 }],
+  // tfjs's wasm backend sums a mean in its own order: bit for bit only on cpu.
+  bitIdentical: ['cpu'],
+});
+
 describeFusedEquivalence({
   name: 'row-column rule (row, column and batch statistics)',
   create: (options: { learningRate?: number; beta?: number; clip?: number }) => new RowColumn(options),
