@@ -1,5 +1,3 @@
-// Internal since the rule API; kept exported until every family is ported.
-export { elementwise, elementwiseVariants } from './elementwise.js';
 export {
   FUSED_BACKENDS,
   fusedKernelName,

@@ -6,6 +6,8 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { cpuWasmBackend } from './cpu-wasm.js';
 import type { RuleGraph } from './graph.js';
+import { webglBackend } from './webgl.js';
+import { webgpuBackend } from './webgpu.js';
 
 /** One variable's fused update. Tensors are owned by the caller; the results by the engine. */
 export interface FusedRuleRun {
@@ -32,4 +34,6 @@ export interface FusedRuleBackend {
 export const FUSED_RULE_BACKENDS: Readonly<Record<string, FusedRuleBackend>> = {
   cpu: cpuWasmBackend,
   wasm: cpuWasmBackend,
+  webgl: webglBackend,
+  webgpu: webgpuBackend,
 };

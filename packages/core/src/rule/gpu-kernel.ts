@@ -20,10 +20,10 @@ export interface GpuDriver<B extends BackendLike> {
   /** The tfjs backend name. */
   readonly backendName: string;
   /**
-   * Gets a tensor ready to be read by `users` programs (WebGL packs an unpacked texture once rather
-   * than once per program). Returns it, or a new tensor that the caller disposes.
+   * Gets a tensor ready to be read by the programs (WebGL packs an unpacked texture once rather
+   * than once per program that reads it). Returns it, or a new tensor that the caller disposes.
    */
-  prepare(backend: B, info: tf.TensorInfo, users: number): tf.TensorInfo;
+  prepare(backend: B, info: tf.TensorInfo): tf.TensorInfo;
   /** Runs `program` over `inputs` (presented at their layouts); for a stage, its output feeds `Sum`. */
   run(
     backend: B,
@@ -51,24 +51,6 @@ function kernelFunc(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo[] {
 function ensureKernel(kernelName: string, backendName: string): void {
   if (tf.getKernel(kernelName, backendName) !== undefined) return;
   tf.registerKernel({ kernelName, backendName, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
-}
-
-/** How many programs read each source, per plan. */
-const users = new WeakMap<GpuPlan, Map<string, number>>();
-
-function usersOf(plan: GpuPlan): Map<string, number> {
-  let counts = users.get(plan);
-  if (!counts) {
-    counts = new Map();
-    for (const program of plan.programs) {
-      for (const input of program.inputs) {
-        const key = sourceKey(input.source);
-        counts.set(key, (counts.get(key) ?? 0) + 1);
-      }
-    }
-    users.set(plan, counts);
-  }
-  return counts;
 }
 
 /** The plans, by graph: compiled once per rule graph. */
@@ -104,7 +86,6 @@ export function runGpuPlan<B extends BackendLike>(
   const shape = run.param.shape;
   const dims = gpuDims(shape);
   const host = plan.hostValues(run.scalars);
-  const counts = usersOf(plan);
   const sum = tf.getKernel('Sum', driver.backendName)!.kernelFunc;
   const targetShapes = plan.outputs.map(({ target }) =>
     target.kind === 'param' ? shape : run.slots.get(target.name)!.shape,
@@ -136,7 +117,7 @@ export function runGpuPlan<B extends BackendLike>(
       let info = prepared.get(key);
       if (!info) {
         const given = raw(source, layout);
-        info = driver.prepare(backend, given, counts.get(key) ?? 1);
+        info = driver.prepare(backend, given);
         if (info.dataId !== given.dataId) made.push(info);
         prepared.set(key, info);
       }

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadOptimizer } from '../registry.js';
 import { decodeState, encodeState, type StateHeader } from '../state-format.js';
 import type { NamedTensor } from '../types.js';
+import { describeFusedEquivalence, type FusableOptimizer } from './fused.js';
 import { mixedRanks, type Problem, quadratic, rosenbrock } from './problems.js';
 
 export {
@@ -106,10 +107,27 @@ function withOptions<O extends object>(options: O, extra: Record<string, unknown
   return { ...options, ...extra };
 }
 
-/** Runs the whole optimkit optimizer contract (DESIGN.md) against one optimizer. */
+/**
+ * Runs the whole optimkit optimizer contract against one optimizer; for a rule-based one, also
+ * the fused-kernel equivalence on cpu for every option set (see {@link describeFusedEquivalence}).
+ */
 export function describeOptimizerConformance<O extends object>(info: ConformanceInfo<O>): void {
   const optionSets = info.optionSets ?? [{} as O];
   const base = info.quadratic.options;
+
+  // A rule-based optimizer's fused kernels must equal its composite tfjs ops, bit for bit on cpu.
+  const probe = info.create(optionSets[0]) as ConformantOptimizer & { definition?: { rule?: unknown } };
+  const ruleBased = typeof probe.definition?.rule === 'function';
+  probe.dispose();
+  if (ruleBased) {
+    describeFusedEquivalence({
+      name: info.name,
+      create: info.create as unknown as (options: O) => FusableOptimizer,
+      optionSets,
+      backends: ['cpu'],
+      bitIdentical: ['cpu'],
+    });
+  }
 
   describe(`${info.name}: optimkit conformance`, () => {
     const problems: Problem[] = [];
