@@ -76,7 +76,8 @@ export interface FusedArrays {
   readonly workspace: Float32Array;
 }
 
-interface FusedAttrs {
+/** One variable's part of a fused kernel call. */
+interface EntryAttrs {
   execute: (arrays: FusedArrays) => void;
   reads: readonly string[];
   writes: readonly { name: string; shape: readonly number[] }[];
@@ -85,17 +86,30 @@ interface FusedAttrs {
   inPlace: readonly boolean[];
 }
 
-const slotKey = (name: string) => `slot:${name}`;
+interface FusedAttrs {
+  /** The variables of this call, updated one after the other. */
+  entries: readonly EntryAttrs[];
+  /** How many variables the call updates (read by tests that count fused updates). */
+  count: number;
+}
+
+const inputKey = (entry: number, what: string) => `${entry}/${what}`;
+const slotKey = (entry: number, name: string) => inputKey(entry, `slot:${name}`);
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
 function unpack({ inputs, attrs }: KernelArgs) {
   const a = attrs as unknown as FusedAttrs;
-  const param = inputs.param!;
-  const grad = inputs.grad!;
-  const slots = a.reads.map((name) => inputs[slotKey(name)]!);
-  const targets = [param, ...a.writes.map((w) => inputs[slotKey(w.name)]!)];
-  return { a, param, grad, slots, targets };
+  return a.entries.map((entry, i) => {
+    const param = inputs[inputKey(i, 'param')]!;
+    return {
+      entry,
+      param,
+      grad: inputs[inputKey(i, 'grad')]!,
+      slots: entry.reads.map((name) => inputs[slotKey(i, name)]!),
+      targets: [param, ...entry.writes.map((w) => inputs[slotKey(i, w.name)]!)],
+    };
+  });
 }
 
 function float32(values: unknown, what: string): Float32Array {
@@ -104,7 +118,7 @@ function float32(values: unknown, what: string): Float32Array {
 }
 
 function arrays(
-  a: FusedAttrs,
+  a: EntryAttrs,
   param: Float32Array,
   grad: Float32Array,
   slots: Float32Array[],
@@ -112,84 +126,88 @@ function arrays(
   outSlots: Float32Array[],
   workspace: Float32Array,
 ): FusedArrays {
-  return {
-    param,
-    grad,
-    slots: Object.fromEntries(a.reads.map((name, i) => [name, slots[i]!])),
-    out: { param: outParam, slots: Object.fromEntries(a.writes.map((w, i) => [w.name, outSlots[i]!])) },
-    workspace,
-  };
+  const slotArrays: Record<string, Float32Array> = {};
+  for (let i = 0; i < a.reads.length; i++) slotArrays[a.reads[i]!] = slots[i]!;
+  const outArrays: Record<string, Float32Array> = {};
+  for (let i = 0; i < a.writes.length; i++) outArrays[a.writes[i]!.name] = outSlots[i]!;
+  return { param, grad, slots: slotArrays, out: { param: outParam, slots: outArrays }, workspace };
 }
 
-// cpu: inputs are read straight from the backend's typed arrays and outputs are fresh arrays that
-// become tensors only once the update has succeeded.
+// cpu: inputs are read straight from the backend's typed arrays; outputs are their own arrays
+// (in place) or fresh ones that become tensors once every update has succeeded.
 function cpuKernel(args: KernelArgs): tf.TensorInfo[] {
   const backend = args.backend as CpuBackendLike;
-  const { a, param, grad, slots, targets } = unpack(args);
   const read = (info: tf.TensorInfo, what: string) => float32(backend.data.get(info.dataId).values, what);
-  const outputs = targets.map((info, i) =>
-    a.inPlace[i] ? read(info, 'an output') : new Float32Array(tf.util.sizeFromShape(info.shape)),
-  );
-  const [outParam, ...outSlots] = outputs;
-  a.execute(
-    arrays(
-      a,
-      read(param, 'the variable'),
-      read(grad, 'the gradient'),
-      slots.map((s, i) => read(s, `slot '${a.reads[i]}'`)),
-      outParam!,
-      outSlots,
-      new Float32Array(a.workspace),
-    ),
-  );
-  return targets
-    .map((info, i) => (a.inPlace[i] ? null : backend.makeTensorInfo([...info.shape], 'float32', outputs[i]!)))
-    .filter((info): info is tf.TensorInfo => info !== null);
+  const made: [readonly number[], Float32Array][] = [];
+  for (const { entry, param, grad, slots, targets } of unpack(args)) {
+    const outputs = targets.map((info, i) => {
+      if (entry.inPlace[i]) return read(info, 'an output');
+      const values = new Float32Array(tf.util.sizeFromShape(info.shape));
+      made.push([info.shape, values]);
+      return values;
+    });
+    const [outParam, ...outSlots] = outputs;
+    entry.execute(
+      arrays(
+        entry,
+        read(param, 'the variable'),
+        read(grad, 'the gradient'),
+        slots.map((s, i) => read(s, `slot '${entry.reads[i]}'`)),
+        outParam!,
+        outSlots,
+        new Float32Array(entry.workspace),
+      ),
+    );
+  }
+  return made.map(([shape, values]) => backend.makeTensorInfo([...shape], 'float32', values));
 }
 
-// wasm: the update reads and writes the module's heap in place (elementwise kernels run there
-// directly), and its workspace is heap memory too. Every input is made resident and every output
+// wasm: the updates read and write the module's heap in place (elementwise kernels run there
+// directly), and the workspace is heap memory too. Every input is made resident and every output
 // allocated before any view is taken, since an allocation may grow (and detach) the heap.
 function wasmKernel(args: KernelArgs): tf.TensorInfo[] {
   const backend = args.backend as WasmBackendLike;
   const memory = backend.wasm?.asm?.memory;
   if (memory instanceof WebAssembly.Memory) registerWasmMemory(memory);
-  const { a, param, grad, slots, targets } = unpack(args);
-  for (const info of [param, grad, ...slots, ...targets]) backend.dataIdMap.get(info.dataId);
-  const fresh = targets
-    .filter((_, i) => !a.inPlace[i])
-    .map((info) => backend.makeOutput([...info.shape], 'float32'));
+  const entries = unpack(args);
+  for (const { param, grad, slots, targets } of entries) {
+    for (const info of [param, grad, ...slots, ...targets]) backend.dataIdMap.get(info.dataId);
+  }
+  const fresh = entries.map(({ entry, targets }) =>
+    targets.map((info, i) => (entry.inPlace[i] ? null : backend.makeOutput([...info.shape], 'float32'))),
+  );
+  const workspaceLength = Math.max(0, ...entries.map(({ entry }) => entry.workspace));
   // One element more than asked, to start the workspace on an 8-byte boundary (for float64 views).
-  const scratch = a.workspace > 0 ? backend.makeOutput([a.workspace + 1], 'float32') : null;
+  const scratch = workspaceLength > 0 ? backend.makeOutput([workspaceLength + 1], 'float32') : null;
+  const made = fresh.flat().filter((info): info is tf.TensorInfo => info !== null);
   try {
     const view = (info: tf.TensorInfo, what: string) => float32(backend.typedArrayFromHeap(info), what);
-    let next = 0;
-    const [outParam, ...outSlots] = targets.map((info, i) =>
-      view(a.inPlace[i] ? info : fresh[next++]!, 'an output'),
-    );
-    let workspace: Float32Array = new Float32Array(0);
+    let heapWorkspace: Float32Array = new Float32Array(0);
     if (scratch) {
       const heap = view(scratch, 'the workspace');
-      workspace = heap.subarray(heap.byteOffset % 8 === 0 ? 0 : 1).subarray(0, a.workspace);
+      heapWorkspace = heap.subarray(heap.byteOffset % 8 === 0 ? 0 : 1).subarray(0, workspaceLength);
     }
-    a.execute(
-      arrays(
-        a,
-        view(param, 'the variable'),
-        view(grad, 'the gradient'),
-        slots.map((s, i) => view(s, `slot '${a.reads[i]}'`)),
-        outParam!,
-        outSlots,
-        workspace,
-      ),
-    );
+    entries.forEach(({ entry, param, grad, slots, targets }, e) => {
+      const [outParam, ...outSlots] = targets.map((info, i) => view(fresh[e]![i] ?? info, 'an output'));
+      entry.execute(
+        arrays(
+          entry,
+          view(param, 'the variable'),
+          view(grad, 'the gradient'),
+          slots.map((s, i) => view(s, `slot '${entry.reads[i]}'`)),
+          outParam!,
+          outSlots,
+          heapWorkspace.subarray(0, entry.workspace),
+        ),
+      );
+    });
   } catch (error) {
-    for (const info of fresh) backend.disposeData(info.dataId, true);
+    for (const info of made) backend.disposeData(info.dataId, true);
     throw error;
   } finally {
     if (scratch) backend.disposeData(scratch.dataId, true);
   }
-  return fresh;
+  return made;
 }
 
 const KERNELS: Record<string, (args: KernelArgs) => tf.TensorInfo[]> = {
@@ -224,49 +242,67 @@ export interface FusedRun {
   /** The arithmetic: reads the inputs, writes every element of every output. */
   execute: (arrays: FusedArrays) => void;
   /**
-   * Update the param and the written slots in their own buffers where no other tensor shares
-   * them (a variable's data is not shared once the tensors it was assigned from are disposed).
+   * Update the written slots (`'slots'`), or the param too (`'all'`), in their own buffers where no
+   * other tensor shares them (a variable's data is not shared once the tensors it was assigned
+   * from are disposed). Default: neither.
    */
-  inPlace?: boolean;
+  inPlace?: 'all' | 'slots' | false;
 }
 
 /**
- * Runs one variable's fused update as a single tfjs kernel on the active backend (registering it
- * on first use). Returns the new param and written slots as tensors tracked by the engine, except
- * those updated in place: the param is then `run.param` itself and the slot is left out.
+ * Runs the fused updates of several variables as a single tfjs kernel on the active backend
+ * (registering it on first use), one variable after the other. Returns, per run, the new param
+ * and written slots as tensors tracked by the engine, except those updated in place: the param is
+ * then `run.param` itself and the slot is left out. All runs must share one kernel name.
  */
-export function runFusedUpdate(run: FusedRun): { param: tf.Tensor; slots: Record<string, tf.Tensor> } {
-  ensureKernel(run.kernelName, tf.getBackend());
-  const reads = Object.keys(run.reads);
-  const writes = Object.keys(run.writes);
-  const inputs: tf.NamedTensorMap = { param: run.param, grad: run.grad };
-  for (const name of reads) inputs[slotKey(name)] = run.reads[name]!;
-  for (const name of writes) inputs[slotKey(name)] = run.writes[name]!;
-  const targets = [run.param, ...writes.map((name) => run.writes[name]!)];
+export function runFusedBatch(
+  runs: readonly FusedRun[],
+): { param: tf.Tensor; slots: Record<string, tf.Tensor> }[] {
+  if (runs.length === 0) return [];
+  const kernelName = runs[0]!.kernelName;
+  ensureKernel(kernelName, tf.getBackend());
   const backend = tf.backend();
-  // Written in place only when no other tensor, and no other input of this run, shares the buffer.
-  const others = [run.grad, ...targets, ...Object.values(run.reads)];
-  const inPlace = targets.map(
-    (t) =>
-      run.inPlace === true &&
-      backend.refCount(t.dataId) === 1 &&
-      others.every((o) => o === t || o.dataId !== t.dataId),
-  );
-  const attrs: FusedAttrs = {
-    execute: run.execute,
-    reads,
-    writes: writes.map((name) => ({ name, shape: run.writes[name]!.shape })),
-    workspace: run.workspace,
-    inPlace,
-  };
-  const outputs = tf
-    .engine()
-    .runKernel<tf.Tensor[]>(run.kernelName, inputs, attrs as unknown as tf.NamedAttrMap);
-  const fresh = (Array.isArray(outputs) ? outputs : [outputs]).values();
-  const param = inPlace[0] ? run.param : fresh.next().value!;
-  const slots: Record<string, tf.Tensor> = {};
-  writes.forEach((name, i) => {
-    if (!inPlace[i + 1]) slots[name] = fresh.next().value!;
+  const inputs: tf.NamedTensorMap = {};
+  const entries = runs.map((run, e): EntryAttrs => {
+    if (run.kernelName !== kernelName) throw new Error('runFusedBatch: every run must share one kernel');
+    const reads = Object.keys(run.reads);
+    const writes = Object.keys(run.writes);
+    inputs[inputKey(e, 'param')] = run.param;
+    inputs[inputKey(e, 'grad')] = run.grad;
+    for (const name of reads) inputs[slotKey(e, name)] = run.reads[name]!;
+    for (const name of writes) inputs[slotKey(e, name)] = run.writes[name]!;
+    const targets = [run.param, ...writes.map((name) => run.writes[name]!)];
+    // Written in place only when no other tensor, and no other input of this run, shares the buffer.
+    const others = [run.grad, ...targets, ...Object.values(run.reads)];
+    const inPlace = targets.map(
+      (t, i) =>
+        (run.inPlace === 'all' || (run.inPlace === 'slots' && i > 0)) &&
+        backend.refCount(t.dataId) === 1 &&
+        others.every((o) => o === t || o.dataId !== t.dataId),
+    );
+    return {
+      execute: run.execute,
+      reads,
+      writes: writes.map((name) => ({ name, shape: run.writes[name]!.shape })),
+      workspace: run.workspace,
+      inPlace,
+    };
   });
-  return { param, slots };
+  const attrs: FusedAttrs = { entries, count: runs.length };
+  const outputs = tf.engine().runKernel<tf.Tensor[]>(kernelName, inputs, attrs as unknown as tf.NamedAttrMap);
+  const fresh = (Array.isArray(outputs) ? outputs : [outputs]).values();
+  return runs.map((run, e) => {
+    const { inPlace, writes } = entries[e]!;
+    const param = inPlace[0] ? run.param : fresh.next().value!;
+    const slots: Record<string, tf.Tensor> = {};
+    writes.forEach(({ name }, i) => {
+      if (!inPlace[i + 1]) slots[name] = fresh.next().value!;
+    });
+    return { param, slots };
+  });
+}
+
+/** {@link runFusedBatch} of one variable. */
+export function runFusedUpdate(run: FusedRun): { param: tf.Tensor; slots: Record<string, tf.Tensor> } {
+  return runFusedBatch([run])[0]!;
 }

@@ -19,7 +19,7 @@ import {
   serializeHyperparameter,
 } from './hyperparameters.js';
 import { type OptimizerClass, registerOptimizer } from './registry.js';
-import { FUSED_RULE_BACKENDS } from './rule/backends.js';
+import { FUSED_RULE_BACKENDS, type FusedRuleBackend, type FusedRuleRun } from './rule/backends.js';
 import { runComposite } from './rule/composite.js';
 import { type Layout, RuleError, slotLayout } from './rule/graph.js';
 import { CompiledRule, type Rule, type RuleParts, type RulePlan } from './rule/rule.js';
@@ -159,6 +159,50 @@ function slotInitLayout(init: SlotInit | undefined, variableShape: readonly numb
 
 function registeredVariable(name: string): tf.Variable | undefined {
   return tf.engine().registeredVariables[name];
+}
+
+/** One variable of a step, with everything its update needs. */
+interface Prepared<D extends Defaults> {
+  variable: tf.Variable;
+  grad: tf.Tensor;
+  state: VariableState;
+  h: Resolved<D>;
+  step: number;
+  plan: RulePlan | null;
+  scalars: Readonly<Record<string, number>> | null;
+}
+
+/** Variables up to this size share a fused kernel call with others of the same rule and scalars. */
+const BATCH_VARIABLE_SIZE = 1 << 16;
+/** Elements of one batched call at most (its fresh outputs and gradients live at the same time). */
+const BATCH_TOTAL_SIZE = 1 << 20;
+
+/**
+ * The step's variables in calls: one variable per call, or (when the backend batches) small
+ * variables that share a traced rule and step scalars together, as PyTorch's foreach kernels do.
+ */
+function batches<D extends Defaults>(prepared: readonly Prepared<D>[], batching: boolean): Prepared<D>[][] {
+  if (!batching) return prepared.map((p) => [p]);
+  const out: Prepared<D>[][] = [];
+  const open = new Map<object, Map<object, { batch: Prepared<D>[]; size: number }>>();
+  for (const p of prepared) {
+    const size = p.variable.size;
+    if (!p.plan || !p.scalars || size > BATCH_VARIABLE_SIZE) {
+      out.push([p]);
+      continue;
+    }
+    let byScalars = open.get(p.plan.graph);
+    if (!byScalars) open.set(p.plan.graph, (byScalars = new Map()));
+    let current = byScalars.get(p.scalars);
+    if (!current || current.size + size > BATCH_TOTAL_SIZE) {
+      current = { batch: [], size: 0 };
+      byScalars.set(p.scalars, current);
+      out.push(current.batch);
+    }
+    current.batch.push(p);
+    current.size += size;
+  }
+  return out;
 }
 
 /**
@@ -410,9 +454,12 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
         grad: this.accumulators.get(name)!,
       }));
     }
-    // Everything that can fail is done before any variable changes: states, slots, rule traces.
+    // Everything that can fail is done before any variable changes: states, slots, rule traces
+    // and step scalars.
     const created: VariableState[] = [];
-    let prepared: { variable: tf.Variable; grad: tf.Tensor; state: VariableState; plan: RulePlan | null }[];
+    const backend = tf.backend();
+    const floor = backend.floatPrecision() === 16 ? backend.epsilon() : 0;
+    let prepared: Prepared<D>[];
     try {
       prepared = work.map(({ variable, grad }) => {
         let state = this.states.get(variable.name);
@@ -420,10 +467,12 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
           state = this.createState(variable, hyperparameters);
           created.push(state);
         }
-        const plan = this.rule
-          ? this.planFor(this.rule, state, variable, hyperparameters[state.group + 1]!)
-          : null;
-        return { variable, grad, state, plan };
+        const h = hyperparameters[state.group + 1]!;
+        const step = state.step + 1;
+        if (!this.rule) return { variable, grad, state, h, step, plan: null, scalars: null };
+        const plan = this.planFor(this.rule, state, variable, h);
+        const scalars = this.rule.scalarValues(h, step, plan.variant, plan.key, floor);
+        return { variable, grad, state, h, step, plan, scalars };
       });
     } catch (error) {
       for (const state of created) {
@@ -432,28 +481,27 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
       }
       throw error;
     }
-    const fused = this.rule !== null && fusedKernelsActive();
+    const fused = this.rule !== null && fusedKernelsActive() ? FUSED_RULE_BACKENDS[tf.getBackend()]! : null;
     const scale = globalNormScale(
       work.map(({ variable, grad }) => ({ name: variable.name, grad })),
       this.transforms,
     );
     try {
-      for (const { variable, grad, state, plan } of prepared) {
+      for (const batch of batches(prepared, fused?.runMany !== undefined)) {
         tf.tidy(() => {
-          const g = transformGradient(grad, this.transforms, scale);
-          const h = hyperparameters[state.group + 1]!;
-          const step = state.step + 1;
-          const result = plan
-            ? this.runRule(plan, fused, variable, g, state, h, step)
-            : this.runUpdate(variable, g, state, h, step);
-          if (result.param !== variable) variable.assign(result.param);
-          for (const [name, value] of Object.entries(result.slots ?? {})) {
-            const slot = state.slots.get(name);
-            if (!slot) throw new Error(`${this.definition.className} updated an unknown slot '${name}'`);
-            if (value !== slot) slot.assign(value);
-          }
+          const grads = batch.map((p) => transformGradient(p.grad, this.transforms, scale));
+          const results = this.updates(batch, grads, fused);
+          batch.forEach(({ variable, state }, i) => {
+            const result = results[i]!;
+            if (result.param !== variable) variable.assign(result.param);
+            for (const [name, value] of Object.entries(result.slots ?? {})) {
+              const slot = state.slots.get(name);
+              if (!slot) throw new Error(`${this.definition.className} updated an unknown slot '${name}'`);
+              if (value !== slot) slot.assign(value);
+            }
+          });
         });
-        state.step += 1;
+        for (const { state } of batch) state.step += 1;
       }
     } finally {
       scale?.dispose();
@@ -494,7 +542,7 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
       state.layouts = layouts;
     }
     try {
-      state.plan = rule.plan(h, state.step + 1, variable.shape, state.layouts);
+      state.plan = rule.plan(h, state.step + 1, variable.shape, state.layouts, state.plan);
     } catch (error) {
       // A rule does not know which variable it is traced for: say it here.
       if (error instanceof Error)
@@ -504,34 +552,31 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     return state.plan;
   }
 
-  private runRule(
-    plan: RulePlan,
-    fused: boolean,
-    variable: tf.Variable,
-    grad: tf.Tensor,
-    state: VariableState,
-    h: Resolved<D>,
-    step: number,
-  ): UpdateResult {
-    const rule = this.rule!;
-    const backend = tf.backend();
-    const floor = backend.floatPrecision() === 16 ? backend.epsilon() : 0;
-    const scalars = rule.scalarValues(h, step, plan.variant, plan.key, floor);
-    if (!fused) {
-      return runComposite(plan.graph, {
-        param: variable,
-        grad,
-        slots: Object.fromEntries(state.slots),
-        scalars,
-      });
-    }
-    return FUSED_RULE_BACKENDS[tf.getBackend()]!.run({
+  /** The new values of a batch of variables (one variable, unless the fused backend batches). */
+  private updates(
+    batch: readonly Prepared<D>[],
+    grads: readonly tf.Tensor[],
+    fused: FusedRuleBackend | null,
+  ): UpdateResult[] {
+    const runs = batch.map(({ variable, state, plan, scalars }, i) => ({
       className: this.definition.className,
-      graph: plan.graph,
+      graph: plan?.graph,
       param: variable,
-      grad,
+      grad: grads[i]!,
       slots: state.slots,
-      scalars,
+      scalars: scalars!,
+    }));
+    if (fused && batch.length > 1) return fused.runMany!(runs as FusedRuleRun[]);
+    return batch.map((p, i) => {
+      const run = runs[i]!;
+      if (!p.plan) return this.runUpdate(p.variable, run.grad, p.state, p.h, p.step);
+      if (fused) return fused.run(run as FusedRuleRun);
+      return runComposite(p.plan.graph, {
+        param: p.variable,
+        grad: run.grad,
+        slots: Object.fromEntries(p.state.slots),
+        scalars: run.scalars,
+      });
     });
   }
 

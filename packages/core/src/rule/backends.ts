@@ -26,8 +26,16 @@ export interface FusedRuleRun {
 export interface FusedRuleBackend {
   /** Whether it can run now (WebAssembly may be forbidden by a Content-Security-Policy, say). */
   available(): boolean;
-  /** Runs one variable's update; returns the new param and every slot the rule writes. */
+  /**
+   * Runs one variable's update; returns the new param (the variable itself when updated in place)
+   * and the slots the rule writes (a slot updated in place may be left out).
+   */
   run(run: FusedRuleRun): { param: tf.Tensor; slots: Record<string, tf.Tensor> };
+  /**
+   * Optional: several variables' updates in one launch (they share a graph and scalars), as
+   * {@link FusedRuleBackend.run} returns them, in order.
+   */
+  runMany?(runs: readonly FusedRuleRun[]): { param: tf.Tensor; slots: Record<string, tf.Tensor> }[];
 }
 
 /** The fused backends, by tfjs backend name. */

@@ -24,14 +24,14 @@ export interface GpuDriver<B extends BackendLike> {
    * than once per program that reads it). Returns it, or a new tensor that the caller disposes.
    */
   prepare(backend: B, info: tf.TensorInfo): tf.TensorInfo;
-  /** Runs `program` over `inputs` (presented at their layouts); for a stage, its output feeds `Sum`. */
+  /** Runs `program` over `inputs` (presented at their layouts); `reduced`: its output feeds `Sum`. */
   run(
     backend: B,
     program: GpuProgram,
     inputs: tf.TensorInfo[],
     uniforms: number[],
     dims: GpuDims,
-    stage: boolean,
+    reduced: boolean,
   ): tf.TensorInfo;
 }
 
@@ -41,7 +41,7 @@ interface GpuAttrs {
 
 const slotKey = (name: string) => `slot:${name}`;
 const sourceKey = (s: GpuSource) =>
-  s.kind === 'slot' ? `slot:${s.name}` : s.kind === 'stage' ? `stage:${s.node}` : s.kind;
+  s.kind === 'slot' ? `slot:${s.name}` : s.kind === 'node' ? `node:${s.node}` : s.kind;
 
 function kernelFunc(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo[] {
   const attrs = args.attrs as unknown as GpuAttrs;
@@ -53,15 +53,20 @@ function ensureKernel(kernelName: string, backendName: string): void {
   tf.registerKernel({ kernelName, backendName, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
 }
 
-/** The plans, by graph: compiled once per rule graph. */
-const plans = new WeakMap<RuleGraph, GpuPlan>();
+/** The plans, by graph and input limit: compiled once per rule graph and backend. */
+const plans = new Map<number, WeakMap<RuleGraph, GpuPlan>>();
 
-/** The plan of a graph, made by `make` the first time it is seen. */
-export function planOf(graph: RuleGraph, make: (graph: RuleGraph) => GpuPlan): GpuPlan {
-  let plan = plans.get(graph);
+/** The plan of a graph for programs of at most `maxInputs` inputs, made the first time it is seen. */
+export function planOf(graph: RuleGraph, maxInputs: number): GpuPlan {
+  let byGraph = plans.get(maxInputs);
+  if (!byGraph) {
+    byGraph = new WeakMap();
+    plans.set(maxInputs, byGraph);
+  }
+  let plan = byGraph.get(graph);
   if (!plan) {
-    plan = make(graph);
-    plans.set(graph, plan);
+    plan = new GpuPlan(graph, maxInputs);
+    byGraph.set(graph, plan);
   }
   return plan;
 }
@@ -104,7 +109,7 @@ export function runGpuPlan<B extends BackendLike>(
     const prepared = new Map<string, tf.TensorInfo>();
     const made: tf.TensorInfo[] = [];
     const raw = (source: GpuSource, layout: Layout): tf.TensorInfo => {
-      if (source.kind === 'stage') return stageResults.get(source.node)!;
+      if (source.kind === 'node') return stageResults.get(source.node)!;
       const name = source.kind === 'slot' ? slotKey(source.name) : source.kind;
       const info = infos[name];
       if (!info) throw new Error(`optimkit: the fused kernel has no input '${name}'`);
@@ -123,18 +128,23 @@ export function runGpuPlan<B extends BackendLike>(
       }
       return info;
     };
-    const exec = (program: GpuProgram, stage: boolean) =>
+    const exec = (program: GpuProgram, reduced: boolean) =>
       driver.run(
         backend,
         program,
         program.inputs.map((input) => read(input.source, input.layout)),
         GpuPlan.uniformValues(program, host, dims),
         dims,
-        stage,
+        reduced,
       );
     const outputs: tf.TensorInfo[] = [];
     try {
       for (const stage of plan.stages) {
+        if (stage.axes === undefined) {
+          // An elementwise node kept as a tensor: its program's output is the value.
+          stageResults.set(stage.node, exec((stage.operand as { program: GpuProgram }).program, false));
+          continue;
+        }
         const operandLayout = graph.nodes[(graph.nodes[stage.node] as { a: number }).a]!.layout;
         let operand: tf.TensorInfo;
         let temporary = false;

@@ -50,12 +50,12 @@ export function layoutShape(layout: Layout, d: GpuDims): [number, number, number
   }
 }
 
-/** A tensor a program reads: a leaf of the rule, or the result of a reduction stage. */
+/** A tensor a program reads: a leaf of the rule, or a node computed by an earlier stage. */
 export type GpuSource =
   | { kind: 'param' }
   | { kind: 'grad' }
   | { kind: 'slot'; name: string }
-  | { kind: 'stage'; node: number };
+  | { kind: 'node'; node: number };
 
 /** A per-step float of a program: a host-computed scalar node, or the count a mean divides by. */
 export type GpuUniform = { kind: 'host'; node: number } | { kind: 'count'; of: CountOf };
@@ -88,13 +88,17 @@ export interface GpuProgram {
   readonly code: Map<string, unknown>;
 }
 
-/** A reduction between programs: its operand (a program's output, or a tensor read as is) and axes. */
+/**
+ * A value computed before the output programs: a reduction (its operand, a program's output or a
+ * tensor read as is, summed over `axes`), or an elementwise node kept as a tensor because a program
+ * reading everything it depends on would have more inputs than the backend binds.
+ */
 export interface GpuStage {
   node: number;
   /** The program writing the operand (divided by the count for means), or the operand itself. */
   operand: { program: GpuProgram } | { source: GpuSource };
-  /** Axes of the rank-3 operand that `Sum` reduces (keeping them as 1s). */
-  axes: number[];
+  /** Axes of the rank-3 operand that `Sum` reduces (keeping them as 1s); none: the operand is the value. */
+  axes?: number[];
 }
 
 /** Where a program's output goes. */
@@ -109,19 +113,26 @@ const operandsOf = (node: GraphNode): number[] =>
     .map((k) => (node as Record<string, unknown>)[k])
     .filter((x): x is number => typeof x === 'number');
 
-/** A rule graph compiled for the GPU backends (once per graph). */
+/** A rule graph compiled for the GPU backends (once per graph and input limit). */
 export class GpuPlan {
   readonly graph: RuleGraph;
-  /** Reductions in the order they run; each may read the results of earlier ones. */
+  /** Stages in the order they run; each may read the results of earlier ones. */
   readonly stages: readonly GpuStage[];
   /** The param's program first, then one per written slot. */
   readonly outputs: readonly { target: GpuTarget; program: GpuProgram }[];
-  /** Every program, stages' first. */
+  /** Every program, in the order they run. */
   readonly programs: readonly GpuProgram[];
   private readonly host: boolean[];
+  /** Nodes computed by a stage: reductions, and elementwise nodes split off a program. */
+  private readonly computed = new Set<number>();
+  private readonly maxInputs: number;
+  private readonly stageList: GpuStage[] = [];
+  private readonly programList: GpuProgram[] = [];
 
-  constructor(graph: RuleGraph) {
+  /** `maxInputs`: the most tensors one program may read (the backend's binding limit). */
+  constructor(graph: RuleGraph, maxInputs: number) {
     this.graph = graph;
+    this.maxInputs = maxInputs;
     const { nodes } = graph;
     const needed = new Array<boolean>(nodes.length).fill(false);
     const mark = (id: number) => {
@@ -140,13 +151,6 @@ export class GpuPlan {
       else this.host[id] = operandsOf(node).every((o) => this.host[o]);
     });
 
-    const stages: GpuStage[] = [];
-    const programs: GpuProgram[] = [];
-    const compile = (name: string, layout: Layout, root: number, divide?: CountOf) => {
-      const program = this.compileProgram(name, layout, root, divide);
-      programs.push(program);
-      return program;
-    };
     nodes.forEach((node, id) => {
       if (!needed[id] || !isReduce(node) || this.host[id]) return;
       const from = nodes[node.a]!.layout;
@@ -167,28 +171,94 @@ export class GpuPlan {
       const operand =
         leaf && count === undefined
           ? { source: leaf }
-          : { program: compile(`s${stages.length}`, from, node.a, count) };
-      stages.push({ node: id, operand, axes });
+          : { program: this.compile(`s${this.stageList.length}`, from, node.a, count) };
+      this.stageList.push({ node: id, operand, axes });
+      this.computed.add(id);
     });
     const outputs: { target: GpuTarget; program: GpuProgram }[] = [
-      { target: { kind: 'param' }, program: compile('p', 'full', graph.param) },
+      { target: { kind: 'param' }, program: this.compile('p', 'full', graph.param) },
     ];
     graph.slots.forEach(([name, id], i) => {
-      outputs.push({ target: { kind: 'slot', name }, program: compile(`o${i}`, nodes[id]!.layout, id) });
+      outputs.push({ target: { kind: 'slot', name }, program: this.compile(`o${i}`, nodes[id]!.layout, id) });
     });
-    this.stages = stages;
+    this.stages = this.stageList;
     this.outputs = outputs;
-    this.programs = programs;
+    this.programs = this.programList;
   }
 
-  /** The tensor a node is, when it is one as is: a leaf, or a reduction stage's result. */
+  /**
+   * A program computing `root` at `layout`. When it would read more than `maxInputs` tensors, the
+   * subexpression whose own program leaves the fewest inputs is computed first by a stage of its
+   * own (and read as a tensor), until it fits.
+   */
+  private compile(name: string, layout: Layout, root: number, divide?: CountOf): GpuProgram {
+    for (;;) {
+      const program = this.compileProgram(name, layout, root, divide);
+      if (program.inputs.length <= this.maxInputs) {
+        this.programList.push(program);
+        return program;
+      }
+      const split = this.bestSplit(root);
+      if (split === undefined) {
+        throw new Error(
+          `optimkit: a GPU program of this rule reads ${program.inputs.length} tensors, more than the ${this.maxInputs} the backend binds`,
+        );
+      }
+      const operand = this.compile(`m${this.stageList.length}`, this.graph.nodes[split]!.layout, split);
+      this.stageList.push({ node: split, operand: { program: operand } });
+      this.computed.add(split);
+    }
+  }
+
+  /** The inputs `id` reads (by source key), through nodes computed inline. */
+  private inputsOf(id: number, memo: Map<number, Set<string>>): Set<string> {
+    const found = memo.get(id);
+    if (found) return found;
+    let result: Set<string>;
+    const leaf = this.leafSource(id);
+    if (this.host[id]) result = new Set();
+    else if (leaf) result = new Set([JSON.stringify(leaf)]);
+    else {
+      result = new Set();
+      for (const o of operandsOf(this.graph.nodes[id]!))
+        for (const key of this.inputsOf(o, memo)) result.add(key);
+    }
+    memo.set(id, result);
+    return result;
+  }
+
+  /** The inline node of `root`'s expression to compute first so that `root` reads the fewest tensors. */
+  private bestSplit(root: number): number | undefined {
+    const memo = new Map<number, Set<string>>();
+    const all = this.inputsOf(root, memo).size;
+    let best: number | undefined;
+    let bestCount = all;
+    const seen = new Set<number>();
+    const visit = (id: number) => {
+      if (seen.has(id) || this.host[id] || this.leafSource(id)) return;
+      seen.add(id);
+      const own = this.inputsOf(id, memo);
+      if (id !== root && own.size >= 2 && own.size <= this.maxInputs) {
+        // The root's inputs with this node read as one tensor.
+        const rest = new Map<number, Set<string>>([[id, new Set([`node:${id}`])]]);
+        const count = this.inputsOf(root, rest).size;
+        if (count < bestCount) {
+          best = id;
+          bestCount = count;
+        }
+      }
+      for (const o of operandsOf(this.graph.nodes[id]!)) visit(o);
+    };
+    visit(root);
+    return best;
+  }
+
+  /** The tensor a node is, when it is one as is: a leaf, or a stage's result. */
   private leafSource(id: number): GpuSource | undefined {
     const node = this.graph.nodes[id]!;
     if (node.op === 'param' || node.op === 'grad') return { kind: node.op };
     if (node.op === 'slot') return { kind: 'slot', name: node.name };
-    if (isReduce(node) && !this.host[id] && this.graph.nodes[node.a]!.layout !== 'scalar') {
-      return { kind: 'stage', node: id };
-    }
+    if (this.computed.has(id)) return { kind: 'node', node: id };
     return undefined;
   }
 
@@ -218,7 +288,7 @@ export class GpuPlan {
       } else if (leaf) {
         result = { kind: 'input', index: intern(inputs, { source: leaf, layout: node.layout }) };
       } else if (isReduce(node)) {
-        result = lower(node.a); // of a scalar value: the value itself
+        result = lower(node.a); // of a scalar value: the value itself (others are stages)
       } else {
         switch (node.op) {
           case 'neg':

@@ -313,6 +313,26 @@ for (const backend of ['cpu', 'wasm']) {
       variable.dispose();
     });
 
+    it('a matrix product of the variable between steps sees every update (wasm caches packed weights by tensor id)', () => {
+      const x = tf.tensor2d([1, 2, 3, -1, 0.5, 2], [2, 3]);
+      const trajectory = (fused: boolean) => {
+        setFusedKernels(fused);
+        const w = tf.variable(tf.tidy(() => tf.ones([3, 4])));
+        const optimizer = heavyBall({ learningRate: 0.01 });
+        const values: number[][] = [];
+        for (let i = 0; i < 5; i++) {
+          optimizer.minimize(() => tf.sum(tf.square(tf.matMul(x, w))) as tf.Scalar);
+          values.push(Array.from(w.dataSync()));
+        }
+        optimizer.dispose();
+        w.dispose();
+        setFusedKernels(true);
+        return values;
+      };
+      expect(trajectory(true)).toEqual(trajectory(false));
+      x.dispose();
+    });
+
     it('a kernel that throws propagates the error and leaks no tensor and no backend memory', () => {
       const variable = tf.variable(tf.ones([4]));
       const grad = tf.onesLike(variable);

@@ -103,14 +103,20 @@ export class CompiledRule<D extends Defaults> {
     return variant;
   }
 
-  /** The plan for a variable in this situation, tracing the rule the first time it is seen. */
+  /**
+   * The plan for a variable in this situation, tracing the rule the first time it is seen.
+   * `previous` is the variable's plan of its last step: kept when the variant has not changed
+   * (everything else in the key is fixed for a variable).
+   */
   plan(
     h: Resolved<D>,
     step: number,
     shape: readonly number[],
     slotLayouts: ReadonlyMap<string, Layout>,
+    previous?: RulePlan,
   ): RulePlan {
     const variant = this.variantOf(h, step, shape);
+    if (previous && sameVariant(previous.variant, variant)) return previous;
     const nulls = this.numeric.filter((k) => h[k] === null);
     const factored = shape.length >= 2;
     const key = JSON.stringify([variant, [...slotLayouts], nulls, factored]);
@@ -192,3 +198,10 @@ export class CompiledRule<D extends Defaults> {
 }
 
 export type { RuleResult };
+
+function sameVariant(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const key of keys) if (!Object.is(a[key], b[key])) return false;
+  return true;
+}

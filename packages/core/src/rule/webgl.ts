@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { FusedRuleBackend } from './backends.js';
 import { type BackendLike, type GpuDriver, hasSum, planOf, runGpuPlan } from './gpu-kernel.js';
-import { type GpuInstruction, type GpuOperand, GpuPlan, type GpuProgram, layoutShape } from './gpu-plan.js';
+import { type GpuInstruction, type GpuOperand, type GpuProgram, layoutShape } from './gpu-plan.js';
 
 /** The parts of tfjs-backend-webgl's `MathBackendWebGL` used here. */
 interface WebGLBackendLike extends BackendLike {
@@ -130,6 +130,9 @@ function userCode(program: GpuProgram, packedInputs: boolean, packedOutput: bool
 
 const packing = () => tf.env().getBool('WEBGL_PACK');
 
+/** Textures one program samples: WebGL 2 guarantees 16 texture units to a fragment shader. */
+const MAX_INPUTS = 16;
+
 const driver: GpuDriver<WebGLBackendLike> = {
   backendName: 'webgl',
   prepare(backend, info) {
@@ -140,9 +143,9 @@ const driver: GpuDriver<WebGLBackendLike> = {
     if (!data || data.texture == null || data.isPacked) return info;
     return backend.packTensor(info);
   },
-  run(backend, program, inputs, uniforms, dims, stage) {
+  run(backend, program, inputs, uniforms, dims, reduced) {
     const packedInputs = packing();
-    const packedOutput = packedInputs && !stage;
+    const packedOutput = packedInputs && !reduced;
     const code = userCode(program, packedInputs, packedOutput);
     const glProgram = new OptimkitFusedProgram(
       program,
@@ -173,7 +176,7 @@ function webgl2(): boolean {
 export const webglBackend: FusedRuleBackend = {
   available: () => webgl2() && hasSum('webgl'),
   run(run) {
-    const plan = planOf(run.graph, (graph) => new GpuPlan(graph));
+    const plan = planOf(run.graph, MAX_INPUTS);
     return runGpuPlan(driver, plan, run);
   },
 };

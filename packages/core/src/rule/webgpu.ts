@@ -8,7 +8,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { FusedRuleBackend } from './backends.js';
 import { type BackendLike, type GpuDriver, hasSum, planOf, runGpuPlan } from './gpu-kernel.js';
-import { type GpuInstruction, type GpuOperand, GpuPlan, type GpuProgram, layoutShape } from './gpu-plan.js';
+import { type GpuInstruction, type GpuOperand, type GpuProgram, layoutShape } from './gpu-plan.js';
 
 /** The parts of tfjs-backend-webgpu's `WebGPUBackend` used here. */
 interface WebGPUBackendLike extends BackendLike {
@@ -21,6 +21,9 @@ interface WebGPUBackendLike extends BackendLike {
 }
 
 const WORKGROUP = 64;
+
+/** Tensors one program reads: WebGPU guarantees 8 storage buffers per stage, one is the output. */
+const MAX_INPUTS = 7;
 
 /** A `WebGPUProgram` of tfjs-backend-webgpu; made anew for every run (tfjs writes into it). */
 class OptimkitFusedProgram {
@@ -164,7 +167,7 @@ const driver: GpuDriver<WebGPUBackendLike> = {
 export const webgpuBackend: FusedRuleBackend = {
   available: () => hasSum('webgpu'),
   run(run) {
-    const plan = planOf(run.graph, (graph) => new GpuPlan(graph));
+    const plan = planOf(run.graph, MAX_INPUTS);
     return runGpuPlan(driver, plan, run);
   },
 };

@@ -15,6 +15,8 @@ export {
   FUSED_TEST_SHAPES,
   type FusableOptimizer,
   type FusedEquivalenceInfo,
+  fusedUpdates,
+  recordKernelCalls,
   recordKernels,
   useBackend,
 } from './fused.js';
