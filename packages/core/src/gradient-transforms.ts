@@ -106,3 +106,74 @@ export function globalNormScale(
   sumOfSquares.dispose();
   return scale as tf.Scalar;
 }
+
+/**
+ * Optax's `MultiSteps`: sums the gradients of `accumulateSteps` calls per variable (in
+ * non-trainable variables) until the update that averages them (see {@link transformGradient}).
+ */
+export class GradientAccumulator {
+  private sums = new Map<string, tf.Variable>();
+  /** Variables that received a gradient in the current window. */
+  private names = new Set<string>();
+  private count = 0;
+
+  /** Calls summed in the current window, 0 at a boundary. */
+  get calls(): number {
+    return this.count;
+  }
+
+  /** Adds one call's gradients. */
+  add(work: readonly { variable: tf.Variable; grad: tf.Tensor }[]): void {
+    tf.tidy(() => {
+      for (const { variable, grad } of work) {
+        let sum = this.sums.get(variable.name);
+        if (!sum) {
+          sum = tf.variable(tf.zerosLike(variable), false);
+          this.sums.set(variable.name, sum);
+        }
+        sum.assign(tf.add(sum, grad));
+        this.names.add(variable.name);
+      }
+    });
+    this.count += 1;
+  }
+
+  /** The sums of the variables that received a gradient in this window, in arrival order. */
+  window(): { name: string; sum: tf.Variable }[] {
+    return [...this.names].map((name) => ({ name, sum: this.sums.get(name)! }));
+  }
+
+  /** Zeroes every sum and starts a new window. */
+  restart(): void {
+    for (const sum of this.sums.values()) {
+      tf.tidy(() => {
+        sum.assign(tf.zerosLike(sum));
+      });
+    }
+    this.names.clear();
+    this.count = 0;
+  }
+
+  /** Replaces the window with restored sums (every one received a gradient) and call count. */
+  replace(sums: Map<string, tf.Variable>, calls: number): void {
+    this.dispose();
+    this.sums = sums;
+    this.names = new Set(sums.keys());
+    this.count = calls;
+  }
+
+  /** Bytes of the sums. */
+  bytes(): number {
+    let bytes = 0;
+    for (const sum of this.sums.values()) bytes += sum.size * 4;
+    return bytes;
+  }
+
+  /** Frees every sum. */
+  dispose(): void {
+    for (const sum of this.sums.values()) sum.dispose();
+    this.sums = new Map();
+    this.names = new Set();
+    this.count = 0;
+  }
+}

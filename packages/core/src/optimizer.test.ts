@@ -179,3 +179,37 @@ describe('OptimkitOptimizer', () => {
     problem.dispose();
   });
 });
+
+describe('saveState', () => {
+  const Momentum = defineOptimizer({
+    className: 'OptimkitTestSnapshotMomentum',
+    packageName: '@optimkit/core-tests',
+    packageVersion: '0.0.0',
+    defaults: { learningRate: 0.1, momentum: 0.9 },
+    slots: { velocity: 0 },
+    rule: ({ param, grad, slots, s, op }) => {
+      const velocity = op.add(op.mul(slots.velocity, s.momentum), grad);
+      return { param: op.sub(param, op.mul(velocity, s.learningRate)), slots: { velocity } };
+    },
+  });
+
+  it('is a snapshot: a step taken while it is being written is not in it', async () => {
+    const variables = [tf.variable(tf.ones([3])), tf.variable(tf.ones([2, 2]))];
+    const grads = () => Object.fromEntries(variables.map((v) => [v.name, tf.onesLike(v)]));
+    const optimizer = new Momentum();
+    for (let i = 0; i < 2; i++) {
+      const g = grads();
+      optimizer.applyGradients(g);
+      tf.dispose(Object.values(g));
+    }
+    const before = await optimizer.saveState();
+    const pending = optimizer.saveState();
+    const g = grads();
+    optimizer.applyGradients(g);
+    tf.dispose(Object.values(g));
+    expect(Array.from(await pending)).toEqual(Array.from(before));
+    expect(Array.from(await optimizer.saveState())).not.toEqual(Array.from(before));
+    optimizer.dispose();
+    tf.dispose(variables);
+  });
+});

@@ -3,6 +3,7 @@ import { fusedKernelsActive } from './fused.js';
 import {
   allFinite,
   checkTransforms,
+  GradientAccumulator,
   globalNormScale,
   TRANSFORM_KEYS,
   type Transforms,
@@ -18,20 +19,13 @@ import {
   resolveHyperparameters,
   serializeHyperparameter,
 } from './hyperparameters.js';
+import { bindRestored, exportWeights, importWeights } from './layers-weights.js';
+import { decodeOptimizerState, encodeSnapshot, snapshotState } from './optimizer-state.js';
 import { type OptimizerClass, registerOptimizer } from './registry.js';
 import { FUSED_RULE_BACKENDS, type FusedRuleBackend, type FusedRuleRun } from './rule/backends.js';
 import { runComposite } from './rule/composite.js';
 import { type Layout, RuleError, slotLayout } from './rule/graph.js';
 import { CompiledRule, type Rule, type RuleParts, type RulePlan } from './rule/rule.js';
-import {
-  decodeState,
-  PayloadWriter,
-  readTensorEntry,
-  StateFormatError,
-  type StateHeader,
-  type TensorEntry,
-  type VariableEntry,
-} from './state-format.js';
 import type {
   Defaults,
   NamedTensor,
@@ -43,6 +37,16 @@ import type {
   UpdateContext,
   UpdateResult,
 } from './types.js';
+import {
+  checkSlotShapes,
+  createSlots,
+  disposeStates,
+  registeredVariable,
+  sameShape,
+  shapeString,
+  slotInitLayout,
+  type VariableState,
+} from './variable-state.js';
 
 /**
  * Everything a concrete optimizer provides; the base class does the rest of the contract.
@@ -105,62 +109,6 @@ export interface OptimizerDefinition<
 /** The flags a definition's `variant` and boolean hyperparameters give its rule. */
 type RuleVariantOf<D extends Defaults, V> = Parameters<Rule<D, string, string, V>>[0]['v'];
 
-interface VariableState {
-  name: string;
-  /** Null for state restored by `setWeights` until the next step binds it to a variable. */
-  variable: tf.Variable | null;
-  shape: number[] | null;
-  group: number;
-  step: number;
-  slots: Map<string, tf.Variable>;
-  /** The rule plan of the last step, reused while the variable's situation is the same. */
-  plan?: RulePlan;
-  /** The layout of each slot, for the rule (resolved on the first step). */
-  layouts?: Map<string, Layout>;
-}
-
-/** Name tfjs-layers stores the per-variable bookkeeping under, after the variable's name. */
-const STATE_WEIGHT = 'optimkitState';
-const SLOT_NAME = /^[A-Za-z][A-Za-z0-9]*$/;
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
-function shapeString(shape: readonly number[] | null): string {
-  return shape ? `[${shape.join(',')}]` : 'unknown';
-}
-
-function slotShape(init: SlotInit, variableShape: readonly number[]): number[] {
-  if (typeof init === 'number') return [...variableShape];
-  if ('shape' in init) return [...init.shape];
-  const lead = variableShape.slice(0, -2);
-  const last = variableShape[variableShape.length - 1]!;
-  switch (init.layout) {
-    case 'full':
-      return [...variableShape];
-    case 'scalar':
-      return [];
-    case 'row':
-      return variableShape.slice(0, -1);
-    case 'col':
-      return [...lead, last];
-    case 'batch':
-      return lead;
-  }
-}
-
-function slotInitLayout(init: SlotInit | undefined, variableShape: readonly number[]): Layout | undefined {
-  if (init === undefined) return undefined;
-  if (typeof init === 'number') return 'full';
-  if ('layout' in init) return init.layout;
-  return slotLayout(variableShape, init.shape);
-}
-
-function registeredVariable(name: string): tf.Variable | undefined {
-  return tf.engine().registeredVariables[name];
-}
-
 /** One variable of a step, with everything its update needs. */
 interface Prepared<D extends Defaults> {
   variable: tf.Variable;
@@ -192,7 +140,10 @@ function batches<D extends Defaults>(prepared: readonly Prepared<D>[], batching:
       continue;
     }
     let byScalars = open.get(p.plan.graph);
-    if (!byScalars) open.set(p.plan.graph, (byScalars = new Map()));
+    if (!byScalars) {
+      byScalars = new Map();
+      open.set(p.plan.graph, byScalars);
+    }
     let current = byScalars.get(p.scalars);
     if (!current || current.size + size > BATCH_TOTAL_SIZE) {
       current = { batch: [], size: 0 };
@@ -221,11 +172,8 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
   private readonly scheduled: boolean;
   private readonly transforms: Transforms;
   private states = new Map<string, VariableState>();
-  /** Gradient sums of the current accumulation window, by variable name. */
-  private accumulators = new Map<string, tf.Variable>();
-  /** Variables that received a gradient in the current accumulation window. */
-  private accumulatedNames = new Set<string>();
-  private accumulatedCalls = 0;
+  /** Gradient sums of the current accumulation window (`accumulateSteps`). */
+  private readonly accumulator = new GradientAccumulator();
   private skipped = 0;
   private resolvedCache: { step: number; values: Resolved<D>[] } | null = null;
   private weightsCache: tf.Tensor[] = [];
@@ -296,26 +244,13 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     slots: ReadonlyMap<string, readonly number[]>,
   ): void {
     const h = this.hyperparametersAt(this.iterations)[group + 1]!;
-    const expected = Object.fromEntries(
-      Object.entries(this.slotSpec(variableShape, h)).filter(([, init]) => init !== undefined),
-    ) as Record<string, SlotInit>;
-    const names = Object.keys(expected);
-    const got = [...slots.keys()];
-    if (names.length !== got.length || !names.every((n) => slots.has(n))) {
-      throw new StateFormatError(
-        `Optimizer state of '${variableName}' has slots [${got.join(', ')}], ` +
-          `but ${this.definition.className} with these options keeps [${names.join(', ')}]`,
-      );
-    }
-    for (const [name, init] of Object.entries(expected)) {
-      const want = slotShape(init, variableShape);
-      if (!sameShape(want, slots.get(name)!)) {
-        throw new StateFormatError(
-          `Optimizer state slot '${name}' of '${variableName}' has shape ${shapeString(slots.get(name)!)}, ` +
-            `expected ${shapeString(want)}`,
-        );
-      }
-    }
+    checkSlotShapes(
+      this.definition.className,
+      variableName,
+      variableShape,
+      this.slotSpec(variableShape, h),
+      slots,
+    );
   }
 
   private readGradients(grads: tf.NamedTensorMap | NamedTensor[]): NamedTensor[] {
@@ -361,67 +296,17 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     return variable;
   }
 
-  /**
-   * Binds state restored by `setWeights` to the variables of this step: by name when every
-   * restored name is among them, else by position (tfjs-layers passes its trainable weights in a
-   * fixed order, and a model loaded twice in one process gets renamed variables).
-   */
+  /** Binds state restored by `setWeights` to the variables of this step (see {@link bindRestored}). */
   private bindRestoredState(names: readonly string[]): void {
-    const unbound = [...this.states.values()].filter((s) => s.variable === null);
-    if (unbound.length === 0) return;
-    const present = new Set(names);
-    let targets: string[];
-    if (unbound.every((s) => present.has(s.name))) targets = unbound.map((s) => s.name);
-    else if (unbound.length === names.length) targets = [...names];
-    else {
-      throw new Error(
-        `Restored optimizer state holds ${unbound.length} variables (${unbound.map((s) => s.name).join(', ')}) ` +
-          `that match neither the names nor the number of the ${names.length} variables of this step`,
-      );
-    }
-    const bound = unbound.map((state, i) => {
-      const name = targets[i]!;
-      const variable = registeredVariable(name);
-      if (!variable) throw new Error(`Restored optimizer state: no variable named '${name}' is registered`);
-      const other = this.states.get(name);
-      if (other && other !== state && other.variable !== null) {
-        throw new Error(`Restored optimizer state for '${state.name}' would replace the state of '${name}'`);
-      }
-      if (state.shape && !sameShape(state.shape, variable.shape)) {
-        throw new StateFormatError(
-          `Restored optimizer state of '${state.name}' is for shape ${shapeString(state.shape)}, ` +
-            `but '${name}' has shape ${shapeString(variable.shape)}`,
-        );
-      }
-      this.checkSlots(
-        name,
-        variable.shape,
-        state.group,
-        new Map([...state.slots].map(([k, v]) => [k, v.shape])),
-      );
-      return { state, name, variable };
-    });
-    const next = new Map<string, VariableState>();
-    for (const [key, state] of this.states) if (state.variable !== null) next.set(key, state);
-    for (const { state, name, variable } of bound) {
-      next.set(name, { ...state, name, variable, shape: [...variable.shape] });
-    }
-    this.states = next;
+    const next = bindRestored(this.states, names, (name, shape, group, slots) =>
+      this.checkSlots(name, shape, group, slots),
+    );
+    if (next) this.states = next;
   }
 
   private createState(variable: tf.Variable, hyperparameters: Resolved<D>[]): VariableState {
     const group = this.groupOf(variable);
-    const spec = this.slotSpec(variable.shape, hyperparameters[group + 1]!);
-    const slots = new Map<string, tf.Variable>();
-    for (const [name, init] of Object.entries(spec) as [string, SlotInit | undefined][]) {
-      if (init === undefined) continue;
-      if (!SLOT_NAME.test(name) || name === STATE_WEIGHT) throw new TypeError(`Invalid slot name '${name}'`);
-      const value = typeof init === 'number' ? init : (init.value ?? 0);
-      slots.set(
-        name,
-        tf.tidy(() => tf.variable(tf.fill(slotShape(init, variable.shape), value), false)),
-      );
-    }
+    const slots = createSlots(this.slotSpec(variable.shape, hyperparameters[group + 1]!), variable.shape);
     const state = { name: variable.name, variable, shape: [...variable.shape], group, step: 0, slots };
     this.states.set(variable.name, state);
     return state;
@@ -447,12 +332,11 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     }
     const k = this.transforms.accumulateSteps;
     if (k > 1) {
-      this.accumulate(work);
-      if (this.accumulatedCalls < k) return;
-      work = [...this.accumulatedNames].map((name) => ({
-        variable: registeredVariable(name)!,
-        grad: this.accumulators.get(name)!,
-      }));
+      this.accumulator.add(work);
+      if (this.accumulator.calls < k) return;
+      work = this.accumulator
+        .window()
+        .map(({ name, sum }) => ({ variable: registeredVariable(name)!, grad: sum }));
     }
     // Everything that can fail is done before any variable changes: states, slots, rule traces
     // and step scalars.
@@ -475,10 +359,8 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
         return { variable, grad, state, h, step, plan, scalars };
       });
     } catch (error) {
-      for (const state of created) {
-        for (const slot of state.slots.values()) slot.dispose();
-        this.states.delete(state.name);
-      }
+      disposeStates(created);
+      for (const state of created) this.states.delete(state.name);
       throw error;
     }
     const fused = this.rule !== null && fusedKernelsActive() ? FUSED_RULE_BACKENDS[tf.getBackend()]! : null;
@@ -506,15 +388,7 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     } finally {
       scale?.dispose();
     }
-    if (k > 1) {
-      for (const accumulator of this.accumulators.values()) {
-        tf.tidy(() => {
-          accumulator.assign(tf.zerosLike(accumulator));
-        });
-      }
-    }
-    this.accumulatedNames.clear();
-    this.accumulatedCalls = 0;
+    if (k > 1) this.accumulator.restart();
     this.incrementIterations();
   }
 
@@ -592,21 +466,6 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     return this.definition.update!({ param: variable, grad, slots, h, step, name: variable.name });
   }
 
-  private accumulate(work: readonly { variable: tf.Variable; grad: tf.Tensor }[]): void {
-    tf.tidy(() => {
-      for (const { variable, grad } of work) {
-        let accumulator = this.accumulators.get(variable.name);
-        if (!accumulator) {
-          accumulator = tf.variable(tf.zerosLike(variable), false);
-          this.accumulators.set(variable.name, accumulator);
-        }
-        accumulator.assign(tf.add(accumulator, grad));
-        this.accumulatedNames.add(variable.name);
-      }
-    });
-    this.accumulatedCalls += 1;
-  }
-
   /** Steps skipped because their gradients were not finite (`skipNonFinite`). */
   get skippedSteps(): number {
     return this.skipped;
@@ -614,7 +473,7 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
 
   /** Calls accumulated towards the next update (`accumulateSteps`), 0 at a boundary. */
   get accumulatedSteps(): number {
-    return this.accumulatedCalls;
+    return this.accumulator.calls;
   }
 
   /** The number of updates each variable has received, by variable name. */
@@ -632,7 +491,7 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
   stateBytes(): number {
     let bytes = 0;
     for (const state of this.states.values()) for (const slot of state.slots.values()) bytes += slot.size * 4;
-    for (const accumulator of this.accumulators.values()) bytes += accumulator.size * 4;
+    bytes += this.accumulator.bytes();
     return bytes;
   }
 
@@ -643,18 +502,11 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
 
   /** Frees every tensor this optimizer made. It can be used again afterwards, from empty state. */
   override dispose(): void {
-    for (const state of this.states.values()) for (const slot of state.slots.values()) slot.dispose();
+    disposeStates(this.states.values());
     this.states = new Map();
-    this.resetAccumulation(new Map(), new Set(), 0);
+    this.accumulator.replace(new Map(), 0);
     this.disposeWeightsCache();
     super.dispose();
-  }
-
-  private resetAccumulation(accumulators: Map<string, tf.Variable>, names: Set<string>, calls: number): void {
-    for (const accumulator of this.accumulators.values()) accumulator.dispose();
-    this.accumulators = accumulators;
-    this.accumulatedNames = names;
-    this.accumulatedCalls = calls;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -699,27 +551,19 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
   }
 
   /**
-   * The state as tfjs-layers saves it, in order: `iter`, then per variable its bookkeeping
-   * (`<name>/optimkitState`, int32 `[step, group, ...shape]`) and its slots (`<name>/<slot>`).
-   * Slots are the live variables; the bookkeeping tensors are freed by the next call or `dispose`.
+   * The state as tfjs-layers saves it (see {@link exportWeights}). Slots are the live variables;
+   * the bookkeeping tensors are freed by the next call or `dispose`.
    */
   override async getWeights(): Promise<{ name: string; tensor: tf.Tensor }[]> {
-    if (this.accumulatedCalls > 0) {
+    if (this.accumulator.calls > 0) {
       throw new Error(
         `${this.definition.className}: cannot export weights in the middle of a gradient accumulation ` +
-          `(${this.accumulatedCalls} of ${this.transforms.accumulateSteps} calls): save at a boundary or use saveState()`,
+          `(${this.accumulator.calls} of ${this.transforms.accumulateSteps} calls): save at a boundary or use saveState()`,
       );
     }
     this.disposeWeightsCache();
-    const iter = tf.scalar(this.iterations, 'int32');
-    this.weightsCache.push(iter);
-    const weights = [{ name: 'iter', tensor: iter as tf.Tensor }];
-    for (const state of this.states.values()) {
-      const info = tf.tensor1d([state.step, state.group, ...(state.shape ?? [])], 'int32');
-      this.weightsCache.push(info);
-      weights.push({ name: `${state.name}/${STATE_WEIGHT}`, tensor: info });
-      for (const [slot, value] of state.slots) weights.push({ name: `${state.name}/${slot}`, tensor: value });
-    }
+    const { weights, owned } = exportWeights(this.states.values(), this.iterations);
+    this.weightsCache = owned;
     return weights;
   }
 
@@ -729,63 +573,16 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
    * current state is unchanged.
    */
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
-    const [iter, ...rest] = weightValues;
-    if (iter?.name !== 'iter' || !iter.tensor || iter.tensor.rank !== 0) {
-      throw new StateFormatError(`setWeights: the first weight must be the scalar 'iter'`);
-    }
-    const iterations = (await iter.tensor.data())[0]!;
-    const parsed: { name: string; info: number[]; slots: [string, tf.Tensor][] }[] = [];
-    for (const { name, tensor } of rest) {
-      const cut = name.lastIndexOf('/');
-      const owner = name.slice(0, cut);
-      const slot = name.slice(cut + 1);
-      if (cut <= 0 || !tensor) throw new StateFormatError(`setWeights: unexpected weight '${name}'`);
-      if (slot === STATE_WEIGHT) {
-        if (tensor.dtype !== 'int32' || tensor.rank !== 1 || tensor.size < 2) {
-          throw new StateFormatError(`setWeights: '${name}' must be an int32 vector [step, group, ...shape]`);
-        }
-        parsed.push({ name: owner, info: Array.from(await tensor.data()), slots: [] });
-        continue;
-      }
-      const current = parsed[parsed.length - 1];
-      if (!current || current.name !== owner) {
-        throw new StateFormatError(`setWeights: slot '${name}' does not follow '${owner}/${STATE_WEIGHT}'`);
-      }
-      if (!SLOT_NAME.test(slot) || tensor.dtype !== 'float32') {
-        throw new StateFormatError(`setWeights: '${name}' is not a float32 slot`);
-      }
-      current.slots.push([slot, tensor]);
-    }
-    const names = new Set<string>();
-    for (const { name, info } of parsed) {
-      if (names.has(name)) throw new StateFormatError(`setWeights: variable '${name}' appears twice`);
-      names.add(name);
-      const [step, group] = info as [number, number];
-      if (step < 0 || group < -1 || group >= this.groups.length) {
-        throw new StateFormatError(`setWeights: '${name}' has step ${step} and group ${group}`);
-      }
-    }
-    const states = new Map<string, VariableState>();
-    for (const { name, info, slots } of parsed) {
-      const [step, group, ...shape] = info as [number, number, ...number[]];
-      states.set(name, {
-        name,
-        variable: null,
-        shape,
-        group,
-        step,
-        slots: new Map(slots.map(([slot, tensor]) => [slot, tf.variable(tensor, false)])),
-      });
-    }
+    const { states, iterations } = await importWeights(weightValues, this.groups.length);
     this.replaceState(states, iterations);
   }
 
   private replaceState(states: Map<string, VariableState>, iterations: number): void {
-    for (const state of this.states.values()) for (const slot of state.slots.values()) slot.dispose();
+    disposeStates(this.states.values());
     this.states = states;
     this.iterations_ = iterations;
     this.resolvedCache = null;
-    this.resetAccumulation(new Map(), new Set(), 0);
+    this.accumulator.replace(new Map(), 0);
   }
 
   /** Hyperparameters given as stateful schedules (a plateau controller), by option path. */
@@ -811,40 +608,20 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
    * config, iterations, param groups, each variable's step and slots, and a checksum.
    */
   async saveState(): Promise<Uint8Array> {
-    const writer = new PayloadWriter();
-    const variables: VariableEntry[] = [];
-    for (const state of this.states.values()) {
-      const slots: Record<string, TensorEntry> = {};
-      for (const [name, slot] of state.slots) slots[name] = writer.add(await readFloat32(slot), slot.shape);
-      variables.push({ name: state.name, shape: state.shape, group: state.group, step: state.step, slots });
-    }
-    const header: StateHeader = {
-      className: this.definition.className,
-      packageName: this.definition.packageName,
-      packageVersion: this.definition.packageVersion,
+    // Everything is taken now, before the first await: a step that runs meanwhile is not in it.
+    const snapshot = snapshotState({
+      definition: this.definition,
       config: this.getConfig() as Record<string, unknown>,
       iterations: this.iterations,
-      paramGroups: this.groups.map((_, index) => ({
-        variables: variables.filter((v) => v.group === index).map((v) => v.name),
-      })),
-      variables,
-      extraTensors: {},
-      extra: {
-        skippedSteps: this.skipped,
-        accumulatedCalls: this.accumulatedCalls,
-        schedules: Object.fromEntries(
-          [...this.statefulSchedules()].map(([path, s]) => [path, s.stateful.saveState()]),
-        ),
-      },
-    };
-    for (const name of this.accumulatedNames) {
-      const accumulator = this.accumulators.get(name)!;
-      header.extraTensors[`accumulator/${name}`] = writer.add(
-        await readFloat32(accumulator),
-        accumulator.shape,
-      );
-    }
-    return writer.encode(header);
+      groupCount: this.groups.length,
+      states: this.states.values(),
+      accumulator: this.accumulator,
+      skippedSteps: this.skipped,
+      schedules: Object.fromEntries(
+        [...this.statefulSchedules()].map(([path, s]) => [path, s.stateful.saveState()]),
+      ),
+    });
+    return encodeSnapshot(snapshot);
   }
 
   /**
@@ -853,104 +630,19 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
    * class, variables and shapes); on any error the current state is untouched.
    */
   async loadState(bytes: Uint8Array | ArrayBuffer): Promise<void> {
-    const { header, payload } = decodeState(bytes);
-    const { className } = this.definition;
-    if (header.className !== className) {
-      throw new StateFormatError(
-        `Optimizer state is for ${header.className} (${header.packageName}), not ${className}`,
-      );
-    }
-    for (const entry of header.variables) {
-      if (entry.group >= this.groups.length) {
-        throw new StateFormatError(
-          `Optimizer state puts '${entry.name}' in param group ${entry.group}, ` +
-            `but this optimizer has ${this.groups.length} param groups`,
-        );
-      }
-      const slotShapes = new Map(Object.entries(entry.slots).map(([k, v]) => [k, v.shape]));
-      if (entry.shape === null) continue;
-      const variable = registeredVariable(entry.name);
-      if (!variable) throw new StateFormatError(`Optimizer state has no live variable '${entry.name}'`);
-      if (!sameShape(variable.shape, entry.shape)) {
-        throw new StateFormatError(
-          `Optimizer state of '${entry.name}' is for shape ${shapeString(entry.shape)}, ` +
-            `but the variable has shape ${shapeString(variable.shape)}`,
-        );
-      }
-      this.checkSlots(entry.name, entry.shape, entry.group, slotShapes);
-      for (const [slot, tensor] of Object.entries(entry.slots)) {
-        if (tensor.dtype !== 'float32')
-          throw new StateFormatError(`Slot '${slot}' of '${entry.name}' is not float32`);
-      }
-    }
-    const extra = header.extra as { skippedSteps?: unknown; accumulatedCalls?: unknown; schedules?: unknown };
-    const skippedSteps = extra.skippedSteps ?? 0;
-    const accumulatedCalls = extra.accumulatedCalls ?? 0;
-    if (!Number.isInteger(skippedSteps) || (skippedSteps as number) < 0) {
-      throw new StateFormatError('Optimizer state has an invalid skippedSteps count');
-    }
-    if (
-      !Number.isInteger(accumulatedCalls) ||
-      (accumulatedCalls as number) < 0 ||
-      (accumulatedCalls as number) >= this.transforms.accumulateSteps
-    ) {
-      throw new StateFormatError(
-        `Optimizer state holds ${String(accumulatedCalls)} accumulated calls, ` +
-          `but this optimizer applies every ${this.transforms.accumulateSteps}`,
-      );
-    }
-    const accumulatorEntries: [string, TensorEntry][] = [];
-    for (const [key, entry] of Object.entries(header.extraTensors)) {
-      const name = key.startsWith('accumulator/') ? key.slice('accumulator/'.length) : null;
-      const variable = name === null ? undefined : registeredVariable(name);
-      if (
-        name === null ||
-        !variable ||
-        !sameShape(variable.shape, entry.shape) ||
-        entry.dtype !== 'float32'
-      ) {
-        throw new StateFormatError(`Optimizer state has an extra tensor '${key}' that matches no variable`);
-      }
-      accumulatorEntries.push([name, entry]);
-    }
-    if ((accumulatedCalls === 0) !== (accumulatorEntries.length === 0)) {
-      throw new StateFormatError('Optimizer state has accumulated gradients that do not match its count');
-    }
+    const decoded = decodeOptimizerState(bytes, {
+      className: this.definition.className,
+      groupCount: this.groups.length,
+      accumulateSteps: this.transforms.accumulateSteps,
+      checkSlots: (name, shape, group, slots) => this.checkSlots(name, shape, group, slots),
+    });
     const schedules = this.statefulSchedules();
-    const savedSchedules = (extra.schedules ?? {}) as Record<string, unknown>;
-    for (const [path, saved] of Object.entries(savedSchedules))
+    for (const [path, saved] of Object.entries(decoded.schedules))
       schedules.get(path)?.stateful.loadState(saved);
-
-    const states = new Map<string, VariableState>();
-    for (const entry of header.variables) {
-      const slots = new Map<string, tf.Variable>();
-      for (const [name, tensor] of Object.entries(entry.slots)) {
-        const values = readTensorEntry(payload, tensor);
-        slots.set(
-          name,
-          tf.tidy(() => tf.variable(tf.tensor(values, tensor.shape, 'float32'), false)),
-        );
-      }
-      states.set(entry.name, {
-        name: entry.name,
-        variable: entry.shape === null ? null : registeredVariable(entry.name)!,
-        shape: entry.shape,
-        group: entry.group,
-        step: entry.step,
-        slots,
-      });
-    }
-    this.replaceState(states, header.iterations);
-    const accumulators = new Map<string, tf.Variable>();
-    for (const [name, entry] of accumulatorEntries) {
-      const values = readTensorEntry(payload, entry);
-      accumulators.set(
-        name,
-        tf.tidy(() => tf.variable(tf.tensor(values, entry.shape, 'float32'), false)),
-      );
-    }
-    this.resetAccumulation(accumulators, new Set(accumulators.keys()), accumulatedCalls as number);
-    this.skipped = skippedSteps as number;
+    const { states, accumulators } = decoded.materialize();
+    this.replaceState(states, decoded.iterations);
+    this.accumulator.replace(accumulators, decoded.accumulatedCalls);
+    this.skipped = decoded.skippedSteps;
   }
 }
 
@@ -962,10 +654,6 @@ export interface StatefulSchedule extends Schedule {
 function isStateful(value: unknown): value is StatefulSchedule {
   const stateful = (value as { stateful?: unknown }).stateful as StatefulSchedule['stateful'] | undefined;
   return typeof stateful?.saveState === 'function' && typeof stateful.loadState === 'function';
-}
-
-async function readFloat32(tensor: tf.Tensor): Promise<Float32Array> {
-  return (await tensor.data()) as Float32Array;
 }
 
 /** The class {@link defineOptimizer} returns. */

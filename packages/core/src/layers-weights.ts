@@ -1,0 +1,146 @@
+/**
+ * The optimizer state as tfjs-layers saves and restores it (`model.save(…, {includeOptimizer:
+ * true})`, `tf.loadLayersModel`): `iter`, then per variable its bookkeeping and its slots, in
+ * order. tfjs-layers restores by position and renames variables loaded twice in one process, so
+ * restored state is bound to variables on the next step, by name or else by position.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { StateFormatError } from './state-format.js';
+import type { NamedTensor } from './types.js';
+import {
+  registeredVariable,
+  SLOT_NAME,
+  STATE_WEIGHT,
+  sameShape,
+  shapeString,
+  type VariableState,
+} from './variable-state.js';
+
+/**
+ * The weights in tfjs-layers order: `iter`, then per variable `<name>/optimkitState` (int32
+ * `[step, group, ...shape]`) and its slots (`<name>/<slot>`, the live variables). `owned` are the
+ * tensors made here, for the caller to free.
+ */
+export function exportWeights(
+  states: Iterable<VariableState>,
+  iterations: number,
+): { weights: { name: string; tensor: tf.Tensor }[]; owned: tf.Tensor[] } {
+  const iter = tf.scalar(iterations, 'int32');
+  const owned: tf.Tensor[] = [iter];
+  const weights = [{ name: 'iter', tensor: iter as tf.Tensor }];
+  for (const state of states) {
+    const info = tf.tensor1d([state.step, state.group, ...(state.shape ?? [])], 'int32');
+    owned.push(info);
+    weights.push({ name: `${state.name}/${STATE_WEIGHT}`, tensor: info });
+    for (const [slot, value] of state.slots) weights.push({ name: `${state.name}/${slot}`, tensor: value });
+  }
+  return { weights, owned };
+}
+
+/** Parses what {@link exportWeights} wrote into unbound states, validating everything first. */
+export async function importWeights(
+  weightValues: NamedTensor[],
+  groupCount: number,
+): Promise<{ states: Map<string, VariableState>; iterations: number }> {
+  const [iter, ...rest] = weightValues;
+  if (iter?.name !== 'iter' || !iter.tensor || iter.tensor.rank !== 0) {
+    throw new StateFormatError(`setWeights: the first weight must be the scalar 'iter'`);
+  }
+  const iterations = (await iter.tensor.data())[0]!;
+  const parsed: { name: string; info: number[]; slots: [string, tf.Tensor][] }[] = [];
+  for (const { name, tensor } of rest) {
+    const cut = name.lastIndexOf('/');
+    const owner = name.slice(0, cut);
+    const slot = name.slice(cut + 1);
+    if (cut <= 0 || !tensor) throw new StateFormatError(`setWeights: unexpected weight '${name}'`);
+    if (slot === STATE_WEIGHT) {
+      if (tensor.dtype !== 'int32' || tensor.rank !== 1 || tensor.size < 2) {
+        throw new StateFormatError(`setWeights: '${name}' must be an int32 vector [step, group, ...shape]`);
+      }
+      parsed.push({ name: owner, info: Array.from(await tensor.data()), slots: [] });
+      continue;
+    }
+    const current = parsed[parsed.length - 1];
+    if (!current || current.name !== owner) {
+      throw new StateFormatError(`setWeights: slot '${name}' does not follow '${owner}/${STATE_WEIGHT}'`);
+    }
+    if (!SLOT_NAME.test(slot) || tensor.dtype !== 'float32') {
+      throw new StateFormatError(`setWeights: '${name}' is not a float32 slot`);
+    }
+    current.slots.push([slot, tensor]);
+  }
+  const names = new Set<string>();
+  for (const { name, info } of parsed) {
+    if (names.has(name)) throw new StateFormatError(`setWeights: variable '${name}' appears twice`);
+    names.add(name);
+    const [step, group] = info as [number, number];
+    if (step < 0 || group < -1 || group >= groupCount) {
+      throw new StateFormatError(`setWeights: '${name}' has step ${step} and group ${group}`);
+    }
+  }
+  const states = new Map<string, VariableState>();
+  for (const { name, info, slots } of parsed) {
+    const [step, group, ...shape] = info as [number, number, ...number[]];
+    states.set(name, {
+      name,
+      variable: null,
+      shape,
+      group,
+      step,
+      slots: new Map(slots.map(([slot, tensor]) => [slot, tf.variable(tensor, false)])),
+    });
+  }
+  return { states, iterations };
+}
+
+/**
+ * Binds restored, unbound states to the variables of a step: by name when every restored name is
+ * among them, else by position (tfjs-layers passes its trainable weights in a fixed order).
+ * Returns the new states, or null when nothing was unbound.
+ */
+export function bindRestored(
+  current: ReadonlyMap<string, VariableState>,
+  names: readonly string[],
+  checkSlots: (
+    name: string,
+    shape: readonly number[],
+    group: number,
+    slots: ReadonlyMap<string, readonly number[]>,
+  ) => void,
+): Map<string, VariableState> | null {
+  const unbound = [...current.values()].filter((s) => s.variable === null);
+  if (unbound.length === 0) return null;
+  const present = new Set(names);
+  let targets: string[];
+  if (unbound.every((s) => present.has(s.name))) targets = unbound.map((s) => s.name);
+  else if (unbound.length === names.length) targets = [...names];
+  else {
+    throw new Error(
+      `Restored optimizer state holds ${unbound.length} variables (${unbound.map((s) => s.name).join(', ')}) ` +
+        `that match neither the names nor the number of the ${names.length} variables of this step`,
+    );
+  }
+  const bound = unbound.map((state, i) => {
+    const name = targets[i]!;
+    const variable = registeredVariable(name);
+    if (!variable) throw new Error(`Restored optimizer state: no variable named '${name}' is registered`);
+    const other = current.get(name);
+    if (other && other !== state && other.variable !== null) {
+      throw new Error(`Restored optimizer state for '${state.name}' would replace the state of '${name}'`);
+    }
+    if (state.shape && !sameShape(state.shape, variable.shape)) {
+      throw new StateFormatError(
+        `Restored optimizer state of '${state.name}' is for shape ${shapeString(state.shape)}, ` +
+          `but '${name}' has shape ${shapeString(variable.shape)}`,
+      );
+    }
+    checkSlots(name, variable.shape, state.group, new Map([...state.slots].map(([k, v]) => [k, v.shape])));
+    return { state, name, variable };
+  });
+  const next = new Map<string, VariableState>();
+  for (const [key, state] of current) if (state.variable !== null) next.set(key, state);
+  for (const { state, name, variable } of bound) {
+    next.set(name, { ...state, name, variable, shape: [...variable.shape] });
+  }
+  return next;
+}

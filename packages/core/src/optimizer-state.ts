@@ -1,0 +1,211 @@
+/**
+ * The optimizer's whole state in optimkit's byte format (layout in the package README): a
+ * snapshot taken synchronously, encoded once its tensors are read; and the validating decoder
+ * behind `loadState`, which changes nothing until everything is checked.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { GradientAccumulator } from './gradient-transforms.js';
+import {
+  decodeState,
+  PayloadWriter,
+  readTensorEntry,
+  StateFormatError,
+  type StateHeader,
+  type TensorEntry,
+  type VariableEntry,
+} from './state-format.js';
+import { registeredVariable, sameShape, shapeString, type VariableState } from './variable-state.js';
+
+/** What a saved state holds, with its tensors cloned (so later steps do not change them). */
+export interface StateSnapshot {
+  header: Omit<StateHeader, 'variables' | 'extraTensors' | 'paramGroups'>;
+  groupCount: number;
+  variables: { entry: Omit<VariableEntry, 'slots'>; slots: [string, tf.Tensor][] }[];
+  accumulators: [string, tf.Tensor][];
+}
+
+/** Takes the state now, cloning every tensor (a clone shares the data: it is free). */
+export function snapshotState(parts: {
+  definition: { className: string; packageName: string; packageVersion: string };
+  config: Record<string, unknown>;
+  iterations: number;
+  groupCount: number;
+  states: Iterable<VariableState>;
+  accumulator: GradientAccumulator;
+  skippedSteps: number;
+  schedules: Record<string, unknown>;
+}): StateSnapshot {
+  const { definition } = parts;
+  return {
+    header: {
+      className: definition.className,
+      packageName: definition.packageName,
+      packageVersion: definition.packageVersion,
+      config: parts.config,
+      iterations: parts.iterations,
+      extra: {
+        skippedSteps: parts.skippedSteps,
+        accumulatedCalls: parts.accumulator.calls,
+        schedules: parts.schedules,
+      },
+    },
+    groupCount: parts.groupCount,
+    variables: [...parts.states].map((state) => ({
+      entry: { name: state.name, shape: state.shape, group: state.group, step: state.step },
+      slots: [...state.slots].map(([name, slot]) => [name, tf.clone(slot)] as [string, tf.Tensor]),
+    })),
+    accumulators: parts.accumulator.window().map(({ name, sum }) => [name, tf.clone(sum)]),
+  };
+}
+
+/** Encodes a snapshot and frees its clones. */
+export async function encodeSnapshot(snapshot: StateSnapshot): Promise<Uint8Array> {
+  try {
+    const writer = new PayloadWriter();
+    const variables: VariableEntry[] = [];
+    for (const { entry, slots } of snapshot.variables) {
+      const entries: Record<string, TensorEntry> = {};
+      for (const [name, slot] of slots) entries[name] = writer.add(await readFloat32(slot), slot.shape);
+      variables.push({ ...entry, slots: entries });
+    }
+    const header: StateHeader = {
+      ...snapshot.header,
+      paramGroups: Array.from({ length: snapshot.groupCount }, (_, index) => ({
+        variables: variables.filter((v) => v.group === index).map((v) => v.name),
+      })),
+      variables,
+      extraTensors: {},
+    };
+    for (const [name, sum] of snapshot.accumulators) {
+      header.extraTensors[`accumulator/${name}`] = writer.add(await readFloat32(sum), sum.shape);
+    }
+    return writer.encode(header);
+  } finally {
+    for (const { slots } of snapshot.variables) tf.dispose(slots.map(([, t]) => t));
+    tf.dispose(snapshot.accumulators.map(([, t]) => t));
+  }
+}
+
+async function readFloat32(tensor: tf.Tensor): Promise<Float32Array> {
+  return (await tensor.data()) as Float32Array;
+}
+
+/** A validated saved state, whose tensors `materialize` makes (nothing can fail after it). */
+export interface DecodedState {
+  iterations: number;
+  skippedSteps: number;
+  accumulatedCalls: number;
+  schedules: Record<string, unknown>;
+  materialize(): { states: Map<string, VariableState>; accumulators: Map<string, tf.Variable> };
+}
+
+/** Decodes and validates saved bytes against the live variables and this optimizer's options. */
+export function decodeOptimizerState(
+  bytes: Uint8Array | ArrayBuffer,
+  expected: {
+    className: string;
+    groupCount: number;
+    accumulateSteps: number;
+    checkSlots: (
+      name: string,
+      shape: readonly number[],
+      group: number,
+      slots: ReadonlyMap<string, readonly number[]>,
+    ) => void;
+  },
+): DecodedState {
+  const { header, payload } = decodeState(bytes);
+  const { className } = expected;
+  if (header.className !== className) {
+    throw new StateFormatError(
+      `Optimizer state is for ${header.className} (${header.packageName}), not ${className}`,
+    );
+  }
+  for (const entry of header.variables) {
+    if (entry.group >= expected.groupCount) {
+      throw new StateFormatError(
+        `Optimizer state puts '${entry.name}' in param group ${entry.group}, ` +
+          `but this optimizer has ${expected.groupCount} param groups`,
+      );
+    }
+    const slotShapes = new Map(Object.entries(entry.slots).map(([k, v]) => [k, v.shape]));
+    if (entry.shape === null) continue;
+    const variable = registeredVariable(entry.name);
+    if (!variable) throw new StateFormatError(`Optimizer state has no live variable '${entry.name}'`);
+    if (!sameShape(variable.shape, entry.shape)) {
+      throw new StateFormatError(
+        `Optimizer state of '${entry.name}' is for shape ${shapeString(entry.shape)}, ` +
+          `but the variable has shape ${shapeString(variable.shape)}`,
+      );
+    }
+    expected.checkSlots(entry.name, entry.shape, entry.group, slotShapes);
+    for (const [slot, tensor] of Object.entries(entry.slots)) {
+      if (tensor.dtype !== 'float32')
+        throw new StateFormatError(`Slot '${slot}' of '${entry.name}' is not float32`);
+    }
+  }
+  const extra = header.extra as { skippedSteps?: unknown; accumulatedCalls?: unknown; schedules?: unknown };
+  const skippedSteps = extra.skippedSteps ?? 0;
+  const accumulatedCalls = extra.accumulatedCalls ?? 0;
+  if (!Number.isInteger(skippedSteps) || (skippedSteps as number) < 0) {
+    throw new StateFormatError('Optimizer state has an invalid skippedSteps count');
+  }
+  if (
+    !Number.isInteger(accumulatedCalls) ||
+    (accumulatedCalls as number) < 0 ||
+    (accumulatedCalls as number) >= expected.accumulateSteps
+  ) {
+    throw new StateFormatError(
+      `Optimizer state holds ${String(accumulatedCalls)} accumulated calls, ` +
+        `but this optimizer applies every ${expected.accumulateSteps}`,
+    );
+  }
+  const accumulatorEntries: [string, TensorEntry][] = [];
+  for (const [key, entry] of Object.entries(header.extraTensors)) {
+    const name = key.startsWith('accumulator/') ? key.slice('accumulator/'.length) : null;
+    const variable = name === null ? undefined : registeredVariable(name);
+    if (name === null || !variable || !sameShape(variable.shape, entry.shape) || entry.dtype !== 'float32') {
+      throw new StateFormatError(`Optimizer state has an extra tensor '${key}' that matches no variable`);
+    }
+    accumulatorEntries.push([name, entry]);
+  }
+  if ((accumulatedCalls === 0) !== (accumulatorEntries.length === 0)) {
+    throw new StateFormatError('Optimizer state has accumulated gradients that do not match its count');
+  }
+  return {
+    iterations: header.iterations,
+    skippedSteps: skippedSteps as number,
+    accumulatedCalls: accumulatedCalls as number,
+    schedules: (extra.schedules ?? {}) as Record<string, unknown>,
+    materialize() {
+      const states = new Map<string, VariableState>();
+      for (const entry of header.variables) {
+        const slots = new Map<string, tf.Variable>();
+        for (const [name, tensor] of Object.entries(entry.slots)) {
+          const values = readTensorEntry(payload, tensor);
+          slots.set(
+            name,
+            tf.tidy(() => tf.variable(tf.tensor(values, tensor.shape, 'float32'), false)),
+          );
+        }
+        states.set(entry.name, {
+          name: entry.name,
+          variable: entry.shape === null ? null : registeredVariable(entry.name)!,
+          shape: entry.shape,
+          group: entry.group,
+          step: entry.step,
+          slots,
+        });
+      }
+      const accumulators = new Map<string, tf.Variable>();
+      for (const [name, entry] of accumulatorEntries) {
+        const values = readTensorEntry(payload, entry);
+        accumulators.set(
+          name,
+          tf.tidy(() => tf.variable(tf.tensor(values, entry.shape, 'float32'), false)),
+        );
+      }
+      return { states, accumulators };
+    },
+  };
+}

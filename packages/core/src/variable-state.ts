@@ -1,0 +1,123 @@
+/** Per-variable state: the slots of one variable, its step count and its cached rule plan. */
+import * as tf from '@tensorflow/tfjs-core';
+import { type Layout, slotLayout } from './rule/graph.js';
+import type { RulePlan } from './rule/rule.js';
+import { StateFormatError } from './state-format.js';
+import type { SlotInit, SlotSpec } from './types.js';
+
+/** What the optimizer keeps for one variable. */
+export interface VariableState {
+  name: string;
+  /** Null for state restored by `setWeights` until the next step binds it to a variable. */
+  variable: tf.Variable | null;
+  shape: number[] | null;
+  group: number;
+  step: number;
+  slots: Map<string, tf.Variable>;
+  /** The rule plan of the last step, reused while the variable's situation is the same. */
+  plan?: RulePlan;
+  /** The layout of each slot, for the rule (resolved on the first step). */
+  layouts?: Map<string, Layout>;
+}
+
+/** Name tfjs-layers stores the per-variable bookkeeping under, after the variable's name. */
+export const STATE_WEIGHT = 'optimkitState';
+export const SLOT_NAME = /^[A-Za-z][A-Za-z0-9]*$/;
+
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+export function shapeString(shape: readonly number[] | null): string {
+  return shape ? `[${shape.join(',')}]` : 'unknown';
+}
+
+export function slotShape(init: SlotInit, variableShape: readonly number[]): number[] {
+  if (typeof init === 'number') return [...variableShape];
+  if ('shape' in init) return [...init.shape];
+  const lead = variableShape.slice(0, -2);
+  const last = variableShape[variableShape.length - 1]!;
+  switch (init.layout) {
+    case 'full':
+      return [...variableShape];
+    case 'scalar':
+      return [];
+    case 'row':
+      return variableShape.slice(0, -1);
+    case 'col':
+      return [...lead, last];
+    case 'batch':
+      return lead;
+  }
+}
+
+export function slotInitLayout(
+  init: SlotInit | undefined,
+  variableShape: readonly number[],
+): Layout | undefined {
+  if (init === undefined) return undefined;
+  if (typeof init === 'number') return 'full';
+  if ('layout' in init) return init.layout;
+  return slotLayout(variableShape, init.shape);
+}
+
+export function registeredVariable(name: string): tf.Variable | undefined {
+  return tf.engine().registeredVariables[name];
+}
+
+/** The declared slots of a spec (entries left undefined by a conditional spread dropped). */
+export function declaredSlots(spec: SlotSpec): [string, SlotInit][] {
+  return (Object.entries(spec) as [string, SlotInit | undefined][]).filter(
+    (entry): entry is [string, SlotInit] => entry[1] !== undefined,
+  );
+}
+
+/** Fresh slot variables of a variable of shape `variableShape`, as `spec` declares them. */
+export function createSlots(spec: SlotSpec, variableShape: readonly number[]): Map<string, tf.Variable> {
+  const entries = declaredSlots(spec);
+  for (const [name] of entries) {
+    if (!SLOT_NAME.test(name) || name === STATE_WEIGHT) throw new TypeError(`Invalid slot name '${name}'`);
+  }
+  const slots = new Map<string, tf.Variable>();
+  for (const [name, init] of entries) {
+    const value = typeof init === 'number' ? init : (init.value ?? 0);
+    slots.set(
+      name,
+      tf.tidy(() => tf.variable(tf.fill(slotShape(init, variableShape), value), false)),
+    );
+  }
+  return slots;
+}
+
+/** Throws unless `slots` has exactly the names and shapes `spec` declares for this variable. */
+export function checkSlotShapes(
+  className: string,
+  variableName: string,
+  variableShape: readonly number[],
+  spec: SlotSpec,
+  slots: ReadonlyMap<string, readonly number[]>,
+): void {
+  const expected = declaredSlots(spec);
+  const names = expected.map(([name]) => name);
+  const got = [...slots.keys()];
+  if (names.length !== got.length || !names.every((n) => slots.has(n))) {
+    throw new StateFormatError(
+      `Optimizer state of '${variableName}' has slots [${got.join(', ')}], ` +
+        `but ${className} with these options keeps [${names.join(', ')}]`,
+    );
+  }
+  for (const [name, init] of expected) {
+    const want = slotShape(init, variableShape);
+    if (!sameShape(want, slots.get(name)!)) {
+      throw new StateFormatError(
+        `Optimizer state slot '${name}' of '${variableName}' has shape ${shapeString(slots.get(name)!)}, ` +
+          `expected ${shapeString(want)}`,
+      );
+    }
+  }
+}
+
+/** Frees every slot of these states. */
+export function disposeStates(states: Iterable<VariableState>): void {
+  for (const state of states) for (const slot of state.slots.values()) slot.dispose();
+}
