@@ -29,8 +29,9 @@ export function fusionControl(): FusionControl | null {
 /** Whether this optimizer's steps run a fused kernel on `backend` while fused kernels are on. */
 export function runsFused(optimizer: tf.Optimizer, backend: string, control: FusionControl | null): boolean {
   if (!control?.backends.includes(backend)) return false;
-  const definition = (optimizer as { definition?: { fused?: unknown } }).definition;
-  return typeof definition?.fused === 'function';
+  // A traced `rule` (the rule API) or, before it, a hand-written `fused` update.
+  const definition = (optimizer as { definition?: { fused?: unknown; rule?: unknown } }).definition;
+  return typeof definition?.rule === 'function' || typeof definition?.fused === 'function';
 }
 
 /** Runs `body` with fused kernels off, restoring the previous setting afterwards even when it throws. */

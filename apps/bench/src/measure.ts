@@ -31,13 +31,14 @@ export function median(values: readonly number[]): number {
 /**
  * Times `step`. `finish` runs once after every sample's calls, inside the clock: it must make
  * sure the work is done (on tfjs's cpu and wasm backends kernels run synchronously, and reading
- * back one element proves it without timing a download of a whole tensor) and must not leak.
+ * back one element proves it without timing a download of a whole tensor; on webgl and webgpu the
+ * element is awaited, which waits for every queued kernel) and must not leak.
  * Calls run untimed for the warm-up (the first creates the optimizer's slots), then samples are
  * taken; the result is the median time per call.
  */
 export async function timeSteps(
   step: () => void | Promise<void>,
-  finish: () => void,
+  finish: () => void | Promise<void>,
   reps: Repetitions,
 ): Promise<Timing> {
   const run = async (calls: number): Promise<number> => {
@@ -46,7 +47,8 @@ export async function timeSteps(
       const pending = step();
       if (pending) await pending;
     }
-    finish();
+    const finished = finish();
+    if (finished) await finished;
     return performance.now() - start;
   };
   // The first call creates the optimizer's state; it counts towards the warm-up but not as an

@@ -4,20 +4,20 @@ import type { Backend, BenchResults, MlpRow, Row } from './bench.js';
 
 const dash = '—';
 
-function ms(value: number): string {
+export function ms(value: number): string {
   if (value >= 100) return value.toFixed(0);
   if (value >= 10) return value.toFixed(1);
   if (value >= 1) return value.toFixed(2);
   return value.toPrecision(3);
 }
 
-const ratio = (value: number) => `${value.toFixed(value >= 10 ? 1 : 2)}×`;
+export const ratio = (value: number) => `${value.toFixed(value >= 10 ? 1 : 2)}×`;
 const rate = (value: number) => (value >= 100 ? value.toFixed(0) : value.toPrecision(3));
 const percent = (fraction: number) => `${(100 * fraction).toFixed(fraction < 0.1 ? 2 : 1)}%`;
-const size = (n: number) => n.toExponential(0).replace('+', '');
+export const size = (n: number) => n.toExponential(0).replace('+', '');
 
-type Align = 'left' | 'right';
-interface Column<T> {
+export type Align = 'left' | 'right';
+export interface Column<T> {
   header: string;
   cell: (row: T) => string;
   align?: Align;
@@ -60,7 +60,7 @@ export const MLP_COLUMNS: readonly {
 const width = (text: string) => [...text].length;
 
 /** A markdown table with padded columns, as Biome formats it (so the written file passes `biome ci`). */
-function table<T>(columns: readonly Column<T>[], rows: readonly T[]): string {
+export function table<T>(columns: readonly Column<T>[], rows: readonly T[]): string {
   const cells = [columns.map((c) => c.header), ...rows.map((row) => columns.map((c) => c.cell(row)))];
   const aligns = columns.map((c, i) => c.align ?? (i === 0 ? 'left' : 'right'));
   const widths = columns.map((_c, i) => Math.max(3, ...cells.map((line) => width(line[i]!))));
@@ -104,7 +104,7 @@ export function toJson(v: unknown, indent = 0, used = 0): string {
   return `{\n${lines.join(',\n')}\n${' '.repeat(indent)}}`;
 }
 
-export function machineLine(results: BenchResults): string {
+export function machineLine(results: Pick<BenchResults, 'machine'>): string {
   const m = results.machine;
   const wasm = m.wasm
     ? `; wasm backend: SIMD ${m.wasm.simd ? 'on' : 'off'}, threads ${m.wasm.multithread ? 'on' : 'off'}`
@@ -130,7 +130,7 @@ export function mlpTable(mlp: readonly MlpRow[]): string {
   );
 }
 
-export function targetsTable(results: BenchResults): string {
+export function targetsTable(results: Pick<BenchResults, 'targets'>): string {
   const columns: Column<BenchResults['targets'][number]>[] = [
     { header: 'target', cell: (t) => t.target },
     { header: 'measured', cell: (t) => t.figure, align: 'left' },

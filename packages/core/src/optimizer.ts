@@ -95,7 +95,7 @@ export interface OptimizerDefinition<
   /**
    * Hyperparameters that keep a division or a root finite (an epsilon). On a backend whose floats
    * have 16 bits (WebGL without float32 textures), where a value below float16's range becomes 0,
-   * each is raised to at least the backend's `epsilon()` (1e-4 there, as `tf.train` does for its own
+   * each is raised to at least 1e-4 (tfjs's `epsilon()` for 16-bit floats, as `tf.train` does for its own
    * defaults), with one warning that names it, its value and the value used.
    */
   epsilons?: readonly (keyof D & string)[];
@@ -108,6 +108,21 @@ export interface OptimizerDefinition<
 
 /** The flags a definition's `variant` and boolean hyperparameters give its rule. */
 type RuleVariantOf<D extends Defaults, V> = Parameters<Rule<D, string, string, V>>[0]['v'];
+
+/** tfjs's epsilon for 16-bit floats (`backend.epsilon()` on such a backend). */
+const FLOAT16_EPSILON = 1e-4;
+
+/**
+ * Whether the backend stores floats in 16 bits: WebGL without float32 render targets (or forced
+ * to half-float textures). tfjs's own `floatPrecision()` answers 16 on WebGL even when float32
+ * textures are used, so it is asked only of the other backends.
+ */
+function sixteenBitFloats(backend: tf.KernelBackend): boolean {
+  if (tf.getBackend() === 'webgl') {
+    return tf.env().getBool('WEBGL_FORCE_F16_TEXTURES') || !tf.env().getBool('WEBGL_RENDER_FLOAT32_ENABLED');
+  }
+  return backend.floatPrecision() === 16;
+}
 
 /** One variable of a step, with everything its update needs. */
 interface Prepared<D extends Defaults> {
@@ -342,7 +357,7 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     // and step scalars.
     const created: VariableState[] = [];
     const backend = tf.backend();
-    const floor = backend.floatPrecision() === 16 ? backend.epsilon() : 0;
+    const floor = sixteenBitFloats(backend) ? FLOAT16_EPSILON : 0;
     let prepared: Prepared<D>[];
     try {
       prepared = work.map(({ variable, grad }) => {
