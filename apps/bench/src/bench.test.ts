@@ -15,6 +15,10 @@ const config: BenchConfig = {
   reps: { warmupMs: 0, sampleMs: 0, minSamples: 2, maxSamples: 2, budgetMs: 0 },
   referenceReps: { warmupMs: 0, sampleMs: 0, minSamples: 2, maxSamples: 2, budgetMs: 0 },
   mlp: { warmupMs: 0, sampleMs: 0, minSamples: 1, maxSamples: 1, budgetMs: 0 },
+  overhead: {
+    reps: { warmupMs: 0, sampleMs: 0, minSamples: 1, maxSamples: 1, budgetMs: 0 },
+    configurations: [[20, 16]],
+  },
 };
 
 describe('bench (tiny configuration)', () => {
@@ -75,6 +79,19 @@ describe('bench (tiny configuration)', () => {
     expect(json.targets.find((t) => t.id === 'no-leaks')?.met).toBe(true);
   });
 
+  it('times the per-variable overhead against tf.train, leaking nothing', () => {
+    expect(json.overhead!.map((o) => `${o.optimizer} ${o.variables}×${o.size} vs ${o.tfTrain}`)).toEqual([
+      'sgd({ momentum: 0.9 }) 20×16 vs tf.train.momentum',
+      'adamw() 20×16 vs tf.train.adam',
+    ]);
+    for (const o of json.overhead!) {
+      expect(o.usPerVariable).toBeGreaterThan(0);
+      expect(o.tfTrainUsPerVariable).toBeGreaterThan(0);
+      expect(o.tensorsPerStep).toBe(0);
+    }
+    expect(markdown).toContain('## Per-variable overhead');
+  });
+
   it('times the MLP step with adamw and tf.train.adam', () => {
     const names = json.mlp.map((m) => m.optimizer);
     expect(names).toContain('adamw()');
@@ -132,6 +149,10 @@ describe('bench (tiny configuration)', () => {
       'adamw-bandwidth',
       'no-leaks',
       'mlp-adamw-vs-tf-adam',
+      'overhead-per-variable',
+      'sgd-momentum-every-size',
+      'adamw-cpu-bandwidth-4e6',
+      'adamw-wasm-bandwidth-4e6',
     ]);
     expect(json.machine.cores).toBeGreaterThan(0);
     expect(json.machine.cpu).not.toBe('');

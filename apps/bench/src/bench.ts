@@ -5,6 +5,13 @@ import { describeMachine, type Machine } from './machine.js';
 import { type Repetitions, type Timing, timeSteps } from './measure.js';
 import { timeMlpStep } from './mlp.js';
 import { type BenchOptimizer, type Inspectable, selectOptimizers } from './optimizers.js';
+import {
+  FULL_OVERHEAD,
+  measureOverhead,
+  type OverheadConfig,
+  type OverheadRow,
+  QUICK_OVERHEAD,
+} from './overhead.js';
 import { evaluateTargets, type Target } from './targets.js';
 
 export type Backend = 'cpu' | 'wasm';
@@ -23,6 +30,8 @@ export interface BenchConfig {
   referenceReps: Repetitions;
   /** Repetitions of the MLP step, or `null` to skip it. */
   mlp: Repetitions | null;
+  /** The per-variable overhead runs, or `null` to skip them. */
+  overhead: OverheadConfig | null;
 }
 
 export const FULL_CONFIG: BenchConfig = {
@@ -33,6 +42,7 @@ export const FULL_CONFIG: BenchConfig = {
   reps: { warmupMs: 150, sampleMs: 25, minSamples: 3, maxSamples: 15, budgetMs: 400 },
   referenceReps: { warmupMs: 100, sampleMs: 25, minSamples: 7, maxSamples: 21, budgetMs: 300 },
   mlp: { warmupMs: 300, sampleMs: 0, minSamples: 7, maxSamples: 25, budgetMs: 1500 },
+  overhead: FULL_OVERHEAD,
 };
 
 export const QUICK_CONFIG: BenchConfig = {
@@ -43,6 +53,7 @@ export const QUICK_CONFIG: BenchConfig = {
   reps: { warmupMs: 30, sampleMs: 10, minSamples: 2, maxSamples: 5, budgetMs: 60 },
   referenceReps: { warmupMs: 30, sampleMs: 10, minSamples: 3, maxSamples: 5, budgetMs: 60 },
   mlp: { warmupMs: 0, sampleMs: 0, minSamples: 2, maxSamples: 3, budgetMs: 0 },
+  overhead: QUICK_OVERHEAD,
 };
 
 /** One optimizer on one backend at one size. */
@@ -101,6 +112,8 @@ export interface BenchResults {
   durationSec: number;
   rows: Row[];
   mlp: MlpRow[];
+  /** Per-variable overhead (absent in results written before it was measured). */
+  overhead?: OverheadRow[];
   targets: Target[];
 }
 
@@ -318,6 +331,13 @@ export async function runBench(
       }
     }
   }
+  const overhead = config.overhead ? await measureOverhead(config.backends, config.overhead) : [];
+  for (const o of overhead) {
+    log(
+      `${o.backend} overhead ${o.optimizer} ${o.variables}×${o.size}: ${o.usPerVariable.toFixed(2)} µs/variable, ` +
+        `${o.tfTrain} ${o.tfTrainUsPerVariable.toFixed(2)}`,
+    );
+  }
   clearBandwidthCache();
   const machine = await describeMachine(config.backends);
   return {
@@ -327,6 +347,7 @@ export async function runBench(
     durationSec: (performance.now() - started) / 1000,
     rows,
     mlp,
-    targets: evaluateTargets(rows, mlp),
+    overhead,
+    targets: evaluateTargets(rows, mlp, overhead),
   };
 }

@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Backend, BenchResults, MlpRow, Row } from './bench.js';
+import type { OverheadRow } from './overhead.js';
 
 const dash = '—';
 
@@ -235,6 +236,17 @@ export function toMarkdown(results: BenchResults): string {
   for (const backend of backends) {
     parts.push(`## ${backend} backend`, '', backendTable(results.rows, backend), '');
   }
+  if (results.overhead && results.overhead.length > 0) {
+    parts.push(
+      '## Per-variable overhead',
+      '',
+      'One `applyGradients` step over many small variables (precomputed gradients), in µs per variable: what a ' +
+        'step costs beyond its arithmetic. Median over samples of back-to-back steps, each ending by reading one element.',
+      '',
+      overheadTable(results.overhead),
+      '',
+    );
+  }
   if (results.mlp.length > 0) {
     parts.push(
       '## Whole model: MNIST MLP',
@@ -260,4 +272,19 @@ export async function writeResults(
   await writeFile(markdown, toMarkdown(results));
   await writeFile(json, `${toJson(results)}\n`);
   return { markdown, json };
+}
+
+function overheadTable(rows: readonly OverheadRow[]): string {
+  const columns: Column<OverheadRow>[] = [
+    { header: 'backend', cell: (o) => o.backend },
+    { header: 'optimizer', cell: (o) => `\`${o.optimizer}\``, align: 'left' },
+    { header: 'variables', cell: (o) => String(o.variables) },
+    { header: 'elements each', cell: (o) => String(o.size) },
+    { header: 'µs/variable', cell: (o) => o.usPerVariable.toFixed(2) },
+    { header: 'tf.train', cell: (o) => `\`${o.tfTrain}\``, align: 'left' },
+    { header: 'tf.train µs/variable', cell: (o) => o.tfTrainUsPerVariable.toFixed(2) },
+    { header: 'vs tf.train', cell: (o) => ratio(o.tfTrainUsPerVariable / o.usPerVariable) },
+    { header: 'tensors/step', cell: (o) => String(o.tensorsPerStep) },
+  ];
+  return table(columns, rows);
 }

@@ -1,4 +1,5 @@
 import type { MlpRow, Row } from './bench.js';
+import type { OverheadRow } from './overhead.js';
 
 /** One target of issue 7, as measured in this run. `met` is `null` when this run cannot tell. */
 export interface Target {
@@ -29,7 +30,11 @@ const unmeasured = (id: string, target: string, why: string): Target => ({
   met: null,
 });
 
-export function evaluateTargets(rows: readonly Row[], mlp: readonly MlpRow[]): Target[] {
+export function evaluateTargets(
+  rows: readonly Row[],
+  mlp: readonly MlpRow[],
+  overhead: readonly OverheadRow[] = [],
+): Target[] {
   const targets: Target[] = [];
   const at = sizeFor(rows, 1e6);
   const big = sizeFor(rows, 4e6);
@@ -169,6 +174,72 @@ export function evaluateTargets(rows: readonly Row[], mlp: readonly MlpRow[]): T
               .join('; '),
             met: pairs.every((p) => p.ours.msPerStep <= p.theirs.msPerStep),
           },
+    );
+  }
+  targets.push(...coreV2Targets(rows, overhead, big));
+  return targets;
+}
+
+const percent = (fraction: number) => `${(fraction * 100).toFixed(1)}%`;
+
+/** The targets of the core v2 issue (11) that the Node bench measures. */
+function coreV2Targets(rows: readonly Row[], overhead: readonly OverheadRow[], big: number | null): Target[] {
+  const targets: Target[] = [];
+  {
+    const id = 'overhead-per-variable';
+    const target =
+      'per-variable overhead, 500 variables of 16 elements: ≤ 12 µs per variable per step on cpu and wasm';
+    const tiny = overhead.filter((o) => o.size === 16);
+    targets.push(
+      tiny.length === 0
+        ? unmeasured(id, target, 'the overhead was not measured')
+        : {
+            id,
+            target,
+            figure: tiny
+              .map(
+                (o) =>
+                  `${o.backend} ${o.optimizer} ${o.usPerVariable.toFixed(1)} µs (${o.tfTrain} ${o.tfTrainUsPerVariable.toFixed(1)}) on ${o.variables}×16`,
+              )
+              .join('; '),
+            met: tiny.some((o) => o.variables < 500) ? null : tiny.every((o) => o.usPerVariable <= 12),
+          },
+    );
+  }
+  {
+    const id = 'sgd-momentum-every-size';
+    const target = 'sgd with momentum ahead of tf.train.momentum at every variable size';
+    const sgd = overhead.filter((o) => o.optimizer.startsWith('sgd'));
+    const slowest = [...sgd].sort(
+      (a, b) => a.tfTrainUsPerVariable / a.usPerVariable - b.tfTrainUsPerVariable / b.usPerVariable,
+    )[0];
+    targets.push(
+      slowest === undefined
+        ? unmeasured(id, target, 'the overhead was not measured')
+        : {
+            id,
+            target,
+            figure: `lowest ${x(slowest.tfTrainUsPerVariable / slowest.usPerVariable)} (${slowest.backend}, ${slowest.variables} variables of ${slowest.size}) over ${sgd.length} sizes × backends`,
+            met: sgd.every((o) => o.tfTrainUsPerVariable > o.usPerVariable),
+          },
+    );
+  }
+  for (const [backend, goal] of [
+    ['cpu', 0.4],
+    ['wasm', 0.7],
+  ] as const) {
+    const id = `adamw-${backend}-bandwidth-4e6`;
+    const target = `${backend}: adamw ≥ ${goal * 100}% of the bandwidth reference at 4e6 parameters`;
+    const row = find(rows, backend, 'adamw', big);
+    targets.push(
+      row && row.parameters === 4e6
+        ? {
+            id,
+            target,
+            figure: `${percent(row.bandwidth.fraction)} (${row.bandwidth.gbPerSec.toFixed(2)} of ${row.bandwidth.referenceGbPerSec.toFixed(1)} GB/s)`,
+            met: row.bandwidth.fraction >= goal,
+          }
+        : unmeasured(id, target, `adamw was not run on ${backend} at 4e6`),
     );
   }
   return targets;
