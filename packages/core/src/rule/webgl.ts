@@ -54,26 +54,25 @@ class OptimkitFusedProgram {
   }
 }
 
-// Helpers for both float and vec4 (GLSL overloads): NaN and sign as the cpu backend has them.
+// Helpers for both float and vec4 (GLSL overloads): NaN and sign as the cpu backend has them. The
+// vec4 ones select with mix(x, y, bvec4), which picks components (no blending: NaN and ∞ stay).
 const HELPERS = `
 float optkSign(float x) { return x > 0.0 ? 1.0 : (x < 0.0 ? -1.0 : 0.0); }
-vec4 optkSign(vec4 x) { return vec4(optkSign(x.x), optkSign(x.y), optkSign(x.z), optkSign(x.w)); }
+vec4 optkSign(vec4 x) { return mix(sign(x), vec4(0.0), isnan(x)); }
 float optkSqrt(float x) { return x < 0.0 ? NAN : sqrt(x); }
-vec4 optkSqrt(vec4 x) { return vec4(optkSqrt(x.x), optkSqrt(x.y), optkSqrt(x.z), optkSqrt(x.w)); }
+vec4 optkSqrt(vec4 x) { return mix(sqrt(x), vec4(NAN), lessThan(x, vec4(0.0))); }
 float optkRsqrt(float x) { return x > 0.0 ? inversesqrt(x) : 1.0 / optkSqrt(x); }
-vec4 optkRsqrt(vec4 x) { return vec4(optkRsqrt(x.x), optkRsqrt(x.y), optkRsqrt(x.z), optkRsqrt(x.w)); }
+vec4 optkRsqrt(vec4 x) { return mix(vec4(1.0) / optkSqrt(x), inversesqrt(x), greaterThan(x, vec4(0.0))); }
 float optkMin(float a, float b) { return isnan(a) || isnan(b) ? NAN : min(a, b); }
-vec4 optkMin(vec4 a, vec4 b) { return vec4(optkMin(a.x, b.x), optkMin(a.y, b.y), optkMin(a.z, b.z), optkMin(a.w, b.w)); }
+vec4 optkMin(vec4 a, vec4 b) { return mix(mix(min(a, b), a, isnan(a)), b, isnan(b)); }
 float optkMax(float a, float b) { return isnan(a) || isnan(b) ? NAN : max(a, b); }
-vec4 optkMax(vec4 a, vec4 b) { return vec4(optkMax(a.x, b.x), optkMax(a.y, b.y), optkMax(a.z, b.z), optkMax(a.w, b.w)); }
+vec4 optkMax(vec4 a, vec4 b) { return mix(mix(max(a, b), a, isnan(a)), b, isnan(b)); }
 float optkGreater(float a, float b) { return a > b ? 1.0 : 0.0; }
 vec4 optkGreater(vec4 a, vec4 b) { return vec4(greaterThan(a, b)); }
 float optkLess(float a, float b) { return a < b ? 1.0 : 0.0; }
 vec4 optkLess(vec4 a, vec4 b) { return vec4(lessThan(a, b)); }
 float optkSelect(float m, float a, float b) { return m != 0.0 ? a : b; }
-vec4 optkSelect(vec4 m, vec4 a, vec4 b) {
-  return vec4(optkSelect(m.x, a.x, b.x), optkSelect(m.y, a.y, b.y), optkSelect(m.z, a.z, b.z), optkSelect(m.w, a.w, b.w));
-}
+vec4 optkSelect(vec4 m, vec4 a, vec4 b) { return mix(b, a, notEqual(m, vec4(0.0))); }
 `;
 
 const CALLS: Partial<Record<GpuInstruction['op'], string>> = {
