@@ -5,7 +5,7 @@
  * Node (`e2e/`) drives it through `window.optimkitBrowser`.
  */
 // First: the launch counters wrap the WebGL and WebGPU prototypes before tfjs touches them.
-import { launchCount, wrapped } from './launches.js';
+import { launchCount, wrapped } from '@optimkit/browser-harness/launches';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';

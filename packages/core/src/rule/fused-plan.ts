@@ -12,22 +12,13 @@ import {
   elementwise,
   type Mask,
 } from '../elementwise.js';
-import type { GraphNode, Layout, RuleGraph } from './graph.js';
+import { type GraphNode, type Layout, type RuleGraph, type VariableDims, variableDims } from './graph.js';
 
-/** The index space of a variable: `batches × rows × cols`, row-major. */
-export interface PlanDims {
-  batches: number;
-  rows: number;
-  cols: number;
-}
+/** The index space of a variable (see {@link VariableDims}). */
+export type PlanDims = VariableDims;
 
-/** A variable of this shape as the plan sees it: leading dims batched, the last two rows × cols. */
-export function planDims(shape: readonly number[]): PlanDims {
-  if (shape.length < 2) return { batches: 1, rows: 1, cols: shape[0] ?? 1 };
-  const cols = shape[shape.length - 1]!;
-  const rows = shape[shape.length - 2]!;
-  return { batches: shape.slice(0, -2).reduce((a, b) => a * b, 1), rows, cols };
-}
+/** A variable of this shape as the plan sees it. */
+export const planDims = variableDims;
 
 /** Elements of a value of `layout`. */
 export function layoutSize(layout: Layout, d: PlanDims): number {

@@ -17,22 +17,22 @@
  * - Each written tensor (the param, every written slot) is one program at its layout, recomputing
  *   the subexpressions it shares with the others: nothing full-size is kept between programs.
  */
-import type { BinaryOp, CompareOp, GraphNode, Layout, RuleGraph, UnaryOp } from './graph.js';
+import {
+  type BinaryOp,
+  type CompareOp,
+  type GraphNode,
+  type Layout,
+  type RuleGraph,
+  type UnaryOp,
+  type VariableDims,
+  variableDims,
+} from './graph.js';
 
-/** The index space of a variable: `batches × rows × cols`. */
-export interface GpuDims {
-  batches: number;
-  rows: number;
-  cols: number;
-}
+/** The index space of a variable (see {@link VariableDims}). */
+export type GpuDims = VariableDims;
 
-/** A variable of this shape as the GPU programs see it: leading dims batched, the last two rows × cols. */
-export function gpuDims(shape: readonly number[]): GpuDims {
-  if (shape.length < 2) return { batches: 1, rows: 1, cols: shape[0] ?? 1 };
-  const cols = shape[shape.length - 1]!;
-  const rows = shape[shape.length - 2]!;
-  return { batches: shape.slice(0, -2).reduce((a, b) => a * b, 1), rows, cols };
-}
+/** A variable of this shape as the plan sees it. */
+export const gpuDims = variableDims;
 
 /** The rank-3 shape a value of `layout` is presented in. */
 export function layoutShape(layout: Layout, d: GpuDims): [number, number, number] {

@@ -17,6 +17,21 @@ export type Layout = 'full' | 'row' | 'col' | 'batch' | 'scalar';
 const BITS: Record<Layout, number> = { scalar: 0, batch: 1, row: 3, col: 5, full: 7 };
 const FROM_BITS: Record<number, Layout> = { 0: 'scalar', 1: 'batch', 3: 'row', 5: 'col', 7: 'full' };
 
+/** A variable's index space: leading dims batched, the last two `rows × cols`, row-major. */
+export interface VariableDims {
+  batches: number;
+  rows: number;
+  cols: number;
+}
+
+/** The {@link VariableDims} of a variable of this shape (a vector is one row). */
+export function variableDims(shape: readonly number[]): VariableDims {
+  if (shape.length < 2) return { batches: 1, rows: 1, cols: shape[0] ?? 1 };
+  const cols = shape[shape.length - 1]!;
+  const rows = shape[shape.length - 2]!;
+  return { batches: shape.slice(0, -2).reduce((a, b) => a * b, 1), rows, cols };
+}
+
 /** The broadcast of two layouts. */
 export function unionLayout(a: Layout, b: Layout): Layout {
   return FROM_BITS[BITS[a] | BITS[b]]!;

@@ -1,5 +1,5 @@
 /**
- * Counts GPU launches: WebGL draw calls and WebGPU compute dispatches, by wrapping them on the
+ * Counts GPU launches, in a page: WebGL draw calls and WebGPU compute dispatches, by wrapping them on the
  * prototypes of the contexts and pass encoders. The page imports this module first, so the
  * wrappers are in place before tfjs creates its WebGL context or WebGPU device; tfjs calls them as
  * methods (`gl.drawElements(…)`, `pass.dispatchWorkgroups(…)`), so every call goes through them.
