@@ -53,8 +53,15 @@ interface CpuBackendLike {
 }
 
 interface WasmBackendLike {
-  wasm?: { asm?: { memory?: unknown } };
+  wasm?: {
+    asm?: { memory?: unknown };
+    tfjs?: {
+      disposeData?: (id: number) => void;
+      registerTensor?: (id: number, size: number, offset: number) => void;
+    };
+  };
   dataIdMap: { get(dataId: tf.DataId): unknown };
+  dataIdNextNumber?: number;
   makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): unknown;
   disposeData(dataId: tf.DataId, force?: boolean): boolean;
@@ -76,8 +83,14 @@ export interface FusedArrays {
   readonly workspace: Float32Array;
 }
 
-/** One variable's part of a fused kernel call. */
+/** One variable's part of a fused kernel call, with the tensors it reads and writes. */
 interface EntryAttrs {
+  param: tf.TensorInfo;
+  grad: tf.TensorInfo;
+  /** The slots read, in `reads` order. */
+  slots: readonly tf.TensorInfo[];
+  /** The param, then the written slots in `writes` order. */
+  targets: readonly tf.TensorInfo[];
   execute: (arrays: FusedArrays) => void;
   reads: readonly string[];
   writes: readonly { name: string; shape: readonly number[] }[];
@@ -93,27 +106,22 @@ interface FusedAttrs {
   count: number;
 }
 
-const inputKey = (entry: number, what: string) => `${entry}/${what}`;
-const slotKey = (entry: number, name: string) => inputKey(entry, `slot:${name}`);
-
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
-function unpack({ inputs, attrs }: KernelArgs) {
-  const a = attrs as unknown as FusedAttrs;
-  return a.entries.map((entry, i) => {
-    const param = inputs[inputKey(i, 'param')]!;
-    return {
-      entry,
-      param,
-      grad: inputs[inputKey(i, 'grad')]!,
-      slots: entry.reads.map((name) => inputs[slotKey(i, name)]!),
-      targets: [param, ...entry.writes.map((w) => inputs[slotKey(i, w.name)]!)],
-    };
-  });
+// The tensors travel in the attributes, not as named kernel inputs: a call may update hundreds of
+// variables, and an inputs map of thousands of keys costs more than the updates of small ones.
+function unpack({ attrs }: KernelArgs) {
+  return (attrs as unknown as FusedAttrs).entries.map((entry) => ({
+    entry,
+    param: entry.param,
+    grad: entry.grad,
+    slots: entry.slots,
+    targets: entry.targets,
+  }));
 }
 
-function float32(values: unknown, what: string): Float32Array {
-  if (!(values instanceof Float32Array)) throw new TypeError(`Fused update: ${what} is not float32 data`);
+function float32(values: unknown): Float32Array {
+  if (!(values instanceof Float32Array)) throw new TypeError('Fused update: a tensor is not float32 data');
   return values;
 }
 
@@ -137,11 +145,11 @@ function arrays(
 // (in place) or fresh ones that become tensors once every update has succeeded.
 function cpuKernel(args: KernelArgs): tf.TensorInfo[] {
   const backend = args.backend as CpuBackendLike;
-  const read = (info: tf.TensorInfo, what: string) => float32(backend.data.get(info.dataId).values, what);
+  const read = (info: tf.TensorInfo) => float32(backend.data.get(info.dataId).values);
   const made: [readonly number[], Float32Array][] = [];
   for (const { entry, param, grad, slots, targets } of unpack(args)) {
     const outputs = targets.map((info, i) => {
-      if (entry.inPlace[i]) return read(info, 'an output');
+      if (entry.inPlace[i]) return read(info);
       const values = new Float32Array(tf.util.sizeFromShape(info.shape));
       made.push([info.shape, values]);
       return values;
@@ -150,9 +158,9 @@ function cpuKernel(args: KernelArgs): tf.TensorInfo[] {
     entry.execute(
       arrays(
         entry,
-        read(param, 'the variable'),
-        read(grad, 'the gradient'),
-        slots.map((s, i) => read(s, `slot '${entry.reads[i]}'`)),
+        read(param),
+        read(grad),
+        slots.map(read),
         outParam!,
         outSlots,
         new Float32Array(entry.workspace),
@@ -181,25 +189,28 @@ function wasmKernel(args: KernelArgs): tf.TensorInfo[] {
   const scratch = workspaceLength > 0 ? backend.makeOutput([workspaceLength + 1], 'float32') : null;
   const made = fresh.flat().filter((info): info is tf.TensorInfo => info !== null);
   try {
-    const view = (info: tf.TensorInfo, what: string) => float32(backend.typedArrayFromHeap(info), what);
+    const view = (info: tf.TensorInfo) => float32(backend.typedArrayFromHeap(info));
     let heapWorkspace: Float32Array = new Float32Array(0);
     if (scratch) {
-      const heap = view(scratch, 'the workspace');
+      const heap = view(scratch);
       heapWorkspace = heap.subarray(heap.byteOffset % 8 === 0 ? 0 : 1).subarray(0, workspaceLength);
     }
     entries.forEach(({ entry, param, grad, slots, targets }, e) => {
-      const [outParam, ...outSlots] = targets.map((info, i) => view(fresh[e]![i] ?? info, 'an output'));
+      const [outParam, ...outSlots] = targets.map((info, i) => view(fresh[e]![i] ?? info));
       entry.execute(
         arrays(
           entry,
-          view(param, 'the variable'),
-          view(grad, 'the gradient'),
-          slots.map((s, i) => view(s, `slot '${entry.reads[i]}'`)),
+          view(param),
+          view(grad),
+          slots.map(view),
           outParam!,
           outSlots,
           heapWorkspace.subarray(0, entry.workspace),
         ),
       );
+      targets.forEach((info, i) => {
+        if (entry.inPlace[i]) rekey(backend, info);
+      });
     });
   } catch (error) {
     for (const info of made) backend.disposeData(info.dataId, true);
@@ -208,6 +219,31 @@ function wasmKernel(args: KernelArgs): tf.TensorInfo[] {
     if (scratch) backend.disposeData(scratch.dataId, true);
   }
   return made;
+}
+
+/**
+ * Whether {@link rekey} can run: the wasm backend's C++ side keys tensors by an id whose cached
+ * operators (XNNPACK matrix products keep packed weights) are dropped when the id is disposed.
+ */
+export function canRekeyWasm(backend: unknown): boolean {
+  const b = backend as WasmBackendLike;
+  return (
+    typeof b.wasm?.tfjs?.disposeData === 'function' &&
+    typeof b.wasm.tfjs.registerTensor === 'function' &&
+    typeof b.dataIdNextNumber === 'number'
+  );
+}
+
+// A tensor changed in place gets a new id on the C++ side, so that nothing cached for the old
+// values (packed weights of a matrix product) is used again; its memory stays where it is.
+function rekey(backend: WasmBackendLike, info: tf.TensorInfo): void {
+  const data = backend.dataIdMap.get(info.dataId) as { id: number; memoryOffset: number };
+  const tfjs = backend.wasm!.tfjs!;
+  tfjs.disposeData!(data.id);
+  const id = backend.dataIdNextNumber!;
+  backend.dataIdNextNumber = id + 1;
+  tfjs.registerTensor!(id, tf.util.sizeFromShape(info.shape), data.memoryOffset);
+  data.id = id;
 }
 
 const KERNELS: Record<string, (args: KernelArgs) => tf.TensorInfo[]> = {
@@ -262,15 +298,10 @@ export function runFusedBatch(
   const kernelName = runs[0]!.kernelName;
   ensureKernel(kernelName, tf.getBackend());
   const backend = tf.backend();
-  const inputs: tf.NamedTensorMap = {};
-  const entries = runs.map((run, e): EntryAttrs => {
+  const entries = runs.map((run): EntryAttrs => {
     if (run.kernelName !== kernelName) throw new Error('runFusedBatch: every run must share one kernel');
     const reads = Object.keys(run.reads);
     const writes = Object.keys(run.writes);
-    inputs[inputKey(e, 'param')] = run.param;
-    inputs[inputKey(e, 'grad')] = run.grad;
-    for (const name of reads) inputs[slotKey(e, name)] = run.reads[name]!;
-    for (const name of writes) inputs[slotKey(e, name)] = run.writes[name]!;
     const targets = [run.param, ...writes.map((name) => run.writes[name]!)];
     // Written in place only when no other tensor, and no other input of this run, shares the buffer.
     const others = [run.grad, ...targets, ...Object.values(run.reads)];
@@ -281,6 +312,10 @@ export function runFusedBatch(
         others.every((o) => o === t || o.dataId !== t.dataId),
     );
     return {
+      param: run.param,
+      grad: run.grad,
+      slots: reads.map((name) => run.reads[name]!),
+      targets,
       execute: run.execute,
       reads,
       writes: writes.map((name) => ({ name, shape: run.writes[name]!.shape })),
@@ -289,7 +324,7 @@ export function runFusedBatch(
     };
   });
   const attrs: FusedAttrs = { entries, count: runs.length };
-  const outputs = tf.engine().runKernel<tf.Tensor[]>(kernelName, inputs, attrs as unknown as tf.NamedAttrMap);
+  const outputs = tf.engine().runKernel<tf.Tensor[]>(kernelName, {}, attrs as unknown as tf.NamedAttrMap);
   const fresh = (Array.isArray(outputs) ? outputs : [outputs]).values();
   return runs.map((run, e) => {
     const { inPlace, writes } = entries[e]!;

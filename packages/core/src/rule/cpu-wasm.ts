@@ -1,7 +1,7 @@
 /** Rules fused on the cpu and wasm backends: {@link FusedPlan}s run as one tfjs kernel per variable. */
 import * as tf from '@tensorflow/tfjs-core';
 import { elementwiseEngine } from '../elementwise.js';
-import { type FusedRun, fusedKernelName, runFusedBatch } from '../fused.js';
+import { canRekeyWasm, type FusedRun, fusedKernelName, runFusedBatch } from '../fused.js';
 import type { FusedRuleBackend, FusedRuleRun } from './backends.js';
 import { FusedPlan, planDims } from './fused-plan.js';
 import type { RuleGraph } from './graph.js';
@@ -29,8 +29,8 @@ function fusedRun({ className, graph, param, grad, slots, scalars }: FusedRuleRu
     workspace: compiled.workspace(dims),
     execute: (arrays) => compiled.run({ dims, scalars, ...arrays }),
     // The wasm backend caches operators with packed weights (XNNPACK matrix products) by tensor
-    // id: a param changed in place would leave them stale. Slots feed no such operator.
-    inPlace: tf.getBackend() === 'wasm' ? 'slots' : 'all',
+    // id: a param changed in place is given a new id, or (where that cannot be done) a new buffer.
+    inPlace: tf.getBackend() !== 'wasm' || canRekeyWasm(tf.backend()) ? 'all' : 'slots',
   };
 }
 
