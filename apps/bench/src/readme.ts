@@ -1,15 +1,18 @@
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { BenchResults } from './bench.js';
+import type { BrowserResults } from './browser/run.js';
 import { machineLine, mlpTable, summarySize, summaryTable, targetsTable } from './report.js';
 
 // Rewrites the "Benchmarks" section of the repository README (between the two markers) from
-// results/latest.json: `pnpm --filter @optimkit/bench readme` after a full run.
+// results/latest.json and, when there is one, results/browser.json: `pnpm --filter @optimkit/bench
+// readme` after a full run.
 
 const START = '<!-- bench:start -->';
 const END = '<!-- bench:end -->';
 
-export function readmeSection(results: BenchResults): string {
+export function readmeSection(results: BenchResults, browser: BrowserResults | null = null): string {
   const at = summarySize(results.rows);
   const parts = [
     START,
@@ -42,6 +45,17 @@ export function readmeSection(results: BenchResults): string {
       '',
     );
   }
+  if (browser) {
+    const chromium = [...new Set(browser.backends.map((b) => b.chromium))].join(', ');
+    parts.push(
+      `In the browser (\`pnpm bench -- --browser\` on ${machineLine(browser)}; Chromium ${chromium} in software, ` +
+        'WebGL through SwiftShader, WebGPU on its SwiftShader adapter; one [1000, 1000] matrix and a 40-variable ' +
+        'transformer set; every optimizer in [apps/bench/results/browser.md](apps/bench/results/browser.md)):',
+      '',
+      targetsTable(browser),
+      '',
+    );
+  }
   parts.push(END);
   return parts.join('\n');
 }
@@ -50,6 +64,10 @@ async function main(): Promise<void> {
   const results = JSON.parse(
     await readFile(new URL('../results/latest.json', import.meta.url), 'utf8'),
   ) as BenchResults;
+  const browserFile = new URL('../results/browser.json', import.meta.url);
+  const browser = existsSync(browserFile)
+    ? (JSON.parse(await readFile(browserFile, 'utf8')) as BrowserResults)
+    : null;
   const readmePath = fileURLToPath(new URL('../../../README.md', import.meta.url));
   const readme = await readFile(readmePath, 'utf8');
   const start = readme.indexOf(START);
@@ -57,7 +75,7 @@ async function main(): Promise<void> {
   if (start < 0 || end < start) throw new Error(`README.md has no ${START} … ${END} section`);
   await writeFile(
     readmePath,
-    readme.slice(0, start) + readmeSection(results) + readme.slice(end + END.length),
+    readme.slice(0, start) + readmeSection(results, browser) + readme.slice(end + END.length),
   );
   console.log(`Updated the Benchmarks section of ${readmePath}`);
 }

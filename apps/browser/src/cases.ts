@@ -29,6 +29,20 @@ import { type LAMBOptions, type LARSOptions, lamb, lars } from '@optimkit/layerw
 import { type LionOptions, lion } from '@optimkit/lion';
 import { type SGDOptions, sgd } from '@optimkit/sgd';
 import type * as tf from '@tensorflow/tfjs-core';
+// The families' own option sets (test data their fused tests run too), by path: not part of the
+// packages' published surface.
+import {
+  adamaxCases,
+  adamCases,
+  adamwCases,
+  nadamCases,
+  radamCases,
+} from '../../../packages/adam/src/fused-cases.js';
+import { adadeltaCases, adagradCases, rmspropCases } from '../../../packages/adaptive/src/fused-cases.js';
+import { adafactorCases, cameCases } from '../../../packages/factored/src/fused-cases.js';
+import { lambCases, larsCases } from '../../../packages/layerwise/src/fused-cases.js';
+import { lionCases } from '../../../packages/lion/src/fused-cases.js';
+import { sgdCases } from '../../../packages/sgd/src/fused-cases.js';
 
 /** What a case needs of an optimizer: a tf.Optimizer whose slots can be read. */
 export interface CaseOptimizer extends tf.Optimizer {
@@ -51,193 +65,22 @@ function entry<O extends object>(
   return { name, create: create as (options: object) => CaseOptimizer, optionSets };
 }
 
-const rankAtMostOne = (v: tf.Variable) => v.rank <= 1;
-const adamGroups = [{ match: rankAtMostOne, weightDecay: 0, learningRate: 0.05 }];
-
-const nadamSets: NAdamOptions[] = [
-  {},
-  { learningRate: 0.02, momentumDecay: 0 },
-  { learningRate: 0.02, weightDecay: 0.1 },
-  {
-    learningRate: 0.03,
-    beta1: 0.8,
-    beta2: 0.99,
-    epsilon: 1e-3,
-    weightDecay: 0.1,
-    momentumDecay: 0.04,
-    decoupledWeightDecay: true,
-  },
-  { learningRate: (s) => 0.01 * 0.9 ** s, weightDecay: 0.1, paramGroups: adamGroups },
-];
-
 /** Every optimizer of every family, by catalog name. */
 export const OPTIMIZERS: readonly OptimizerCases[] = [
-  entry<SGDOptions>('sgd', sgd, [
-    { learningRate: 0.1 },
-    { learningRate: 0.05, momentum: 0.9 },
-    { learningRate: 0.03, momentum: 0.8, dampening: 0.5, weightDecay: 0.01 },
-    { learningRate: 0.02, momentum: 0.95, nesterov: true, weightDecay: 0.05 },
-    { momentum: 0.5, dampening: 1 },
-    { learningRate: 0.1, weightDecay: 0.2 },
-    {
-      learningRate: (step) => 0.1 / (1 + step),
-      momentum: (step) => (step < 10 ? 0.9 : 0),
-      paramGroups: [
-        { match: (v: tf.Variable) => v.rank === 2, nesterov: true, momentum: 0.7, weightDecay: 0.1 },
-        { match: (v: tf.Variable) => v.rank === 0, momentum: 0, learningRate: 0.5 },
-      ],
-    },
-  ]),
-  entry<AdagradOptions>('adagrad', adagrad, [
-    {},
-    { learningRate: 0.1, lrDecay: 0.05, weightDecay: 0.1, initialAccumulatorValue: 0.5, epsilon: 1e-3 },
-    {
-      learningRate: (s) => 0.05 / (1 + 0.1 * s),
-      epsilon: 0.1,
-      paramGroups: [{ match: (v: tf.Variable) => v.rank === 2, lrDecay: 0.2, weightDecay: 0.01 }],
-    },
-    { learningRate: 0.1, lrDecay: 0.01, weightDecay: 0.01, initialAccumulatorValue: 0.1, epsilon: 1e-8 },
-  ]),
-  entry<RMSpropOptions>('rmsprop', rmsprop, [
-    {},
-    { learningRate: 0.01, alpha: 0.9, momentum: 0.9 },
-    { learningRate: 0.02, alpha: 0.95, epsilon: 1e-4, weightDecay: 0.05, centered: true },
-    {
-      learningRate: (s) => 0.02 * 0.97 ** s,
-      momentum: (s) => Math.min(0.9, 0.5 + 0.05 * s),
-      alpha: (s) => 0.8 + 0.005 * s,
-      epsilon: 1e-3,
-      weightDecay: 0.01,
-      centered: true,
-    },
-    {
-      learningRate: 0.005,
-      paramGroups: [{ match: (v: tf.Variable) => v.rank % 2 === 1, momentum: 0.8, centered: true }],
-    },
-    { learningRate: 0.01, momentum: (s) => (s < 8 ? 0.9 : 0), weightDecay: 0.1 },
-  ]),
-  entry<AdadeltaOptions>('adadelta', adadelta, [
-    {},
-    { learningRate: 0.5, rho: 0.95, epsilon: 1e-4, weightDecay: 0.1 },
-    {
-      learningRate: (s) => 2 / (1 + 0.05 * s),
-      rho: (s) => 0.5 + 0.01 * s,
-      epsilon: 1e-3,
-      paramGroups: [{ match: (v: tf.Variable) => v.rank === 3, rho: 0.99, weightDecay: 0.01 }],
-    },
-  ]),
-  entry<AdamOptions>('adam', adam, [
-    {},
-    { learningRate: 0.05, amsgrad: true },
-    { learningRate: 0.02, beta1: 0.8, beta2: 0.99, epsilon: 1e-3, weightDecay: 0.1 },
-    { learningRate: 0.03, beta1: 0, beta2: 0.9, amsgrad: true, weightDecay: 0.05 },
-    {
-      learningRate: (s) => 0.01 * 0.9 ** s,
-      beta2: (s) => 0.99 - 0.001 * s,
-      weightDecay: 0.1,
-      paramGroups: adamGroups,
-    },
-  ]),
-  entry<AdamWOptions>('adamw', adamw, [
-    {},
-    { learningRate: 0.05, weightDecay: 0.1, amsgrad: true },
-    { learningRate: 0.02, beta1: 0.8, beta2: 0.99, epsilon: 1e-3, weightDecay: 0 },
-    { learningRate: 0.03, beta2: 0.9, weightDecay: 0.5, amsgrad: true },
-    { learningRate: (s) => 0.01 * 0.9 ** s, beta1: (s) => 0.5 + 0.02 * s, paramGroups: adamGroups },
-  ]),
-  entry<AdamaxOptions>('adamax', adamax, [
-    {},
-    { learningRate: 0.05, weightDecay: 0.1 },
-    { learningRate: 0.02, beta1: 0.8, beta2: 0.9, epsilon: 1e-2 },
-    { learningRate: 0.03, beta1: 0, beta2: 0.99, epsilon: 1e-6, weightDecay: 0.05 },
-    { learningRate: (s) => 0.01 * 0.9 ** s, weightDecay: 0.1, paramGroups: adamGroups },
-  ]),
-  entry<NAdamOptions>('nadam', nadam, nadamSets),
-  entry<RAdamOptions>('radam', radam, [
-    {},
-    { learningRate: 0.01, weightDecay: 0.1 },
-    { learningRate: 0.01, beta1: 0.8, epsilon: 1e-3, weightDecay: 0.1, decoupledWeightDecay: true },
-    { learningRate: 0.02, beta2: 0.9 },
-    { learningRate: 0.005, beta2: 0.6 },
-    { learningRate: (s) => 0.01 * 0.9 ** s, weightDecay: 0.1, paramGroups: adamGroups },
-  ]),
-  entry<LARSOptions>('lars', lars, [
-    { learningRate: 5 },
-    {
-      learningRate: 2,
-      momentum: 0.8,
-      dampening: 0.3,
-      weightDecay: 0.05,
-      trustCoefficient: 0.02,
-      epsilon: 1e-3,
-      paramGroups: [{ match: rankAtMostOne, weightDecay: 0, trustRatio: false, learningRate: 0.05 }],
-    },
-    {
-      learningRate: (step) => 3 / (1 + 0.1 * step),
-      nesterov: true,
-      weightDecay: 0.01,
-      trustCoefficient: 0.01,
-    },
-    { learningRate: 1, momentum: 0, weightDecay: 0.1, trustCoefficient: 0.05 },
-    { learningRate: 0.5, momentum: (step) => (step < 10 ? 0.9 : 0), epsilon: 1e-4, trustRatio: false },
-  ]),
-  entry<LAMBOptions>('lamb', lamb, [
-    {},
-    {
-      learningRate: 0.02,
-      beta1: 0.8,
-      beta2: 0.95,
-      epsilon: 1e-4,
-      weightDecay: 0.1,
-      paramGroups: [{ match: rankAtMostOne, weightDecay: 0, trustRatio: false, learningRate: 0.01 }],
-    },
-    { learningRate: (step) => 0.05 * 0.9 ** step, weightDecay: 0.3 },
-    { learningRate: 0.01, weightDecay: 0.05, trustRatio: false },
-  ]),
-  entry<LionOptions>('lion', lion, [
-    {},
-    {
-      learningRate: 0.01,
-      beta1: 0.95,
-      beta2: 0.98,
-      weightDecay: 0.5,
-      paramGroups: [{ match: rankAtMostOne, weightDecay: 0, learningRate: 0.003 }],
-    },
-    { learningRate: (step) => 0.02 * 0.95 ** step, beta1: 0.5, beta2: 0.6, weightDecay: 2 },
-    { learningRate: 0.01, beta1: 0, beta2: (step) => 0.9 + 0.001 * step },
-  ]),
-  entry<AdafactorOptions>('adafactor', adafactor, [
-    {},
-    { warmupInit: true },
-    { scaleParameter: false },
-    { learningRate: 0.02 },
-    { learningRate: 0.03, scaleParameter: false, beta1: 0.9, weightDecay: 0.1 },
-    { clipThreshold: 0.5, decayRate: -0.5, epsilon2: 0.45, beta1: 0.5, weightDecay: 0.05 },
-    { learningRate: (s) => 0.05 / (1 + 0.1 * s), scaleParameter: false, epsilon1: 1e-3, decayRate: 0 },
-    {
-      learningRate: 0.01,
-      paramGroups: [{ match: (v: tf.Variable) => v.rank >= 2, beta1: 0.8, weightDecay: 0.1 }],
-    },
-  ]),
-  entry<CAMEOptions>('came', came, [
-    { learningRate: 2e-4 },
-    { learningRate: 1e-2, weightDecay: 0.1 },
-    {
-      learningRate: 5e-3,
-      beta1: 0.8,
-      beta2: 0.99,
-      beta3: 0.995,
-      epsilon1: 1e-4,
-      epsilon2: 1e-3,
-      clipThreshold: 0.5,
-      weightDecay: 0.02,
-    },
-    { learningRate: (s) => 0.01 * 0.9 ** s, clipThreshold: 3, beta2: 0.9 },
-    {
-      learningRate: 1e-3,
-      paramGroups: [{ match: (v: tf.Variable) => v.rank <= 1, beta1: 0.5, beta2: 0.9, weightDecay: 0.1 }],
-    },
-  ]),
+  entry<SGDOptions>('sgd', sgd, sgdCases),
+  entry<AdagradOptions>('adagrad', adagrad, adagradCases),
+  entry<RMSpropOptions>('rmsprop', rmsprop, rmspropCases),
+  entry<AdadeltaOptions>('adadelta', adadelta, adadeltaCases),
+  entry<AdamOptions>('adam', adam, adamCases),
+  entry<AdamWOptions>('adamw', adamw, adamwCases),
+  entry<AdamaxOptions>('adamax', adamax, adamaxCases),
+  entry<NAdamOptions>('nadam', nadam, nadamCases),
+  entry<RAdamOptions>('radam', radam, radamCases),
+  entry<LARSOptions>('lars', lars, larsCases),
+  entry<LAMBOptions>('lamb', lamb, lambCases),
+  entry<LionOptions>('lion', lion, lionCases),
+  entry<AdafactorOptions>('adafactor', adafactor, adafactorCases),
+  entry<CAMEOptions>('came', came, cameCases),
 ];
 
 /** The optimizer of this catalog name. */

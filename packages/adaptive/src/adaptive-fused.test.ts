@@ -1,5 +1,5 @@
 import { describeFusedEquivalence } from '@optimkit/core/testing';
-import type * as tf from '@tensorflow/tfjs-core';
+import { adadeltaCases, adagradCases, rmspropCases } from './fused-cases.js';
 import {
   type AdadeltaOptions,
   type AdagradOptions,
@@ -15,56 +15,20 @@ import {
 describeFusedEquivalence<AdagradOptions>({
   name: 'adagrad',
   create: adagrad,
-  optionSets: [
-    {},
-    { learningRate: 0.1, lrDecay: 0.05, weightDecay: 0.1, initialAccumulatorValue: 0.5, epsilon: 1e-3 },
-    {
-      learningRate: (s) => 0.05 / (1 + 0.1 * s),
-      epsilon: 0.1,
-      paramGroups: [{ match: (v: tf.Variable) => v.rank === 2, lrDecay: 0.2, weightDecay: 0.01 }],
-    },
-    { learningRate: 0.1, lrDecay: 0.01, weightDecay: 0.01, initialAccumulatorValue: 0.1, epsilon: 1e-8 },
-  ],
+  optionSets: adagradCases,
   bitIdentical: ['cpu', 'wasm'],
 });
 
 describeFusedEquivalence<RMSpropOptions>({
   name: 'rmsprop',
   create: rmsprop,
-  optionSets: [
-    {},
-    { learningRate: 0.01, alpha: 0.9, momentum: 0.9 },
-    { learningRate: 0.02, alpha: 0.95, epsilon: 1e-4, weightDecay: 0.05, centered: true },
-    {
-      learningRate: (s) => 0.02 * 0.97 ** s,
-      momentum: (s) => Math.min(0.9, 0.5 + 0.05 * s),
-      alpha: (s) => 0.8 + 0.005 * s,
-      epsilon: 1e-3,
-      weightDecay: 0.01,
-      centered: true,
-    },
-    {
-      learningRate: 0.005,
-      paramGroups: [{ match: (v: tf.Variable) => v.rank % 2 === 1, momentum: 0.8, centered: true }],
-    },
-    // A scheduled momentum that reaches 0 keeps updating the buffer.
-    { learningRate: 0.01, momentum: (s) => (s < 8 ? 0.9 : 0), weightDecay: 0.1 },
-  ],
+  optionSets: rmspropCases,
   bitIdentical: ['cpu', 'wasm'],
 });
 
 describeFusedEquivalence<AdadeltaOptions>({
   name: 'adadelta',
   create: adadelta,
-  optionSets: [
-    {},
-    { learningRate: 0.5, rho: 0.95, epsilon: 1e-4, weightDecay: 0.1 },
-    {
-      learningRate: (s) => 2 / (1 + 0.05 * s),
-      rho: (s) => 0.5 + 0.01 * s,
-      epsilon: 1e-3,
-      paramGroups: [{ match: (v: tf.Variable) => v.rank === 3, rho: 0.99, weightDecay: 0.01 }],
-    },
-  ],
+  optionSets: adadeltaCases,
   bitIdentical: ['cpu', 'wasm'],
 });

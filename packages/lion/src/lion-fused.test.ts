@@ -1,25 +1,12 @@
 import { describeFusedEquivalence } from '@optimkit/core/testing';
-import type * as tf from '@tensorflow/tfjs-core';
+import { lionCases } from './fused-cases.js';
 import { type LionOptions, lion } from './index.js';
-
-const isRankAtMostOne = (v: tf.Variable) => v.rank <= 1;
 
 // The golden tests' option sets, plus β₁ = 0 (sign descent, where exact zeros of the gradient
 // give a sign of 0).
 describeFusedEquivalence<LionOptions>({
   name: 'lion',
   create: lion,
-  optionSets: [
-    {},
-    {
-      learningRate: 0.01,
-      beta1: 0.95,
-      beta2: 0.98,
-      weightDecay: 0.5,
-      paramGroups: [{ match: isRankAtMostOne, weightDecay: 0, learningRate: 0.003 }],
-    },
-    { learningRate: (step) => 0.02 * 0.95 ** step, beta1: 0.5, beta2: 0.6, weightDecay: 2 },
-    { learningRate: 0.01, beta1: 0, beta2: (step) => 0.9 + 0.001 * step },
-  ],
+  optionSets: lionCases,
   bitIdentical: ['cpu', 'wasm'],
 });
