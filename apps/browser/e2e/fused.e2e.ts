@@ -69,6 +69,8 @@ function describeBackend(backend: GpuBackend, args: readonly string[]): void {
     beforeAll(async () => {
       session = await open(args);
       info = await session.page.evaluate((b) => window.optimkitBrowser.init(b), backend);
+      // WebGL is always there (SwiftShader); WebGPU only where chromium finds an adapter.
+      if (info.unavailable && backend === 'webgl') throw new Error(`webgl: ${info.unavailable}`);
       if (info.unavailable) {
         console.log(`${backend}: ${info.unavailable}: the ${backend} cases are not run`);
       } else {

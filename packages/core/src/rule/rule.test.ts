@@ -14,6 +14,8 @@ import {
 import {
   describeFusedEquivalence,
   describeOptimizerConformance,
+  fusedUpdates,
+  recordKernelCalls,
   recordKernels,
   useBackend,
 } from '../testing/index.js';
@@ -265,6 +267,20 @@ describe('fused kernels', () => {
     expect(Array.from(variable.dataSync())).toEqual([Math.fround(-0.1), Math.fround(-0.1)]);
     optimizer.dispose();
     variable.dispose();
+  });
+
+  it('update small variables of one rule and one set of scalars in one call, in any order', () => {
+    // Matrices and vectors interleaved, as a model lists kernels and biases: two traced variants.
+    const variables = [[2, 3], [3], [4, 2], [5], [2, 2], [7]].map((shape) => tf.variable(tf.zeros(shape)));
+    const optimizer = heavyBall();
+    const name = fusedKernelName('OptimkitTestRuleHeavyBall');
+    const grads = variables.map((v) => ({ name: v.name, tensor: tf.onesLike(v) }));
+    optimizer.applyGradients(grads);
+    const calls = recordKernelCalls(() => optimizer.applyGradients(grads));
+    expect(calls.filter((c) => c.name === name)).toHaveLength(2);
+    expect(fusedUpdates(calls, name)).toBe(variables.length);
+    optimizer.dispose();
+    tf.dispose([...variables, ...grads.map((g) => g.tensor)]);
   });
 
   it('trace a rule once per variant, not per step or per variable', () => {

@@ -75,13 +75,15 @@ export class CompiledRule<D extends Defaults> {
   private readonly flags: string[];
   private readonly numeric: string[];
   private readonly plans = new Map<string, RulePlan>();
-  private scalarCache: {
-    h: Resolved<D>;
-    step: number;
-    variantKey: string;
-    floor: number;
-    values: Record<string, number>;
-  } | null = null;
+  /**
+   * The scalars of the current step, by hyperparameters (one object per group and step) and
+   * variant: the same object for every variable of a group, variant and step, so that those
+   * variables can share a fused kernel call.
+   */
+  private scalarCache = new WeakMap<
+    Resolved<D>,
+    Map<string, { step: number; floor: number; values: Record<string, number> }>
+  >();
 
   constructor(parts: RuleParts<D>, defaults: D) {
     this.parts = parts;
@@ -152,16 +154,13 @@ export class CompiledRule<D extends Defaults> {
     variantKey: string,
     floor = 0,
   ): Record<string, number> {
-    const cache = this.scalarCache;
-    if (
-      cache &&
-      cache.h === h &&
-      cache.step === step &&
-      cache.variantKey === variantKey &&
-      cache.floor === floor
-    ) {
-      return cache.values;
+    let byVariant = this.scalarCache.get(h);
+    if (!byVariant) {
+      byVariant = new Map();
+      this.scalarCache.set(h, byVariant);
     }
+    const cache = byVariant.get(variantKey);
+    if (cache && cache.step === step && cache.floor === floor) return cache.values;
     const values: Record<string, number> = {};
     for (const key of this.numeric) {
       const x = h[key];
@@ -192,7 +191,7 @@ export class CompiledRule<D extends Defaults> {
         }
       }
     }
-    this.scalarCache = { h, step, variantKey, floor, values };
+    byVariant.set(variantKey, { step, floor, values });
     return values;
   }
 }
