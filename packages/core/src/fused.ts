@@ -147,7 +147,10 @@ function cpuKernel(args: KernelArgs): tf.TensorInfo[] {
   const backend = args.backend as CpuBackendLike;
   const read = (info: tf.TensorInfo) => float32(backend.data.get(info.dataId).values);
   const made: [readonly number[], Float32Array][] = [];
-  for (const { entry, param, grad, slots, targets } of unpack(args)) {
+  const entries = unpack(args);
+  // One scratch for the whole call: the updates run one after the other.
+  const workspace = new Float32Array(Math.max(0, ...entries.map(({ entry }) => entry.workspace)));
+  for (const { entry, param, grad, slots, targets } of entries) {
     const outputs = targets.map((info, i) => {
       if (entry.inPlace[i]) return read(info);
       const values = new Float32Array(tf.util.sizeFromShape(info.shape));
@@ -163,7 +166,7 @@ function cpuKernel(args: KernelArgs): tf.TensorInfo[] {
         slots.map(read),
         outParam!,
         outSlots,
-        new Float32Array(entry.workspace),
+        workspace.subarray(0, entry.workspace),
       ),
     );
   }

@@ -1,4 +1,4 @@
-import type { Target } from '../targets.js';
+import { noLeaksTarget, type Target } from '../targets.js';
 import type { ProblemShapes } from './problems.js';
 import type { BrowserBackend, PageResult, PageRow } from './protocol.js';
 
@@ -126,16 +126,7 @@ export function evaluateBrowserTargets(
         ? [{ what: `${r.optimizer} composite ${r.backend} ${r.problem}`, n: r.composite.tensorsPerStep }]
         : []),
     ]);
-    const leaking = counts.filter((c) => c.n !== 0);
-    targets.push({
-      id,
-      target,
-      figure:
-        leaking.length === 0
-          ? `0 in all ${counts.length} optimkit measurements`
-          : leaking.map((c) => `${c.what}: ${c.n}`).join(', '),
-      met: counts.length === 0 ? null : leaking.length === 0,
-    });
+    targets.push(noLeaksTarget(id, target, counts));
   }
   {
     const id = 'browser-no-gpu-errors';

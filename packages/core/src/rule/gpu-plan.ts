@@ -430,3 +430,28 @@ function layoutSize(layout: Layout, d: GpuDims): number {
   const [b, r, c] = layoutShape(layout, d);
   return b * r * c;
 }
+
+const CALLS: Partial<Record<GpuInstruction['op'], string>> = {
+  abs: 'abs',
+  sign: 'optkSign',
+  sqrt: 'optkSqrt',
+  rsqrt: 'optkRsqrt',
+  min: 'optkMin',
+  max: 'optkMax',
+  greater: 'optkGreater',
+  less: 'optkLess',
+  select: 'optkSelect',
+};
+const INFIX: Partial<Record<GpuInstruction['op'], string>> = { add: '+', sub: '-', mul: '*', div: '/' };
+
+/**
+ * One instruction as a GLSL or WGSL expression (the syntax both share): operators infix, the rest
+ * as calls of `abs` or the `optk…` helpers each backend defines with the cpu backend's NaN rules.
+ */
+export function gpuExpression(op: GpuInstruction['op'], args: readonly string[]): string {
+  if (op === 'neg') return `-${args[0]}`;
+  if (op === 'square') return `${args[0]} * ${args[0]}`;
+  const infix = INFIX[op];
+  if (infix) return `${args[0]} ${infix} ${args[1]}`;
+  return `${CALLS[op]}(${args.join(', ')})`;
+}

@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { FusedRuleBackend } from './backends.js';
 import { type BackendLike, type GpuDriver, hasSum, planOf, runGpuPlan } from './gpu-kernel.js';
-import { type GpuInstruction, type GpuOperand, type GpuProgram, layoutShape } from './gpu-plan.js';
+import { type GpuOperand, type GpuProgram, gpuExpression, layoutShape } from './gpu-plan.js';
 
 /** The parts of tfjs-backend-webgl's `MathBackendWebGL` used here. */
 interface WebGLBackendLike extends BackendLike {
@@ -75,19 +75,6 @@ float optkSelect(float m, float a, float b) { return m != 0.0 ? a : b; }
 vec4 optkSelect(vec4 m, vec4 a, vec4 b) { return mix(b, a, notEqual(m, vec4(0.0))); }
 `;
 
-const CALLS: Partial<Record<GpuInstruction['op'], string>> = {
-  abs: 'abs',
-  sign: 'optkSign',
-  sqrt: 'optkSqrt',
-  rsqrt: 'optkRsqrt',
-  min: 'optkMin',
-  max: 'optkMax',
-  greater: 'optkGreater',
-  less: 'optkLess',
-  select: 'optkSelect',
-};
-const INFIX: Partial<Record<GpuInstruction['op'], string>> = { add: '+', sub: '-', mul: '*', div: '/' };
-
 /** The GLSL of a program's `main`: values of type vec4 (packed inputs) or float. */
 function glsl(program: GpuProgram, packedInputs: boolean, packedOutput: boolean): string {
   const type = packedInputs ? 'vec4' : 'float';
@@ -100,11 +87,7 @@ function glsl(program: GpuProgram, packedInputs: boolean, packedOutput: boolean)
   const lines = program.inputs.map((_, i) => `  ${type} optkIn${i} = getOptk${i}AtOutCoords();`);
   program.body.forEach((instruction, i) => {
     const args = instruction.args.map(operand);
-    let expression: string;
-    if (instruction.op === 'neg') expression = `-${args[0]}`;
-    else if (instruction.op === 'square') expression = `${args[0]} * ${args[0]}`;
-    else if (INFIX[instruction.op]) expression = `${args[0]} ${INFIX[instruction.op]} ${args[1]}`;
-    else expression = `${CALLS[instruction.op]}(${args.join(', ')})`;
+    const expression = gpuExpression(instruction.op, args);
     lines.push(`  ${type} optkT${i} = ${expression};`);
   });
   const result = operand(program.result);

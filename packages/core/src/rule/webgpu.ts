@@ -8,7 +8,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { FusedRuleBackend } from './backends.js';
 import { type BackendLike, type GpuDriver, hasSum, planOf, runGpuPlan } from './gpu-kernel.js';
-import { type GpuInstruction, type GpuOperand, type GpuProgram, layoutShape } from './gpu-plan.js';
+import { type GpuOperand, type GpuProgram, gpuExpression, layoutShape } from './gpu-plan.js';
 
 /** The parts of tfjs-backend-webgpu's `WebGPUBackend` used here. */
 interface WebGPUBackendLike extends BackendLike {
@@ -63,19 +63,6 @@ class OptimkitFusedProgram {
   }
 }
 
-const CALLS: Partial<Record<GpuInstruction['op'], string>> = {
-  abs: 'abs',
-  sign: 'optkSign',
-  sqrt: 'optkSqrt',
-  rsqrt: 'optkRsqrt',
-  min: 'optkMin',
-  max: 'optkMax',
-  greater: 'optkGreater',
-  less: 'optkLess',
-  select: 'optkSelect',
-};
-const INFIX: Partial<Record<GpuInstruction['op'], string>> = { add: '+', sub: '-', mul: '*', div: '/' };
-
 /** Helpers over `T` (WGSL has no overloads): NaN and sign as the cpu backend has them. */
 function helpers(T: string): string {
   const isnan = T === 'f32' ? 'isnan' : 'isnanVec4';
@@ -118,11 +105,7 @@ function wgsl(program: GpuProgram, component: number): { source: string; key: st
   });
   program.body.forEach((instruction, i) => {
     const args = instruction.args.map(operand);
-    let expression: string;
-    if (instruction.op === 'neg') expression = `-${args[0]}`;
-    else if (instruction.op === 'square') expression = `${args[0]} * ${args[0]}`;
-    else if (INFIX[instruction.op]) expression = `${args[0]} ${INFIX[instruction.op]} ${args[1]}`;
-    else expression = `${CALLS[instruction.op]}(${args.join(', ')})`;
+    const expression = gpuExpression(instruction.op, args);
     lines.push(`    let optkT${i} = ${expression};`);
   });
   lines.push(`    setOutputAtIndex(index, ${operand(program.result)});`);
