@@ -37,7 +37,7 @@ function pascalCase(kebab) {
 
 /**
  * The options of a generated package, validated.
- * @param {{ dir: string, name?: string, packageName?: string, className?: string, core?: string, author?: string }} input
+ * @param {{ dir: string, name?: string, packageName?: string, className?: string, core?: string, testing?: string, author?: string }} input
  */
 export function resolveOptions(input) {
   const dir = resolve(input.dir);
@@ -65,16 +65,19 @@ export function resolveOptions(input) {
     className,
     packageName,
     core: input.core,
+    testing: input.testing,
     author: input.author ?? `The ${packageName} authors`,
   };
 }
 
-function versions(coreSpec) {
+function versions(coreSpec, testingSpec) {
   const core = readJson(join(here, '../../packages/core/package.json'));
+  const testing = readJson(join(here, '../../packages/testing/package.json'));
   const dev = core.devDependencies;
   return {
     corePeer: `^${core.version}`,
     coreDev: coreSpec ?? `^${core.version}`,
+    testingDev: testingSpec ?? `^${testing.version}`,
     tfjsPeer: core.peerDependencies['@tensorflow/tfjs-core'],
     tfjs: dev['@tensorflow/tfjs'],
     tfjsCore: dev['@tensorflow/tfjs-core'],
@@ -112,6 +115,7 @@ function packageJson(o, v) {
     },
     devDependencies: {
       '@optimkit/core': v.coreDev,
+      '@optimkit/testing': v.testingDev,
       '@tensorflow/tfjs': v.tfjs,
       // For the fused-equivalence test on wasm (describeFusedEquivalence loads it).
       '@tensorflow/tfjs-backend-wasm': v.tfjsWasm,
@@ -262,7 +266,7 @@ import {
   describeFusedEquivalence,
   describeOptimizerConformance,
   recordKernels,
-} from '@optimkit/core/testing';
+} from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ${o.typeName}, type ${o.typeName}Options, ${o.factory} } from './index.js';
@@ -520,7 +524,7 @@ export function createOptimizer(input) {
   if (existsSync(o.dir) && readdirSync(o.dir).length > 0) {
     throw new Error(`${o.dir} is not empty; pick a new directory`);
   }
-  const v = versions(o.core);
+  const v = versions(o.core, o.testing);
   const files = {
     'package.json': json(packageJson(o, v)),
     'tsconfig.json': json(tsconfig),
@@ -550,6 +554,10 @@ function main() {
     .option('--package-name <package>', 'npm package name (default: optimkit-<name>)')
     .option('--class-name <className>', 'tfjs serialization name (default: PascalCase of name)')
     .option('--core <spec>', "dependency spec of @optimkit/core for development (default: ^<core's version>)")
+    .option(
+      '--testing <spec>',
+      "dependency spec of @optimkit/testing for development (default: ^<testing's version>)",
+    )
     .option('--author <author>', 'copyright holder in LICENSE')
     .example('create-optimkit-optimizer ./optimkit-signum --name signum')
     .action((dir, flags) => {
@@ -559,6 +567,7 @@ function main() {
         packageName: flags.packageName,
         className: flags.className,
         core: flags.core,
+        testing: flags.testing,
         author: flags.author,
       });
       const target = resolve(dir);

@@ -1,4 +1,4 @@
-import { describeFusedEquivalence } from '@optimkit/core/testing';
+import { describeFusedEquivalence } from '@optimkit/testing';
 import { adamaxCases, adamCases, adamwCases, nadamCases, radamCases } from './fused-cases.js';
 import {
   type AdamaxOptions,

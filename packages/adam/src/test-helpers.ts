@@ -7,7 +7,7 @@ import {
   expectClose,
   seededRandom as mulberry32,
   goldenTolerance as tolerance,
-} from '@optimkit/core/testing';
+} from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs-core';
 
 export { expectClose, mulberry32, tolerance };

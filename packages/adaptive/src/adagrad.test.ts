@@ -1,4 +1,4 @@
-import { describeOptimizerConformance } from '@optimkit/core/testing';
+import { describeOptimizerConformance } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { Adagrad, type AdagradOptions, adagrad } from './adagrad.js';

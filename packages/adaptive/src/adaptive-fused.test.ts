@@ -1,4 +1,4 @@
-import { describeFusedEquivalence } from '@optimkit/core/testing';
+import { describeFusedEquivalence } from '@optimkit/testing';
 import { adadeltaCases, adagradCases, rmspropCases } from './fused-cases.js';
 import {
   type AdadeltaOptions,

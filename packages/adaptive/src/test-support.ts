@@ -2,7 +2,7 @@
 // golden-run harness that feeds the same float32 gradients to an optimizer and to a float64
 // reference, and a tensor-count check.
 
-import { seededRandom } from '@optimkit/core/testing';
+import { seededRandom } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs-core';
 
 export { seededRandom };

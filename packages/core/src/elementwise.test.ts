@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '../../testing/src/index.js';
 import { elementwise, elementwiseEngine, registerWasmMemory } from './elementwise.js';
-import { seededRandom } from './testing/index.js';
 
 const f = Math.fround;
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
+import { describeOptimizerConformance, mixedRanks, quadratic } from '../../testing/src/index.js';
 import { defineOptimizer, loadOptimizer, OptimkitOptimizer, type SlotSpec } from './index.js';
-import { describeOptimizerConformance, mixedRanks, quadratic } from './testing/index.js';
 
 // A heavy-ball optimizer written against the public API only, as a plugin author would.
 const HeavyBall = defineOptimizer({

@@ -146,8 +146,19 @@ export class PayloadWriter {
 }
 
 /**
- * Lays out magic, version, header, padding, a payload of `payloadLength` bytes filled by `fill`,
- * and the checksum.
+ * Writes the bytes of an optimkit state: magic, version, the header as JSON, padding, a payload of
+ * `payloadLength` bytes filled by `fill`, and the CRC-32 of everything before it. Optimizers call
+ * it through `saveState()`; tools and tests use it to write a state from an edited header.
+ *
+ * @param header - the JSON header (normally a {@link StateHeader}).
+ * @param payloadLength - bytes of tensor data, at the offsets the header's entries give.
+ * @param fill - writes the payload into the zeroed view it is given.
+ * @param version - the format version to write, default {@link STATE_FORMAT_VERSION}.
+ * @example
+ * ```ts
+ * const { header, payload } = decodeState(bytes);
+ * const copy = encodeState({ ...header, iterations: 0 }, payload.length, (p) => p.set(payload));
+ * ```
  */
 export function encodeState(
   header: unknown,
@@ -179,8 +190,15 @@ export class StateFormatError extends Error {
 }
 
 /**
- * Decodes and checks bytes produced by {@link PayloadWriter.encode}: magic, version, lengths,
- * checksum, header structure and every tensor's bounds. Throws {@link StateFormatError}.
+ * Decodes and checks the bytes of an optimkit state (from `saveState()`): magic, version, lengths,
+ * checksum, header structure and every tensor's bounds, without creating a tensor or an optimizer.
+ * Throws {@link StateFormatError} naming what is wrong.
+ *
+ * @example
+ * ```ts
+ * const { header } = decodeState(await optimizer.saveState());
+ * console.log(header.className, header.iterations, header.variables.map((v) => v.name));
+ * ```
  */
 export function decodeState(input: Uint8Array | ArrayBuffer): DecodedState {
   const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);

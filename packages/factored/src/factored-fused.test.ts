@@ -1,4 +1,4 @@
-import { describeFusedEquivalence } from '@optimkit/core/testing';
+import { describeFusedEquivalence } from '@optimkit/testing';
 import { adafactorCases, cameCases } from './fused-cases.js';
 import { type AdafactorOptions, adafactor, type CAMEOptions, came } from './index.js';
 

@@ -4,7 +4,7 @@
  * an optimizer and its float64 reference side by side.
  */
 
-import { seededRandom as mulberry32 } from '@optimkit/core/testing';
+import { seededRandom as mulberry32 } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs-core';
 
 export { mulberry32 };

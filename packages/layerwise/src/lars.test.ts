@@ -1,5 +1,5 @@
 import type { OptimizerOptions } from '@optimkit/core';
-import { describeOptimizerConformance } from '@optimkit/core/testing';
+import { describeOptimizerConformance } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { LARS, type LARSDefaults, type LARSOptions, lars } from './index.js';

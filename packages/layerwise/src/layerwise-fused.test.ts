@@ -1,4 +1,4 @@
-import { describeFusedEquivalence } from '@optimkit/core/testing';
+import { describeFusedEquivalence } from '@optimkit/testing';
 import { lambCases, larsCases } from './fused-cases.js';
 import { type LAMBOptions, type LARSOptions, lamb, lars } from './index.js';
 

@@ -9,7 +9,7 @@ import {
   expectClose,
   seededRandom as mulberry32,
   float32Values as randomValues,
-} from '@optimkit/core/testing';
+} from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs-core';
 
 export { countDownloads, expectClose, mulberry32, randomValues };

@@ -1,4 +1,4 @@
-import { describeFusedEquivalence } from '@optimkit/core/testing';
+import { describeFusedEquivalence } from '@optimkit/testing';
 import { lionCases } from './fused-cases.js';
 import { type LionOptions, lion } from './index.js';
 

@@ -1,4 +1,4 @@
-import { describeFusedEquivalence } from '@optimkit/core/testing';
+import { describeFusedEquivalence } from '@optimkit/testing';
 import { sgdCases } from './fused-cases.js';
 import { type SGDOptions, sgd } from './index.js';
 

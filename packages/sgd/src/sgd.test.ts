@@ -1,4 +1,4 @@
-import { describeOptimizerConformance, expectClose, seededRandom } from '@optimkit/core/testing';
+import { describeOptimizerConformance, expectClose, seededRandom } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { type SGDOptions, sgd } from './index.js';

@@ -121,7 +121,7 @@ describe.each(packed)('$name, as packed', (pkg) => {
     const allowed = new Set([
       '@tensorflow/tfjs-core',
       '@optimkit/core',
-      ...(pkg.name === '@optimkit/core' ? ['vitest'] : []),
+      ...(pkg.name === '@optimkit/testing' ? ['vitest'] : []),
     ]);
     expect(bare.filter((s) => !allowed.has(s))).toEqual([]);
   });

@@ -7,6 +7,7 @@ import { checksDir, listFiles, makeTempDir, repoRoot, run, userEnv } from './wor
 
 const packed = inject('packed');
 const core = packed.find((p) => p.name === '@optimkit/core');
+const testing = packed.find((p) => p.name === '@optimkit/testing');
 const cli = join(repoRoot, 'tooling/create-optimizer/index.mjs');
 
 let temp = '';
@@ -44,10 +45,20 @@ describe('create-optimizer: a third-party plugin from zero to a passing package'
 
   it('generates the package', async () => {
     if (!core) throw new Error('@optimkit/core was not packed');
+    if (!testing) throw new Error('@optimkit/testing was not packed');
     dir = join(temp, 'optimkit-sign-momentum');
     const { stdout } = await run(
       'node',
-      [cli, dir, '--name', 'sign-momentum', '--core', `file:${core.tarball}`],
+      [
+        cli,
+        dir,
+        '--name',
+        'sign-momentum',
+        '--core',
+        `file:${core.tarball}`,
+        '--testing',
+        `file:${testing.tarball}`,
+      ],
       {
         cwd: temp,
         env,
@@ -76,6 +87,7 @@ describe('create-optimizer: a third-party plugin from zero to a passing package'
       '@tensorflow/tfjs-core': '^4.22.0',
     });
     expect(manifest.dependencies).toBeUndefined();
+    expect(manifest.devDependencies['@optimkit/testing']).toBe(`file:${testing.tarball}`);
     expect(manifest.sideEffects).toBe(false);
     expect(Object.keys(manifest.exports['.'])).toEqual(['types', 'default']);
     const source = await readFile(join(dir, 'src/sign-momentum.ts'), 'utf8');
@@ -87,7 +99,7 @@ describe('create-optimizer: a third-party plugin from zero to a passing package'
     expect(source).not.toMatch(/^ {2}update\(/m);
     expect(source).not.toContain('@tensorflow/tfjs-core');
     const test = await readFile(join(dir, 'src/sign-momentum.test.ts'), 'utf8');
-    expect(test).toContain("from '@optimkit/core/testing'");
+    expect(test).toContain("from '@optimkit/testing'");
     expect(test).toContain('describeFusedEquivalence<SignMomentumOptions>({');
   });
 

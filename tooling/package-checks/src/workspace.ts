@@ -19,6 +19,7 @@ export const EXPECTED_PUBLISHED = [
   '@optimkit/lion',
   '@optimkit/factored',
   '@optimkit/schedules',
+  '@optimkit/testing',
 ];
 
 /** Packages with no TensorFlow.js at all (neither dependency nor import). */

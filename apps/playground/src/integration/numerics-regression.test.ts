@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { adam, adamax, adamw, nadam, radam } from '@optimkit/adam';
 import { adadelta, adagrad, rmsprop } from '@optimkit/adaptive';
 import { type OptimkitOptimizer, setFusedKernels } from '@optimkit/core';
-import { float32Values, seededRandom } from '@optimkit/core/testing';
+import { float32Values, seededRandom } from '@optimkit/testing';
 import { adafactor, came } from '@optimkit/factored';
 import { lamb, lars } from '@optimkit/layerwise';
 import { lion } from '@optimkit/lion';

@@ -3,7 +3,7 @@ import {
   describeFusedEquivalence,
   describeOptimizerConformance,
   recordKernels,
-} from '@optimkit/core/testing';
+} from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AdaBeliefDefaults, type AdaBeliefOptions, adabelief } from './adabelief.js';

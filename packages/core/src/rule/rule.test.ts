@@ -1,5 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import {
+  describeFusedEquivalence,
+  describeOptimizerConformance,
+  fusedUpdates,
+  recordKernelCalls,
+  recordKernels,
+  useBackend,
+} from '../../../testing/src/index.js';
 import { elementwiseEngine, lastElementwiseRun } from '../elementwise.js';
 import { runFusedUpdate } from '../fused.js';
 import {
@@ -11,14 +19,6 @@ import {
   type SlotSpec,
   setFusedKernels,
 } from '../index.js';
-import {
-  describeFusedEquivalence,
-  describeOptimizerConformance,
-  fusedUpdates,
-  recordKernelCalls,
-  recordKernels,
-  useBackend,
-} from '../testing/index.js';
 import { CompiledRule } from './rule.js';
 
 const meta = { packageName: '@optimkit/core-tests', packageVersion: '0.0.0' } as const;

@@ -1,12 +1,11 @@
 /**
- * `@optimkit/core/testing`: the conformance suite every optimkit optimizer and plugin runs
+ * `@optimkit/testing`: the conformance suite every optimkit optimizer and plugin runs
  * (after PyTorch's OptimizerInfo tests and unstorage's testDriver).
  */
+
+import { decodeState, encodeState, loadOptimizer, type NamedTensor, type StateHeader } from '@optimkit/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadOptimizer } from '../registry.js';
-import { decodeState, encodeState, type StateHeader } from '../state-format.js';
-import type { NamedTensor } from '../types.js';
 import { describeFusedEquivalence, type FusableOptimizer } from './fused.js';
 import { mixedRanks, type Problem, quadratic, rosenbrock } from './problems.js';
 

@@ -2,9 +2,10 @@
  * The fused-kernel equivalence suite (after PyTorch's foreach-matches-forloop tests): an optimizer's
  * fused update, run as one tfjs kernel per variable, equals its composite update of tfjs ops.
  */
+
+import { fusedKernelName, setFusedKernels } from '@optimkit/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fusedKernelName, setFusedKernels } from '../fused.js';
 import { countDownloads, float32Values, goldenTolerance, seededRandom } from './golden.js';
 
 /** What the suite needs of an optimizer: a tf.Optimizer whose slots can be read. */
