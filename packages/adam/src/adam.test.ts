@@ -8,10 +8,10 @@ import {
   expectNoLeaks,
   mulberry32,
   type ReferenceStep,
-  runGolden,
+  runAdamGolden,
   stateOf,
   trace,
-} from './test-helpers.js';
+} from './golden-inputs.js';
 
 /** torch.optim.Adam (algorithms.md §5) in float64, elementwise. */
 function reference(o: {
@@ -68,7 +68,7 @@ describe('adam: golden values against a float64 reference (40 steps, ranks 0–3
         step(p, g, s, t);
         parted ||= s.maxExpAvgSq?.some((x, i) => x > s.expAvgSq![i]! * 1.001) ?? false;
       };
-      const result = runGolden(adam(options), watched, { steps: 40, seed: 11 + index, slotNames });
+      const result = runAdamGolden(adam(options), watched, { steps: 40, seed: 11 + index, slotNames });
       expect(result.worst).toBeLessThanOrEqual(1);
       expect(parted).toBe(ref.amsgrad);
     });

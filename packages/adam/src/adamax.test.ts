@@ -2,7 +2,14 @@ import { describeOptimizerConformance } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { Adamax, type AdamaxOptions, adamax } from './adamax.js';
-import { expectClose, expectNoLeaks, type ReferenceStep, runGolden, stateOf, trace } from './test-helpers.js';
+import {
+  expectClose,
+  expectNoLeaks,
+  type ReferenceStep,
+  runAdamGolden,
+  stateOf,
+  trace,
+} from './golden-inputs.js';
 
 /** torch.optim.Adamax (algorithms.md ยง7: epsilon inside the max) in float64. */
 function reference(o: {
@@ -42,7 +49,7 @@ describe('adamax: golden values against a float64 reference (40 steps, ranks 0โ€
   ];
   cases.forEach(({ options, ref }, index) => {
     it(`matches for ${JSON.stringify(options)}`, () => {
-      const result = runGolden(adamax(options), reference(ref), {
+      const result = runAdamGolden(adamax(options), reference(ref), {
         steps: 40,
         seed: 31 + index,
         slotNames: ['expAvg', 'expInf'],

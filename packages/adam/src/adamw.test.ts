@@ -9,10 +9,10 @@ import {
   expectNoLeaks,
   mulberry32,
   type ReferenceStep,
-  runGolden,
+  runAdamGolden,
   stateOf,
   trace,
-} from './test-helpers.js';
+} from './golden-inputs.js';
 
 /** torch.optim.AdamW (algorithms.md §5–§6: decoupled decay before the moments) in float64. */
 function reference(o: {
@@ -64,7 +64,11 @@ describe('adamw: golden values against a float64 reference (40 steps, ranks 0–
   cases.forEach(({ options, ref }, index) => {
     it(`matches for ${JSON.stringify(options)}`, () => {
       const slotNames = ref.amsgrad ? ['expAvg', 'expAvgSq', 'maxExpAvgSq'] : ['expAvg', 'expAvgSq'];
-      const result = runGolden(adamw(options), reference(ref), { steps: 40, seed: 21 + index, slotNames });
+      const result = runAdamGolden(adamw(options), reference(ref), {
+        steps: 40,
+        seed: 21 + index,
+        slotNames,
+      });
       expect(result.worst).toBeLessThanOrEqual(1);
     });
   });

@@ -1,16 +1,16 @@
 import { describeOptimizerConformance } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { muProduct, NAdam, type NAdamOptions, nadam } from './nadam.js';
 import {
   expectClose,
   expectNoLeaks,
   mulberry32,
   type ReferenceStep,
-  runGolden,
+  runAdamGolden,
   stateOf,
   trace,
-} from './test-helpers.js';
+} from './golden-inputs.js';
+import { muProduct, NAdam, type NAdamOptions, nadam } from './nadam.js';
 
 interface Hyper {
   lr: number;
@@ -88,7 +88,7 @@ describe('nadam: golden values against a float64 reference (80 steps, ranks 0–
   ];
   cases.forEach(({ options, ref }, index) => {
     it(`matches for ${JSON.stringify(options)}`, () => {
-      const result = runGolden(nadam(options), reference(ref), {
+      const result = runAdamGolden(nadam(options), reference(ref), {
         steps: 80,
         seed: 41 + index,
         slotNames: ['expAvg', 'expAvgSq'],

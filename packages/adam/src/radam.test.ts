@@ -1,8 +1,15 @@
 import { describeOptimizerConformance } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
+import {
+  expectClose,
+  expectNoLeaks,
+  type ReferenceStep,
+  runAdamGolden,
+  stateOf,
+  trace,
+} from './golden-inputs.js';
 import { RAdam, type RAdamOptions, radam, rectification } from './radam.js';
-import { expectClose, expectNoLeaks, type ReferenceStep, runGolden, stateOf, trace } from './test-helpers.js';
 
 interface Hyper {
   lr: number;
@@ -79,7 +86,7 @@ describe('radam: golden values against a float64 reference (40 steps, ranks 0–
   cases.forEach(({ options, ref, branches }, index) => {
     it(`matches for ${JSON.stringify(options)}`, () => {
       const taken = new Set<string>();
-      const result = runGolden(radam(options), reference(ref, taken), {
+      const result = runAdamGolden(radam(options), reference(ref, taken), {
         steps: 40,
         seed: 51 + index,
         slotNames: ['expAvg', 'expAvgSq'],

@@ -6,10 +6,10 @@ import {
   checkMemory,
   expectClose,
   type ReferenceStep,
-  runGolden,
+  runAdaptiveGolden,
   steps,
   trajectory,
-} from './test-support.js';
+} from './golden-inputs.js';
 
 type Value = number | ((step: number) => number);
 interface AdadeltaHyper {
@@ -117,7 +117,7 @@ describe('adadelta', () => {
       },
     ];
     it.each(cases)('$label', async ({ options, hyper, skip }) => {
-      const worst = await runGolden({
+      const worst = await runAdaptiveGolden({
         create: (variables) => adadelta(options(variables)),
         reference: (index) => adadeltaReference(hyper(index)),
         steps: 30,

@@ -6,10 +6,10 @@ import {
   checkMemory,
   expectClose,
   type ReferenceStep,
-  runGolden,
+  runAdaptiveGolden,
   steps,
   trajectory,
-} from './test-support.js';
+} from './golden-inputs.js';
 
 type Value = number | ((step: number) => number);
 interface AdagradHyper {
@@ -115,7 +115,7 @@ describe('adagrad', () => {
       },
     ];
     it.each(cases)('$label', async ({ options, hyper, skip }) => {
-      const worst = await runGolden({
+      const worst = await runAdaptiveGolden({
         create: (variables) => adagrad(options(variables)),
         reference: (index) => adagradReference(hyper(index)),
         steps: 30,

@@ -1,15 +1,15 @@
 import { describeOptimizerConformance } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { RMSprop, type RMSpropOptions, rmsprop } from './rmsprop.js';
 import {
   checkMemory,
   expectClose,
   type ReferenceStep,
-  runGolden,
+  runAdaptiveGolden,
   steps,
   trajectory,
-} from './test-support.js';
+} from './golden-inputs.js';
+import { RMSprop, type RMSpropOptions, rmsprop } from './rmsprop.js';
 
 type Value = number | ((step: number) => number);
 interface RMSpropHyper {
@@ -182,7 +182,7 @@ describe('rmsprop', () => {
       },
     ];
     it.each(cases)('$label', async ({ options, hyper, skip }) => {
-      const worst = await runGolden({
+      const worst = await runAdaptiveGolden({
         create: (variables) => rmsprop(options(variables)),
         reference: (index) => rmspropReference(hyper(index)),
         steps: 30,

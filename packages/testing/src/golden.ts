@@ -31,7 +31,11 @@ export function goldenTolerance(expected: number): number {
  * Asserts `actual ≈ expected` elementwise within {@link goldenTolerance}, naming the first element
  * that is off; returns the worst |difference| / tolerance seen (≤ 1 when it passes).
  */
-export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, label: string): number {
+export function expectClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  label = 'values',
+): number {
   expect(actual.length, `${label}: length`).toBe(expected.length);
   let worst = 0;
   for (let i = 0; i < expected.length; i++) {

@@ -20,6 +20,18 @@ export {
   useBackend,
 } from './fused.js';
 export { countDownloads, expectClose, float32Values, goldenTolerance, seededRandom } from './golden.js';
+export {
+  applyGradientValues,
+  type GoldenContext,
+  type GoldenOptimizer,
+  type GoldenReference,
+  type GoldenReferenceStep,
+  type GoldenResult,
+  type GoldenRun,
+  makeVariables,
+  runGolden,
+  traceSteps,
+} from './golden-run.js';
 export { mixedRanks, type Problem, quadratic, rosenbrock } from './problems.js';
 
 /** What the suite needs of an optimizer: the tf.Optimizer API plus optimkit's state methods. */
