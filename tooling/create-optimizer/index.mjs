@@ -266,6 +266,7 @@ import {
   describeFusedEquivalence,
   describeOptimizerConformance,
   recordKernels,
+  traceSteps,
 } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -276,24 +277,9 @@ const linearDecay =
   (step: number): number =>
     from * Math.max(0, 1 - step / steps);
 
-let counter = 0;
-
-/** Runs the optimizer on a variable with the given gradients and returns the values after each step. */
-function run(options: ${o.typeName}Options, initial: number[], gradients: number[][]): number[][] {
-  counter += 1;
-  const variable = tf.variable(tf.tensor1d(initial), true, \`golden\${counter}\`);
-  const optimizer = ${o.factory}(options);
-  const values: number[][] = [];
-  for (const g of gradients) {
-    const grad = tf.tensor1d(g);
-    optimizer.applyGradients({ [variable.name]: grad });
-    grad.dispose();
-    values.push(Array.from(variable.dataSync()));
-  }
-  optimizer.dispose();
-  variable.dispose();
-  return values;
-}
+/** The optimizer's values after each of the given gradients, on a fresh vector variable. */
+const run = (options: ${o.typeName}Options, initial: number[], gradients: number[][]): number[][] =>
+  traceSteps(${o.factory}(options), initial, gradients);
 
 function expectClose(actual: number[], expected: number[]): void {
   expect(actual).toHaveLength(expected.length);

@@ -1,19 +1,17 @@
-import { describeOptimizerConformance } from '@optimkit/testing';
+import { describeOptimizerConformance, expectClose, makeVariables, runGolden } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Adafactor, type AdafactorOptions, adafactor } from './adafactor.js';
 import {
-  expectClose,
   GOLDEN_SHAPES,
   goldenGradients,
   goldenParams,
-  makeVariables,
+  referenceSlots,
   refFactoredScale,
   refFoldFactored,
   refRms,
   sizeOf,
-  toleranceUse,
-} from './test-helpers.js';
+} from './golden-inputs.js';
 
 // ---------------------------------------------------------------------------------------------
 // Independent float64 reference, written from HF transformers' Adafactor (algorithms.md §13).
@@ -119,50 +117,21 @@ const STEPS = 30;
  * checks, after every step, the parameters and their displacement from the start; at the end, the
  * slots. Returns the reference (for its clipping count) and the worst share of the tolerance used.
  */
-async function runGolden(options: AdafactorOptions, reference: Partial<ReferenceOptions>, seed: number) {
-  const params = goldenParams(seed);
-  const start = params.map((p) => Float64Array.from(p));
+function runAdafactorGolden(options: AdafactorOptions, reference: Partial<ReferenceOptions>, seed: number) {
   const grads = goldenGradients(seed + 1, STEPS);
-  const variables = makeVariables('adafactorGolden', params, GOLDEN_SHAPES);
-  const optimizer = adafactor(options);
   const ref = new ReferenceAdafactor({ ...REFERENCE_DEFAULTS, ...reference });
-  let worst = 0;
-  try {
-    for (let t = 0; t < STEPS; t++) {
-      const tensors = variables.map((v, k) => ({
-        name: v.name,
-        tensor: tf.tensor(Float32Array.from(grads[t]![k]!), v.shape),
-      }));
-      optimizer.applyGradients(tensors);
-      tf.dispose(tensors.map((x) => x.tensor));
-      ref.step(t, params, grads[t]!);
-      for (let k = 0; k < variables.length; k++) {
-        const actual = await variables[k]!.data();
-        const what = `step ${t + 1}, rank ${GOLDEN_SHAPES[k]!.length}`;
-        expectClose(actual, params[k]!, what);
-        const moved = Float64Array.from(actual, (x, i) => x - start[k]![i]!);
-        const expectedMove = Float64Array.from(params[k]!, (x, i) => x - start[k]![i]!);
-        expectClose(moved, expectedMove, `${what}, displacement`);
-        worst = Math.max(worst, toleranceUse(actual, params[k]!), toleranceUse(moved, expectedMove));
-      }
-    }
-    variables.forEach((v, k) => {
-      const slots = optimizer.getSlots(v.name)!;
-      const s = ref.states[k]!;
-      const expected: Record<string, Float64Array> = {};
-      if (s.row) expected.row = s.row;
-      if (s.col) expected.col = s.col;
-      if (s.v) expected.v = s.v;
-      if (s.m) expected.m = s.m;
-      expect(Object.keys(slots).sort()).toEqual(Object.keys(expected).sort());
-      for (const [name, values] of Object.entries(expected)) {
-        expectClose(slots[name]!.dataSync(), values, `slot ${name} of rank ${GOLDEN_SHAPES[k]!.length}`);
-      }
-    });
-  } finally {
-    optimizer.dispose();
-    tf.dispose(variables);
-  }
+  const { worst } = runGolden({
+    name: 'adafactorGolden',
+    shapes: GOLDEN_SHAPES,
+    initial: goldenParams(seed),
+    gradients: (t) => grads[t]!,
+    create: () => adafactor(options),
+    referenceStep: (params, _grads, t) => ref.step(t, params, grads[t]!),
+    steps: STEPS,
+    displacement: true,
+    slots: (k) => referenceSlots(ref.states[k]!),
+    exactSlots: true,
+  });
   return { ref, worst };
 }
 
@@ -205,7 +174,7 @@ describe('adafactor: golden values against a float64 reference (30 steps, ranks 
   ];
   cases.forEach(([title, options, reference], index) => {
     it(title, async () => {
-      const { ref, worst } = await runGolden(options, reference, 1000 + 17 * index);
+      const { ref, worst } = runAdafactorGolden(options, reference, 1000 + 17 * index);
       expect(worst).toBeLessThanOrEqual(1);
       if ('clipThreshold' in options) expect(ref.clipped).toBeGreaterThan(10);
       if ('epsilon2' in options) {
@@ -430,7 +399,7 @@ describe('adafactor: options, slots and memory', () => {
   it('keeps tf.memory().numTensors constant from the second step on and frees all on dispose', () => {
     for (const options of [{}, { learningRate: 0.01, beta1: 0.9, weightDecay: 0.1 }] as AdafactorOptions[]) {
       const params = goldenParams(5);
-      const variables = makeVariables('adafactorLeak', params, GOLDEN_SHAPES);
+      const variables = makeVariables('adafactorLeak', GOLDEN_SHAPES, params);
       const grads = goldenGradients(6, 12);
       const baseline = tf.memory().numTensors;
       const optimizer = adafactor(options);

@@ -1,19 +1,17 @@
-import { describeOptimizerConformance } from '@optimkit/testing';
+import { describeOptimizerConformance, expectClose, makeVariables, runGolden } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CAME, type CAMEOptions, came } from './came.js';
 import {
-  expectClose,
   GOLDEN_SHAPES,
   goldenGradients,
   goldenParams,
-  makeVariables,
+  referenceSlots,
   refFactoredScale,
   refFoldFactored,
   refRms,
   sizeOf,
-  toleranceUse,
-} from './test-helpers.js';
+} from './golden-inputs.js';
 
 // ---------------------------------------------------------------------------------------------
 // Independent float64 reference, written from the official CAME code (algorithms.md §14).
@@ -110,51 +108,25 @@ class ReferenceCAME {
 const STEPS = 30;
 
 /** Runs CAME and the reference side by side for 30 steps; see the Adafactor test for the checks. */
-async function runGolden(options: CAMEOptions, reference: Partial<ReferenceOptions>, seed: number) {
-  const params = goldenParams(seed);
-  const start = params.map((p) => Float64Array.from(p));
+function runCAMEGolden(options: CAMEOptions, reference: Partial<ReferenceOptions>, seed: number) {
   const grads = goldenGradients(seed + 1, STEPS);
-  const variables = makeVariables('cameGolden', params, GOLDEN_SHAPES);
-  const optimizer = came(options);
   const ref = new ReferenceCAME({
     ...REFERENCE_DEFAULTS,
     learningRate: options.learningRate as number,
     ...reference,
   });
-  let worst = 0;
-  try {
-    for (let t = 0; t < STEPS; t++) {
-      const tensors = variables.map((v, k) => ({
-        name: v.name,
-        tensor: tf.tensor(Float32Array.from(grads[t]![k]!), v.shape),
-      }));
-      optimizer.applyGradients(tensors);
-      tf.dispose(tensors.map((x) => x.tensor));
-      ref.step(t, params, grads[t]!);
-      for (let k = 0; k < variables.length; k++) {
-        const actual = await variables[k]!.data();
-        const what = `step ${t + 1}, rank ${GOLDEN_SHAPES[k]!.length}`;
-        expectClose(actual, params[k]!, what);
-        const moved = Float64Array.from(actual, (x, i) => x - start[k]![i]!);
-        const expectedMove = Float64Array.from(params[k]!, (x, i) => x - start[k]![i]!);
-        expectClose(moved, expectedMove, `${what}, displacement`);
-        worst = Math.max(worst, toleranceUse(actual, params[k]!), toleranceUse(moved, expectedMove));
-      }
-    }
-    variables.forEach((v, k) => {
-      const slots = optimizer.getSlots(v.name)!;
-      const expected = Object.fromEntries(
-        Object.entries(ref.states[k]!).filter((e): e is [string, Float64Array] => e[1] !== null),
-      );
-      expect(Object.keys(slots).sort()).toEqual(Object.keys(expected).sort());
-      for (const [name, values] of Object.entries(expected)) {
-        expectClose(slots[name]!.dataSync(), values, `slot ${name} of rank ${GOLDEN_SHAPES[k]!.length}`);
-      }
-    });
-  } finally {
-    optimizer.dispose();
-    tf.dispose(variables);
-  }
+  const { worst } = runGolden({
+    name: 'cameGolden',
+    shapes: GOLDEN_SHAPES,
+    initial: goldenParams(seed),
+    gradients: (t) => grads[t]!,
+    create: () => came(options),
+    referenceStep: (params, _grads, t) => ref.step(t, params, grads[t]!),
+    steps: STEPS,
+    displacement: true,
+    slots: (k) => referenceSlots(ref.states[k]!),
+    exactSlots: true,
+  });
   return { ref, worst };
 }
 
@@ -192,7 +164,7 @@ describe('came: golden values against a float64 reference (30 steps, ranks 0–3
   ];
   cases.forEach(([title, options, reference], index) => {
     it(title, async () => {
-      const { ref, worst } = await runGolden(options, reference, 2000 + 31 * index);
+      const { ref, worst } = runCAMEGolden(options, reference, 2000 + 31 * index);
       expect(worst).toBeLessThanOrEqual(1);
       // Without bias correction the first updates are always clipped; a high threshold clips less.
       expect(ref.clipped).toBeGreaterThan(0);
@@ -350,7 +322,7 @@ describe('came: options, slots and memory', () => {
 
   it('keeps tf.memory().numTensors constant from the second step on and frees all on dispose', () => {
     const params = goldenParams(9);
-    const variables = makeVariables('cameLeak', params, GOLDEN_SHAPES);
+    const variables = makeVariables('cameLeak', GOLDEN_SHAPES, params);
     const grads = goldenGradients(10, 12);
     const baseline = tf.memory().numTensors;
     const optimizer = came({ learningRate: 1e-3, weightDecay: 0.01 });

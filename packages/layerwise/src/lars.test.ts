@@ -1,20 +1,23 @@
 import type { OptimizerOptions } from '@optimkit/core';
-import { describeOptimizerConformance } from '@optimkit/testing';
+import {
+  applyGradientValues as applyStep,
+  countDownloads,
+  describeOptimizerConformance,
+  expectClose,
+  makeVariables,
+} from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { LARS, type LARSDefaults, type LARSOptions, lars } from './index.js';
 import {
-  applyStep,
-  countDownloads,
-  expectClose,
   gradientsAt,
   initialValues,
   isRankAtMostOne,
-  makeVariables,
   norm,
+  runLayerwiseGolden,
   STEPS,
   shapes,
-} from './test-support.js';
+} from './golden-inputs.js';
+import { LARS, type LARSDefaults, type LARSOptions, lars } from './index.js';
 
 // ------------------------------------------------------------------------------------------------
 // Independent float64 reference, written from algorithms.md §12 (paper/timm trust ratio on every
@@ -154,27 +157,22 @@ describe('lars', () => {
     cases.forEach((c, caseIndex) => {
       it(c.title, () => {
         const seed = 11 + caseIndex;
-        const reference = initialValues(seed);
-        const variables = makeVariables('larsGolden', shapes, reference);
         const buffers: (Float64Array | null)[] = shapes.map(() => null);
-        const optimizer = lars(c.options);
-        for (let step = 0; step < STEPS; step++) {
-          const grads = gradientsAt(seed, step);
-          applyStep(optimizer, variables, grads);
-          reference.forEach((p, i) => {
-            buffers[i] = larsReferenceStep(p, grads[i]!, buffers[i]!, c.hyper(i, step));
-          });
-          variables.forEach((v, i) => {
-            expectClose(v.dataSync(), reference[i]!, `step ${step + 1}, ${v.name}`);
-          });
-        }
-        variables.forEach((v, i) => {
-          const slots = optimizer.getSlots(v.name)!;
-          if (buffers[i] === null) expect(Object.keys(slots)).toEqual([]);
-          else expectClose(slots.momentumBuffer!.dataSync(), buffers[i]!, `buffer of ${v.name}`);
+        const { worst } = runLayerwiseGolden(seed, {
+          name: 'larsGolden',
+          create: () => lars(c.options),
+          reference: (p, g, { index, step }) => {
+            buffers[index] = larsReferenceStep(p, g, buffers[index]!, c.hyper(index, step));
+          },
+          slots: (index) => {
+            const buffer = buffers[index];
+            const expected: Record<string, Float64Array> = {};
+            if (buffer) expected.momentumBuffer = buffer;
+            return expected;
+          },
+          exactSlots: true,
         });
-        optimizer.dispose();
-        tf.dispose(variables);
+        expect(worst).toBeLessThanOrEqual(1);
       });
     });
   });

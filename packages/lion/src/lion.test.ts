@@ -1,8 +1,17 @@
-import { describeOptimizerConformance } from '@optimkit/testing';
+import {
+  applyGradientValues as applyStep,
+  describeOptimizerConformance,
+  expectClose,
+  makeVariables,
+  seededRandom as mulberry32,
+  float32Values as randomValues,
+  runGolden,
+} from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { Lion, type LionOptions, lion } from './index.js';
-import { applyStep, expectClose, makeVariables, mulberry32, randomValues, sizeOf } from './test-support.js';
+
+const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 // ------------------------------------------------------------------------------------------------
 // Independent float64 reference, written from algorithms.md §10 (google/automl lion_pytorch.py).
@@ -113,29 +122,25 @@ describe('lion', () => {
       it(c.title, () => {
         const seed = 31 + caseIndex;
         const reference = initialValues(seed);
-        const momenta = reference.map((p) => new Float64Array(p.length));
         const streams = shapes.map((s, i) => {
           const h = c.hyper(i, 0);
           return safeGradients(seed * 100 + i, sizeOf(s), gradScales[i]!, h.beta1, h.beta2, STEPS);
         });
         for (const { minC } of streams) expect(minC).toBeGreaterThanOrEqual(MIN_C);
-        const variables = makeVariables('lionGolden', shapes, reference);
-        const optimizer = lion(c.options);
-        for (let step = 0; step < STEPS; step++) {
-          const grads = streams.map((s) => s.grads[step]!);
-          applyStep(optimizer, variables, grads);
-          reference.forEach((p, i) => {
-            lionReferenceStep(p, grads[i]!, momenta[i]!, c.hyper(i, step));
-          });
-          variables.forEach((v, i) => {
-            expectClose(v.dataSync(), reference[i]!, `step ${step + 1}, ${v.name}`);
-          });
-        }
-        variables.forEach((v, i) => {
-          expectClose(optimizer.getSlots(v.name)!.m!.dataSync(), momenta[i]!, `m of ${v.name}`);
+        const { worst } = runGolden({
+          name: 'lionGolden',
+          shapes,
+          initial: reference,
+          gradients: (step) => streams.map((s) => s.grads[step]!),
+          create: () => lion(c.options),
+          reference: (p, g, { index, step, state }) => {
+            state.m ??= new Float64Array(p.length);
+            lionReferenceStep(p, g, state.m, c.hyper(index, step));
+          },
+          steps: STEPS,
+          slots: (_index, state) => ({ m: state.m! }),
         });
-        optimizer.dispose();
-        tf.dispose(variables);
+        expect(worst).toBeLessThanOrEqual(1);
       });
     });
   });

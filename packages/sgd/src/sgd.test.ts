@@ -1,4 +1,10 @@
-import { describeOptimizerConformance, expectClose, seededRandom } from '@optimkit/testing';
+import {
+  describeOptimizerConformance,
+  expectClose,
+  float32Values,
+  runGolden,
+  seededRandom,
+} from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { type SGDOptions, sgd } from './index.js';
@@ -47,27 +53,17 @@ describe('sgd golden values', () => {
       };
       const random = seededRandom(42);
       const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
-      const initial = sizes.map((n) => Float64Array.from({ length: n }, () => Math.fround(random() * 4 - 2)));
-      const variables = initial.map((values, i) =>
-        tf.variable(tf.tensor(Float32Array.from(values), shapes[i], 'float32')),
-      );
-      const reference = initial.map((values) => Float64Array.from(values));
       const states = shapes.map(() => ({}) as { buf?: Float64Array });
-      const optimizer = sgd(options as SGDOptions);
-      for (let step = 0; step < 30; step++) {
-        const grads = sizes.map((n) => Float64Array.from({ length: n }, () => Math.fround(random() * 2 - 1)));
-        const tensors = grads.map((g, i) => tf.tensor(Float32Array.from(g), shapes[i], 'float32'));
-        optimizer.applyGradients(variables.map((v, i) => ({ name: v.name, tensor: tensors[i]! })));
-        tf.dispose(tensors);
-        grads.forEach((g, i) => {
-          referenceSgd(reference[i]!, g, states[i]!, o);
-        });
-        variables.forEach((v, i) => {
-          expectClose(v.dataSync(), reference[i]!, `step ${step + 1}, rank ${shapes[i]!.length}`);
-        });
-      }
-      optimizer.dispose();
-      tf.dispose(variables);
+      const { worst } = runGolden({
+        name: 'sgdGolden',
+        shapes,
+        initial: sizes.map((n) => Float64Array.from({ length: n }, () => Math.fround(random() * 4 - 2))),
+        gradients: () => sizes.map((n) => float32Values(random, n)),
+        create: () => sgd(options as SGDOptions),
+        reference: (p, g, { index }) => referenceSgd(p, g, states[index]!, o),
+        steps: 30,
+      });
+      expect(worst).toBeLessThanOrEqual(1);
     });
   }
 });

@@ -1,41 +1,20 @@
 /**
- * Helpers shared by the layerwise tests (not exported by the package): seeded random numbers,
- * variables of every rank, float64 vector arithmetic for the reference implementations, and the
- * element-wise comparison with the golden tolerance.
+ * The layerwise tests' golden inputs (not exported by the package): variables of every rank, their
+ * seeded float32-exact values and gradients, and float64 vector arithmetic for the references;
+ * the harness is `runGolden` of `@optimkit/testing`.
  */
 
 import {
-  countDownloads,
-  expectClose,
+  type GoldenOptimizer,
+  type GoldenResult,
+  type GoldenRun,
   seededRandom as mulberry32,
   float32Values as randomValues,
+  runGolden,
 } from '@optimkit/testing';
-import * as tf from '@tensorflow/tfjs-core';
-
-export { countDownloads, expectClose, mulberry32, randomValues };
+import type * as tf from '@tensorflow/tfjs-core';
 
 export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
-
-let counter = 0;
-
-/** Fresh variables with unique names and the given float32-exact initial values. */
-export function makeVariables(
-  prefix: string,
-  shapes: readonly (readonly number[])[],
-  values: readonly Float64Array[],
-): tf.Variable[] {
-  counter += 1;
-  return shapes.map((shape, i) =>
-    tf.variable(tf.tensor(Array.from(values[i]!), [...shape], 'float32'), true, `${prefix}${counter}/v${i}`),
-  );
-}
-
-/** Applies one step of float64 gradients (float32-exact) to the variables through `optimizer`. */
-export function applyStep(optimizer: tf.Optimizer, variables: tf.Variable[], grads: readonly Float64Array[]) {
-  const tensors = variables.map((v, i) => tf.tensor(Array.from(grads[i]!), v.shape, 'float32'));
-  optimizer.applyGradients(Object.fromEntries(variables.map((v, i) => [v.name, tensors[i]!])));
-  tf.dispose(tensors);
-}
 
 export function norm(x: ArrayLike<number>): number {
   let s = 0;
@@ -66,3 +45,20 @@ export function gradientsAt(seed: number, step: number): Float64Array[] {
 }
 
 export const isRankAtMostOne = (v: tf.Variable) => v.shape.length <= 1;
+
+/**
+ * The family's golden run: `STEPS` steps on `shapes` from `initialValues(seed)` with
+ * `gradientsAt(seed, step)`, every element compared after every step.
+ */
+export function runLayerwiseGolden<O extends GoldenOptimizer>(
+  seed: number,
+  run: Pick<GoldenRun<O>, 'name' | 'create' | 'reference' | 'slots' | 'exactSlots'>,
+): GoldenResult {
+  return runGolden({
+    shapes,
+    initial: initialValues(seed),
+    gradients: (step) => gradientsAt(seed, step),
+    steps: STEPS,
+    ...run,
+  });
+}

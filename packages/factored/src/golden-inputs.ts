@@ -1,15 +1,12 @@
 /**
- * Test-only helpers shared by the golden tests of this package (not exported by the package):
- * a seeded generator, float64 reference arithmetic over the last two dims, and a driver that runs
- * an optimizer and its float64 reference side by side.
+ * Test-only inputs of this package's golden tests (not exported by the package): float64
+ * reference arithmetic over the last two dims, and the seeded variables and gradients the kit's
+ * golden harness (`runGolden` of `@optimkit/testing`) feeds to an optimizer and its reference.
  */
 
 import { seededRandom as mulberry32 } from '@optimkit/testing';
-import * as tf from '@tensorflow/tfjs-core';
 
 export { mulberry32 };
-
-import { expect } from 'vitest';
 
 export function sizeOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
@@ -118,45 +115,9 @@ export function goldenParams(seed: number): Float64Array[] {
   );
 }
 
-let variableCounter = 0;
-
-/** Fresh uniquely named trainable variables with the given values and shapes. */
-export function makeVariables(
-  prefix: string,
-  values: readonly Float64Array[],
-  shapes: readonly (readonly number[])[],
-): tf.Variable[] {
-  variableCounter += 1;
-  return values.map((v, i) =>
-    tf.variable(tf.tensor(Float32Array.from(v), [...shapes[i]!]), true, `${prefix}${variableCounter}/v${i}`),
+/** The expected slots of a reference state: its tensors (the step count and absent slots left out). */
+export function referenceSlots(state: object): Record<string, Float64Array> {
+  return Object.fromEntries(
+    Object.entries(state).filter((e): e is [string, Float64Array] => e[1] instanceof Float64Array),
   );
-}
-
-/** The golden tolerance: `|actual − expected| ≤ 1e-6 + 2e-4·|expected|` for every element. */
-export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
-  expect(actual.length, what).toBe(expected.length);
-  let worst = 0;
-  let worstAt = -1;
-  for (let i = 0; i < expected.length; i++) {
-    const excess = Math.abs(actual[i]! - expected[i]!) - (1e-6 + 2e-4 * Math.abs(expected[i]!));
-    if (!(excess <= worst)) {
-      worst = Number.isNaN(excess) ? Number.POSITIVE_INFINITY : excess;
-      worstAt = i;
-    }
-  }
-  if (worstAt >= 0) {
-    expect.fail(
-      `${what}: element ${worstAt} is ${actual[worstAt]}, expected ${expected[worstAt]} ` +
-        '(tolerance 1e-6 + 2e-4·|expected|)',
-    );
-  }
-}
-
-/** The largest relative deviation `|a − e| / (1e-6 + 2e-4·|e|)` seen, for reporting. */
-export function toleranceUse(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let worst = 0;
-  for (let i = 0; i < expected.length; i++) {
-    worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!) / (1e-6 + 2e-4 * Math.abs(expected[i]!)));
-  }
-  return worst;
 }
