@@ -1,9 +1,5 @@
 import { fusedKernelName, setFusedKernels } from '@optimkit/core';
-import {
-  describeFusedEquivalence,
-  describeOptimizerConformance,
-  recordKernels,
-} from '@optimkit/testing';
+import { describeFusedEquivalence, describeOptimizerConformance, recordKernels } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AdaBeliefDefaults, type AdaBeliefOptions, adabelief } from './adabelief.js';
