@@ -1,4 +1,4 @@
-import { describeOptimizerConformance, expectClose, makeVariables, runGolden } from '@optimkit/testing';
+import { describeOptimizerConformance, makeVariables, runGolden } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CAME, type CAMEOptions, came } from './came.js';

@@ -2,7 +2,7 @@ import { defineOptimizer } from '@optimkit/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { float32Values, seededRandom } from './golden.js';
-import { type GoldenOptimizer, type GoldenRun, runGolden, traceSteps } from './golden-run.js';
+import { type GoldenRun, runGolden, traceSteps } from './golden-run.js';
 
 const shapes = [[], [5], [3, 4], [2, 3, 2]];
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
