@@ -13,7 +13,7 @@ import {
   trace,
 } from './golden-inputs.js';
 
-/** torch.optim.Adam (algorithms.md §5) in float64, elementwise. */
+/** torch.optim.Adam (docs/algorithms/adam.md#adam) in float64, elementwise. */
 function reference(o: {
   lr: number;
   beta1: number;
@@ -232,7 +232,7 @@ describe('adam: memory', () => {
 });
 
 describe('adam: class', () => {
-  it('is registered as OptimkitAdam with the defaults of DESIGN.md', () => {
+  it('is registered as OptimkitAdam with the defaults of docs/algorithms/adam.md#adam', () => {
     const optimizer = adam();
     expect(Adam.className).toBe('OptimkitAdam');
     expect(optimizer.getClassName()).toBe('OptimkitAdam');

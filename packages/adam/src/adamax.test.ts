@@ -11,7 +11,7 @@ import {
   trace,
 } from './golden-inputs.js';
 
-/** torch.optim.Adamax (algorithms.md §7: epsilon inside the max) in float64. */
+/** torch.optim.Adamax (docs/algorithms/adam.md#adamax: epsilon inside the max) in float64. */
 function reference(o: {
   lr: number;
   beta1: number;
@@ -171,7 +171,7 @@ describe('adamax: memory', () => {
 });
 
 describe('adamax: class', () => {
-  it('is registered as OptimkitAdamax with the defaults of DESIGN.md', () => {
+  it('is registered as OptimkitAdamax with the defaults of docs/algorithms/adam.md#adamax', () => {
     const optimizer = adamax();
     expect(Adamax.className).toBe('OptimkitAdamax');
     expect(optimizer).toBeInstanceOf(tf.Optimizer);

@@ -14,7 +14,7 @@ import {
   trace,
 } from './golden-inputs.js';
 
-/** torch.optim.AdamW (algorithms.md §5–§6: decoupled decay before the moments) in float64. */
+/** torch.optim.AdamW (docs/algorithms/adam.md#adamw: decoupled decay before the moments) in float64. */
 function reference(o: {
   lr: number;
   beta1: number;
@@ -133,7 +133,7 @@ describe('adamw: memory', () => {
 });
 
 describe('adamw: class', () => {
-  it('is registered as OptimkitAdamW with the defaults of DESIGN.md', () => {
+  it('is registered as OptimkitAdamW with the defaults of docs/algorithms/adam.md#adamw', () => {
     const optimizer = adamw();
     expect(AdamW.className).toBe('OptimkitAdamW');
     expect(optimizer).toBeInstanceOf(tf.Optimizer);

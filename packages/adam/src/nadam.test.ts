@@ -23,7 +23,7 @@ interface Hyper {
 }
 
 /**
- * torch.optim.NAdam (algorithms.md §8) in float64, keeping `mu_product` as a running product in
+ * torch.optim.NAdam (docs/algorithms/adam.md#nadam) in float64, keeping `mu_product` as a running product in
  * the state as PyTorch does.
  */
 function reference(o: Hyper): ReferenceStep {
@@ -214,7 +214,7 @@ describe('nadam: memory', () => {
 });
 
 describe('nadam: class', () => {
-  it('is registered as OptimkitNAdam with the defaults of DESIGN.md', () => {
+  it('is registered as OptimkitNAdam with the defaults of docs/algorithms/adam.md#nadam', () => {
     const optimizer = nadam();
     expect(NAdam.className).toBe('OptimkitNAdam');
     expect(optimizer).toBeInstanceOf(tf.Optimizer);

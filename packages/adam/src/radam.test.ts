@@ -20,7 +20,7 @@ interface Hyper {
   decoupled: boolean;
 }
 
-/** torch.optim.RAdam (algorithms.md §9) in float64; records which branch each step took. */
+/** torch.optim.RAdam (docs/algorithms/adam.md#radam) in float64; records which branch each step took. */
 function reference(o: Hyper, branches: Set<string>): ReferenceStep {
   return (p, g, s, t) => {
     const m = stateOf(s, 'expAvg', p.length);
@@ -160,7 +160,7 @@ describe('radam: memory', () => {
 });
 
 describe('radam: class', () => {
-  it('is registered as OptimkitRAdam with the defaults of DESIGN.md', () => {
+  it('is registered as OptimkitRAdam with the defaults of docs/algorithms/adam.md#radam', () => {
     const optimizer = radam();
     expect(RAdam.className).toBe('OptimkitRAdam');
     expect(optimizer).toBeInstanceOf(tf.Optimizer);

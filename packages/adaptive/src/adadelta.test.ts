@@ -23,7 +23,7 @@ const DEFAULTS: AdadeltaHyper = { learningRate: 1, rho: 0.9, epsilon: 1e-6, weig
 const at = (value: Value, step: number) => (typeof value === 'function' ? value(step) : value);
 
 /**
- * PyTorch's Adadelta (algorithms.md §4), elementwise in float64. With `stale`, the denominator
+ * PyTorch's Adadelta (docs/algorithms/adaptive.md#adadelta), elementwise in float64. With `stale`, the denominator
  * uses the previous average instead, as tf.train.adadelta does (tfjs.md §2).
  */
 function adadeltaReference(h: AdadeltaHyper, stale = false): ReferenceStep {
@@ -63,7 +63,7 @@ function referenceOnSquares(h: AdadeltaHyper, start: number[], steps: number, st
 }
 
 describe('adadelta', () => {
-  it('has the DESIGN.md defaults and a registered class name', () => {
+  it('has the defaults of docs/algorithms/adaptive.md#adadelta and a registered class name', () => {
     const optimizer = adadelta();
     expect(optimizer).toBeInstanceOf(Adadelta);
     expect(optimizer).toBeInstanceOf(tf.Optimizer);

@@ -27,7 +27,7 @@ const DEFAULTS: AdagradHyper = {
   epsilon: 1e-10,
 };
 
-/** PyTorch's Adagrad (algorithms.md §2), elementwise in float64. */
+/** PyTorch's Adagrad (docs/algorithms/adaptive.md#adagrad), elementwise in float64. */
 function adagradReference(h: AdagradHyper): ReferenceStep {
   let sum: Float64Array | null = null;
   return (p, g, { t, iteration }) => {
@@ -43,7 +43,7 @@ function adagradReference(h: AdagradHyper): ReferenceStep {
 }
 
 describe('adagrad', () => {
-  it('has the DESIGN.md defaults and a registered class name', () => {
+  it('has the defaults of docs/algorithms/adaptive.md#adagrad and a registered class name', () => {
     const optimizer = adagrad();
     expect(optimizer).toBeInstanceOf(Adagrad);
     expect(optimizer).toBeInstanceOf(tf.Optimizer);

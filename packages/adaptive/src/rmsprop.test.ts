@@ -31,7 +31,7 @@ const DEFAULTS: RMSpropHyper = {
 
 const at = (value: Value, step: number) => (typeof value === 'function' ? value(step) : value);
 
-/** PyTorch's RMSprop (algorithms.md §3), elementwise in float64. */
+/** PyTorch's RMSprop (docs/algorithms/adaptive.md#rmsprop), elementwise in float64. */
 function rmspropReference(h: RMSpropHyper): ReferenceStep {
   let squareAvg: Float64Array | null = null;
   let gradAvg: Float64Array | null = null;
@@ -64,7 +64,7 @@ function rmspropReference(h: RMSpropHyper): ReferenceStep {
 }
 
 describe('rmsprop', () => {
-  it('has the DESIGN.md defaults and a registered class name', () => {
+  it('has the defaults of docs/algorithms/adaptive.md#rmsprop and a registered class name', () => {
     const optimizer = rmsprop();
     expect(optimizer).toBeInstanceOf(RMSprop);
     expect(optimizer).toBeInstanceOf(tf.Optimizer);

@@ -14,7 +14,7 @@ import {
 } from './golden-inputs.js';
 
 // ---------------------------------------------------------------------------------------------
-// Independent float64 reference, written from HF transformers' Adafactor (algorithms.md §13).
+// Independent float64 reference, written from HF transformers' Adafactor (docs/algorithms/factored.md#adafactor).
 
 interface ReferenceOptions {
   learningRate: number | null | ((step: number) => number);

@@ -14,7 +14,7 @@ import {
 } from './golden-inputs.js';
 
 // ---------------------------------------------------------------------------------------------
-// Independent float64 reference, written from the official CAME code (algorithms.md §14).
+// Independent float64 reference, written from the official CAME code (docs/algorithms/factored.md#came).
 
 interface ReferenceOptions {
   learningRate: number | ((step: number) => number);

@@ -14,7 +14,7 @@ import { Lion, type LionOptions, lion } from './index.js';
 const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 // ------------------------------------------------------------------------------------------------
-// Independent float64 reference, written from algorithms.md §10 (google/automl lion_pytorch.py).
+// Independent float64 reference, written from docs/algorithms/lion.md#lion (google/automl lion_pytorch.py).
 
 interface LionHyper {
   learningRate: number;
