@@ -566,7 +566,7 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
   }
 
   /**
-   * The state as tfjs-layers saves it (see {@link exportWeights}). Slots are the live variables;
+   * The state as tfjs-layers saves it (the weight layout described in docs/architecture.md). Slots are the live variables;
    * the bookkeeping tensors are freed by the next call or `dispose`.
    */
   override async getWeights(): Promise<{ name: string; tensor: tf.Tensor }[]> {
@@ -663,7 +663,13 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
 
 /** A schedule whose state is saved with the optimizer (a reduce-on-plateau controller). */
 export interface StatefulSchedule extends Schedule {
-  stateful: { saveState(): unknown; loadState(state: unknown): void };
+  /** What the optimizer calls to save and restore the schedule's state with its own. */
+  stateful: {
+    /** A JSON snapshot of the schedule's state. */
+    saveState(): unknown;
+    /** Restores a snapshot from `saveState`; throws, changing nothing, on a malformed one. */
+    loadState(state: unknown): void;
+  };
 }
 
 function isStateful(value: unknown): value is StatefulSchedule {

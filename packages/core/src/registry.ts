@@ -4,8 +4,11 @@ import { decodeState, StateFormatError } from './state-format.js';
 
 /** A registered optimizer class. */
 export interface OptimizerClass {
+  /** The tfjs serialization name the class is registered under. */
   readonly className: string;
+  /** The npm package that defines it (named when a saved state's class is not registered). */
   readonly packageName: string;
+  /** Rebuilds an optimizer from `getConfig()`; `overrides` replace options (schedules, say). */
   fromConfig(
     cls: OptimizerClass,
     config: tf.serialization.ConfigDict,

@@ -41,7 +41,9 @@ export type HyperparameterOptions<D extends Defaults> = { [K in keyof D]?: Optio
  * variables use the top-level options.
  */
 export type ParamGroup<D extends Defaults = Defaults> = HyperparameterOptions<D> & {
+  /** The variables of the group, or their names. */
   params?: readonly (tf.Variable | string)[];
+  /** Selects the variables of the group (`(v) => v.rank <= 1` for biases and norm scales). */
   match?: (variable: tf.Variable) => boolean;
 };
 

@@ -1,6 +1,8 @@
 /** What {@link scheduleCallback} drives: a controller fed once per epoch, such as `reduceOnPlateau`. */
 export interface EpochController {
+  /** Feeds one epoch's metric; returns the value to use from now on. */
   step(metric: number): number;
+  /** The current value. */
   readonly value: number;
 }
 

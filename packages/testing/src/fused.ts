@@ -11,6 +11,7 @@ import { countDownloads, float32Values, goldenTolerance, seededRandom } from './
 /** What the suite needs of an optimizer: a tf.Optimizer whose slots can be read. */
 export interface FusableOptimizer extends tf.Optimizer {
   getClassName(): string;
+  /** The slots of a variable by name, or undefined when it has no state. */
   getSlots(variableName: string): Readonly<Record<string, tf.Tensor>> | undefined;
 }
 

@@ -34,6 +34,7 @@ export type GoldenReferenceStep = (
 
 /** The optimizer a golden run drives: a tf.Optimizer whose slots can be read. */
 export interface GoldenOptimizer extends tf.Optimizer {
+  /** The slots of a variable by name, or undefined when it has no state. */
   getSlots(variableName: string): Readonly<Record<string, tf.Tensor>> | undefined;
 }
 

@@ -36,7 +36,9 @@ export { mixedRanks, type Problem, quadratic, rosenbrock } from './problems.js';
 
 /** What the suite needs of an optimizer: the tf.Optimizer API plus optimkit's state methods. */
 export interface ConformantOptimizer extends tf.Optimizer {
+  /** The optimizer's state as optimkit state bytes. */
   saveState(): Promise<Uint8Array>;
+  /** Restores state bytes from `saveState`. */
   loadState(bytes: Uint8Array): Promise<void>;
 }
 

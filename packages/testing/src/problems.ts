@@ -3,6 +3,7 @@ import { seededRandom } from './golden.js';
 
 /** A set of variables with a closed-form gradient, for the conformance suite. */
 export interface Problem {
+  /** The problem's trainable variables. */
   variables: tf.Variable[];
   /** Gradients at the current values, by variable name; the caller disposes them. */
   gradients(step: number): tf.NamedTensorMap;
@@ -10,6 +11,7 @@ export interface Problem {
   loss(): number;
   /** Sets every variable back to its initial value. */
   reset(): void;
+  /** Disposes the variables. */
   dispose(): void;
 }
 
