@@ -4,9 +4,10 @@
  * never stopped. The model is saved to memory here; a file, IndexedDB or an HTTP endpoint works
  * the same way.
  */
-import * as tf from '@tensorflow/tfjs';
+
 // Importing the optimizer's module registers OptimkitAdamW, which tf.loadLayersModel needs.
 import { adamw } from '@optimkit/adam';
+import * as tf from '@tensorflow/tfjs';
 
 const xs = tf.randomNormal([128, 4], 0, 1, 'float32', 7);
 const ys = tf.oneHot(tf.argMax(xs.matMul(tf.randomNormal([4, 3], 0, 1, 'float32', 8)), 1), 3);
@@ -14,11 +15,23 @@ const ys = tf.oneHot(tf.argMax(xs.matMul(tf.randomNormal([4, 3], 0, 1, 'float32'
 function makeModel(): tf.LayersModel {
   const model = tf.sequential({
     layers: [
-      tf.layers.dense({ units: 16, activation: 'relu', inputShape: [4], kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
-      tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+      tf.layers.dense({
+        units: 16,
+        activation: 'relu',
+        inputShape: [4],
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+      }),
+      tf.layers.dense({
+        units: 3,
+        activation: 'softmax',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }),
+      }),
     ],
   });
-  model.compile({ optimizer: adamw({ learningRate: 1e-2, weightDecay: 1e-2 }), loss: 'categoricalCrossentropy' });
+  model.compile({
+    optimizer: adamw({ learningRate: 1e-2, weightDecay: 1e-2 }),
+    loss: 'categoricalCrossentropy',
+  });
   return model;
 }
 

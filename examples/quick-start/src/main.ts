@@ -1,10 +1,13 @@
-import * as tf from '@tensorflow/tfjs';
 import { loadOptimizer } from '@optimkit/core';
 import { sgd } from '@optimkit/sgd';
+import * as tf from '@tensorflow/tfjs';
 
 // y = 3x − 1 with a little noise, and a one-neuron model to learn it.
 const xs = tf.randomUniform([256, 1], -1, 1, 'float32', 1);
-const ys = xs.mul(3).sub(1).add(tf.randomNormal([256, 1], 0, 0.05, 'float32', 2));
+const ys = xs
+  .mul(3)
+  .sub(1)
+  .add(tf.randomNormal([256, 1], 0, 0.05, 'float32', 2));
 const model = tf.sequential({ layers: [tf.layers.dense({ units: 1, inputShape: [1] })] });
 
 const optimizer = sgd({

@@ -3,9 +3,10 @@
  * AdamW, stepped by the optimizer itself, and a reduce-on-plateau controller fed each epoch's
  * validation loss through a tfjs-layers callback.
  */
-import * as tf from '@tensorflow/tfjs';
+
 import { adamw } from '@optimkit/adam';
 import { reduceOnPlateau, scheduleCallback, warmupCosine } from '@optimkit/schedules';
+import * as tf from '@tensorflow/tfjs';
 
 const xs = tf.randomUniform([200, 2], -1, 1, 'float32', 3);
 const ys = xs.square().sum(1, true); // x₀² + x₁²
@@ -13,7 +14,12 @@ const ys = xs.square().sum(1, true); // x₀² + x₁²
 function makeModel(optimizer: tf.Optimizer): tf.LayersModel {
   const model = tf.sequential({
     layers: [
-      tf.layers.dense({ units: 16, activation: 'tanh', inputShape: [2], kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) }),
+      tf.layers.dense({
+        units: 16,
+        activation: 'tanh',
+        inputShape: [2],
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }),
+      }),
       tf.layers.dense({ units: 1, kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }) }),
     ],
   });

@@ -1,0 +1,1 @@
+export { QHM, type QHMDefaults, type QHMOptions, qhm } from './qhm.js';
