@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { registeredVariable, sameShape } from './variable-state.js';
 
 /** Gradient transforms every optimkit optimizer accepts; they act on all gradients of a step. */
 export interface GradientTransformOptions {
@@ -122,8 +123,26 @@ export class GradientAccumulator {
     return this.count;
   }
 
+  /**
+   * Throws, before anything is added, when a sum is for another shape than its variable now has
+   * (the variable was disposed and re-created with another shape in the middle of a window).
+   */
+  private checkShapes(variables: readonly tf.Variable[]): void {
+    for (const variable of variables) {
+      const sum = this.sums.get(variable.name);
+      if (sum && !sameShape(sum.shape, variable.shape)) {
+        throw new RangeError(
+          `accumulateSteps: the gradients of '${variable.name}' summed in this window are for shape ` +
+            `[${sum.shape.join(',')}], but the variable now has shape [${variable.shape.join(',')}]; ` +
+            'dispose() the optimizer to start from empty state',
+        );
+      }
+    }
+  }
+
   /** Adds one call's gradients. */
   add(work: readonly { variable: tf.Variable; grad: tf.Tensor }[]): void {
+    this.checkShapes(work.map((w) => w.variable));
     tf.tidy(() => {
       for (const { variable, grad } of work) {
         let sum = this.sums.get(variable.name);
@@ -136,6 +155,27 @@ export class GradientAccumulator {
       }
     });
     this.count += 1;
+  }
+
+  /**
+   * The sums of the window this call completes, with its gradients added, as fresh tensors for
+   * the caller to free: nothing here changes until {@link restart}. Variables disposed during the
+   * window are left out (there is nothing left to update).
+   */
+  completed(work: readonly { variable: tf.Variable; grad: tf.Tensor }[]): { variable: tf.Variable; grad: tf.Tensor }[] {
+    const incoming = new Map(work.map((w) => [w.variable.name, w]));
+    const names = [...this.names, ...[...incoming.keys()].filter((n) => !this.names.has(n))];
+    const live = names.flatMap((name) => {
+      const variable = incoming.get(name)?.variable ?? registeredVariable(name);
+      return variable ? [variable] : [];
+    });
+    this.checkShapes(live);
+    return live.map((variable) => {
+      const given = incoming.get(variable.name);
+      const sum = this.sums.get(variable.name);
+      const grad = sum && given ? tf.add(sum, given.grad) : tf.clone(sum ?? given!.grad);
+      return { variable, grad };
+    });
   }
 
   /** The sums of the variables that received a gradient in this window, in arrival order. */

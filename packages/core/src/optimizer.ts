@@ -13,6 +13,7 @@ import {
   checkHyperparameters,
   checkPlainObject,
   configToOptions,
+  isPlainObject,
   hasSchedule,
   type NormalizedGroup,
   normalizeGroup,
@@ -20,11 +21,18 @@ import {
   serializeHyperparameter,
 } from './hyperparameters.js';
 import { bindRestored, exportWeights, importWeights } from './layers-weights.js';
-import { decodeOptimizerState, encodeSnapshot, snapshotState } from './optimizer-state.js';
+import {
+  decodeOptimizerState,
+  encodeSnapshot,
+  type RestoreChecks,
+  type RestoredVariable,
+  snapshotState,
+} from './optimizer-state.js';
 import { type OptimizerClass, registerOptimizer } from './registry.js';
 import { FUSED_RULE_BACKENDS, type FusedRuleBackend, type FusedRuleRun } from './rule/backends.js';
 import { runComposite } from './rule/composite.js';
 import { type Layout, RuleError, slotLayout } from './rule/graph.js';
+import { StateFormatError } from './state-format.js';
 import { CompiledRule, type Rule, type RuleParts, type RulePlan } from './rule/rule.js';
 import type {
   Defaults,
@@ -39,12 +47,15 @@ import type {
 } from './types.js';
 import {
   checkSlotShapes,
+  createSlot,
   createSlots,
+  declaredSlots,
   disposeStates,
   registeredVariable,
   sameShape,
   shapeString,
   slotInitLayout,
+  slotShape,
   type VariableState,
 } from './variable-state.js';
 
@@ -69,8 +80,24 @@ export interface OptimizerDefinition<
   defaults: D;
   /** Throws a `RangeError` naming the option and value for invalid hyperparameters. */
   validate?: (h: Resolved<D>) => void;
-  /** The slots of one variable, created lazily on its first gradient. */
+  /**
+   * The slots of one variable, created lazily on its first gradient. When they depend on the
+   * hyperparameters (a momentum buffer only while momentum ≠ 0), a slot the spec adds later (a
+   * scheduled momentum rising from 0) is created, at its initial value, on the step that first
+   * calls for it; slots are never dropped.
+   */
   slots?: SlotSpec<K> | ((shape: readonly number[], h: Resolved<D>) => SlotSpec<K>);
+  /**
+   * Every slot name a conditional `slots` function can declare, so that restored state that holds
+   * a slot the current hyperparameters do not call for (a momentum buffer kept after a schedule
+   * reached 0) is recognised rather than refused as unknown.
+   */
+  slotNames?: readonly K[];
+  /**
+   * Slots that only ever hold values ≥ 0 (second moments, sums of squares): restored state with a
+   * negative value in one is refused, as NaN and ±Inf are in every slot.
+   */
+  nonNegativeSlots?: readonly K[];
   /**
    * The per-variable update rule, written once against the rule vocabulary (`op`): core traces it
    * once per variant and derives from it the composite tfjs-ops path and the fused kernels. It
@@ -234,9 +261,9 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     if (this.resolvedCache && (!this.scheduled || this.resolvedCache.step === step)) {
       return this.resolvedCache.values;
     }
-    const { className, defaults, validate } = this.definition;
+    const { className, defaults, validate, epsilons } = this.definition;
     const values = [this.options, ...this.groups.map((g) => ({ ...this.options, ...g.overrides }))].map(
-      (raw) => resolveHyperparameters(className, defaults, raw, step, validate),
+      (raw) => resolveHyperparameters(className, defaults, raw, step, validate, epsilons),
     );
     this.resolvedCache = { step, values };
     return values;
@@ -251,24 +278,70 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     return (typeof slots === 'function' ? slots(shape, h) : slots) ?? {};
   }
 
-  /** Throws unless `slots` has exactly the names and shapes the definition expects. */
-  private checkSlots(
-    variableName: string,
-    variableShape: readonly number[],
-    group: number,
-    slots: ReadonlyMap<string, readonly number[]>,
-  ): void {
-    const h = this.hyperparametersAt(this.iterations)[group + 1]!;
-    checkSlotShapes(
-      this.definition.className,
-      variableName,
-      variableShape,
-      this.slotSpec(variableShape, h),
-      slots,
-    );
+  /**
+   * Throws a `StateFormatError` unless restored slots are those this optimizer keeps for the
+   * variable after `iterations` steps. A definition with a fixed slot spec needs exactly its slots;
+   * one whose slots depend on hyperparameters (a scheduled momentum) accepts the slots of its spec
+   * at the last and the next step, and those it lists in `slotNames`, and creates missing ones on
+   * the next step, as {@link OptimkitOptimizer.applyGradients} does for live state.
+   */
+  private checkSlots(variable: RestoredVariable, iterations: number): void {
+    const { className, slots: declared, slotNames } = this.definition;
+    const { name, shape, group, step, slots } = variable;
+    const specAt = (t: number) => this.slotSpec(shape, this.hyperparametersAt(t)[group + 1]!);
+    if (typeof declared !== 'function') {
+      checkSlotShapes(className, name, shape, specAt(iterations), slots);
+      return;
+    }
+    const specs = iterations > 0 ? [specAt(iterations - 1), specAt(iterations)] : [specAt(0)];
+    const kept = new Set(specs.flatMap((spec) => declaredSlots(spec).map(([n]) => n)));
+    for (const [slot, got] of slots) {
+      const inits = specs.flatMap((spec) => declaredSlots(spec).filter(([n]) => n === slot).map(([, i]) => i));
+      if (inits.length === 0) {
+        if (slotNames?.includes(slot) && slotLayout(shape, got) !== undefined) continue;
+        throw new StateFormatError(
+          `Optimizer state of '${name}' has a slot '${slot}', but ${className} with these options keeps ` +
+            `[${[...kept].join(', ')}]`,
+        );
+      }
+      if (!inits.some((init) => sameShape(slotShape(init, shape), got))) {
+        throw new StateFormatError(
+          `Optimizer state slot '${slot}' of '${name}' has shape ${shapeString(got)}, ` +
+            `expected ${shapeString(slotShape(inits[0]!, shape))}`,
+        );
+      }
+    }
+    // A variable updated by every step so far has every slot of the last step's spec.
+    if (step === iterations && iterations > 0) {
+      const missing = declaredSlots(specs[0]!).filter(([n]) => !slots.has(n));
+      if (missing.length > 0) {
+        throw new StateFormatError(
+          `Optimizer state of '${name}' lacks slot${missing.length > 1 ? 's' : ''} ` +
+            `${missing.map(([n]) => `'${n}'`).join(', ')}, which ${className} with these options keeps`,
+        );
+      }
+    }
   }
 
-  private readGradients(grads: tf.NamedTensorMap | NamedTensor[]): NamedTensor[] {
+  /** What restored state (`loadState`, `setWeights`) is checked against. */
+  private restoreChecks(): RestoreChecks {
+    return {
+      className: this.definition.className,
+      groupCount: this.groups.length,
+      checkSlots: (variable, iterations) => this.checkSlots(variable, iterations),
+      nonNegativeSlots: new Set(this.definition.nonNegativeSlots ?? []),
+    };
+  }
+
+  private readGradients(
+    grads: tf.NamedTensorMap | NamedTensor[] | ReadonlyMap<string, tf.Tensor | null>,
+  ): NamedTensor[] {
+    if (grads instanceof Map) {
+      return [...grads].map(([name, tensor]) => {
+        if (typeof name !== 'string') throw new TypeError('applyGradients: a Map of gradients needs string keys');
+        return { name, tensor };
+      });
+    }
     if (Array.isArray(grads)) {
       const seen = new Set<string>();
       for (const entry of grads) {
@@ -280,10 +353,13 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
       }
       return grads;
     }
-    if (typeof grads !== 'object' || grads === null) {
-      throw new TypeError('applyGradients takes a name→tensor map or a NamedTensor[]');
+    if (!isPlainObject(grads)) {
+      throw new TypeError(
+        'applyGradients takes a name→tensor object, a Map or a NamedTensor[]' +
+          (grads instanceof tf.Tensor ? ', not a single tensor' : ''),
+      );
     }
-    return Object.keys(grads).map((name) => ({ name, tensor: grads[name] }));
+    return Object.keys(grads).map((name) => ({ name, tensor: (grads as tf.NamedTensorMap)[name] }));
   }
 
   private checkGradient(name: string, grad: tf.Tensor): tf.Variable {
@@ -313,9 +389,7 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
 
   /** Binds state restored by `setWeights` to the variables of this step (see {@link bindRestored}). */
   private bindRestoredState(names: readonly string[]): void {
-    const next = bindRestored(this.states, names, (name, shape, group, slots) =>
-      this.checkSlots(name, shape, group, slots),
-    );
+    const next = bindRestored(this.states, names, (variable) => this.checkSlots(variable, this.iterations));
     if (next) this.states = next;
   }
 
@@ -328,11 +402,15 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
   }
 
   /**
-   * Applies one step. Takes a name→gradient map or a `NamedTensor[]`; a `null` or missing
-   * gradient leaves that variable and its state untouched. Everything is checked before anything
-   * changes: a name with no variable, or a gradient of another shape or dtype, throws.
+   * Applies one step. Takes a name→gradient object, a `Map` or a `NamedTensor[]`; a `null` or
+   * missing gradient leaves that variable and its state untouched. Everything is checked before
+   * anything changes (a name with no variable, a gradient of another shape or dtype, a variable
+   * re-created with another shape, scheduled hyperparameters, the rule's trace): after a call that
+   * throws, every variable, slot and count is as it was.
    */
-  override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
+  override applyGradients(
+    variableGradients: tf.NamedTensorMap | NamedTensor[] | ReadonlyMap<string, tf.Tensor | null>,
+  ): void {
     const listed = this.readGradients(variableGradients);
     let work: { variable: tf.Variable; grad: tf.Tensor }[] = [];
     for (const { name, tensor } of listed) {
@@ -346,16 +424,30 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
       return;
     }
     const k = this.transforms.accumulateSteps;
+    let sums: tf.Tensor[] = [];
     if (k > 1) {
-      this.accumulator.add(work);
-      if (this.accumulator.calls < k) return;
-      work = this.accumulator
-        .window()
-        .map(({ name, sum }) => ({ variable: registeredVariable(name)!, grad: sum }));
+      if (this.accumulator.calls + 1 < k) {
+        this.accumulator.add(work);
+        return;
+      }
+      // The window's sums as fresh tensors: the accumulator changes only once the update is done.
+      const window = this.accumulator.completed(work);
+      sums = window.map((w) => w.grad);
+      work = window;
     }
-    // Everything that can fail is done before any variable changes: states, slots, rule traces
-    // and step scalars.
+    try {
+      this.step(work, hyperparameters);
+    } finally {
+      tf.dispose(sums);
+    }
+    if (k > 1) this.accumulator.restart();
+    this.incrementIterations();
+  }
+
+  /** Updates the variables of `work`; throws before changing anything when anything is wrong. */
+  private step(work: readonly { variable: tf.Variable; grad: tf.Tensor }[], hyperparameters: Resolved<D>[]): void {
     const created: VariableState[] = [];
+    const grown: [VariableState, string][] = [];
     const backend = tf.backend();
     const floor = sixteenBitFloats(backend) ? FLOAT16_EPSILON : 0;
     let prepared: Prepared<D>[];
@@ -365,7 +457,7 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
         if (!state) {
           state = this.createState(variable, hyperparameters);
           created.push(state);
-        }
+        } else this.reconcile(state, variable, hyperparameters, grown);
         const h = hyperparameters[state.group + 1]!;
         const step = state.step + 1;
         if (!this.rule) return { variable, grad, state, h, step, plan: null, scalars: null };
@@ -376,6 +468,10 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     } catch (error) {
       disposeStates(created);
       for (const state of created) this.states.delete(state.name);
+      for (const [state, name] of grown) {
+        state.slots.get(name)?.dispose();
+        state.slots.delete(name);
+      }
       throw error;
     }
     const fused = this.rule !== null && fusedKernelsActive() ? FUSED_RULE_BACKENDS[tf.getBackend()]! : null;
@@ -388,23 +484,63 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
         tf.tidy(() => {
           const grads = batch.map((p) => transformGradient(p.grad, this.transforms, scale));
           const results = this.updates(batch, grads, fused);
-          batch.forEach(({ variable, state }, i) => {
-            const result = results[i]!;
-            if (result.param !== variable) variable.assign(result.param);
-            for (const [name, value] of Object.entries(result.slots ?? {})) {
-              const slot = state.slots.get(name);
-              if (!slot) throw new Error(`${this.definition.className} updated an unknown slot '${name}'`);
-              if (value !== slot) slot.assign(value);
-            }
-          });
+          batch.forEach(({ variable, state }, i) => this.apply(variable, state, results[i]!));
         });
         for (const { state } of batch) state.step += 1;
       }
     } finally {
       scale?.dispose();
     }
-    if (k > 1) this.accumulator.restart();
-    this.incrementIterations();
+  }
+
+  /**
+   * Checks a known variable's state against the live variable before a step: a variable disposed
+   * and re-created under the same name must have the same shape (the state follows the name), and
+   * slots that the hyperparameters of this step call for (a momentum scheduled up from 0) are
+   * created, as PyTorch creates a momentum buffer on first use.
+   */
+  private reconcile(
+    state: VariableState,
+    variable: tf.Variable,
+    hyperparameters: Resolved<D>[],
+    grown: [VariableState, string][],
+  ): void {
+    if (!sameShape(state.shape, variable.shape)) {
+      throw new RangeError(
+        `${this.definition.className}: the state of '${variable.name}' is for shape ${shapeString(state.shape)}, ` +
+          `but the variable now has shape ${shapeString(variable.shape)} (disposed and re-created?); ` +
+          'dispose() the optimizer to start from empty state, or load a state saved for these variables',
+      );
+    }
+    state.variable = variable;
+    if (typeof this.definition.slots !== 'function') return;
+    const spec = this.slotSpec(variable.shape, hyperparameters[state.group + 1]!);
+    for (const [name, init] of declaredSlots(spec)) {
+      if (state.slots.has(name)) continue;
+      state.slots.set(name, createSlot(name, init, variable.shape));
+      grown.push([state, name]);
+      state.layouts = undefined;
+      state.plan = undefined;
+    }
+  }
+
+  /** Writes one variable's update, after checking it (an `update` function may return anything). */
+  private apply(variable: tf.Variable, state: VariableState, result: UpdateResult): void {
+    const { className } = this.definition;
+    const writes: [tf.Variable, tf.Tensor][] = [];
+    const check = (target: tf.Variable, value: unknown, what: string) => {
+      if (!(value instanceof tf.Tensor) || !sameShape(value.shape, target.shape) || value.dtype !== target.dtype) {
+        throw new TypeError(`${className}: the update of '${variable.name}' returned an invalid ${what}`);
+      }
+      if (value !== target) writes.push([target, value]);
+    };
+    check(variable, result.param, 'param');
+    for (const [name, value] of Object.entries(result.slots ?? {})) {
+      const slot = state.slots.get(name);
+      if (!slot) throw new Error(`${className} updated an unknown slot '${name}' of '${variable.name}'`);
+      check(slot, value, `slot '${name}'`);
+    }
+    for (const [target, value] of writes) target.assign(value);
   }
 
   /** The rule plan of a variable at its next step, from its cache when its situation is unchanged. */
@@ -588,7 +724,7 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
    * current state is unchanged.
    */
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
-    const { states, iterations } = await importWeights(weightValues, this.groups.length);
+    const { states, iterations } = await importWeights(weightValues, this.restoreChecks());
     this.replaceState(states, iterations);
   }
 
@@ -646,10 +782,8 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
    */
   async loadState(bytes: Uint8Array | ArrayBuffer): Promise<void> {
     const decoded = decodeOptimizerState(bytes, {
-      className: this.definition.className,
-      groupCount: this.groups.length,
+      ...this.restoreChecks(),
       accumulateSteps: this.transforms.accumulateSteps,
-      checkSlots: (name, shape, group, slots) => this.checkSlots(name, shape, group, slots),
     });
     const schedules = this.statefulSchedules();
     for (const [path, saved] of Object.entries(decoded.schedules))
