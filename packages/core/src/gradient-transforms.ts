@@ -20,9 +20,21 @@ export interface GradientTransformOptions {
    * the calls in between change no variable. `iterations` counts applied updates. Default 1.
    */
   accumulateSteps?: number;
+  /**
+   * Maximize the objective instead of minimizing it (PyTorch's `maximize`): every gradient is
+   * negated before the update rule sees it, so weight decay still shrinks the parameters. Default
+   * false.
+   */
+  maximize?: boolean;
 }
 
-export const TRANSFORM_KEYS = ['clipGradNorm', 'clipGradValue', 'skipNonFinite', 'accumulateSteps'] as const;
+export const TRANSFORM_KEYS = [
+  'clipGradNorm',
+  'clipGradValue',
+  'skipNonFinite',
+  'accumulateSteps',
+  'maximize',
+] as const;
 
 /** The checked transform options. */
 export interface Transforms {
@@ -30,6 +42,7 @@ export interface Transforms {
   clipGradValue: number | null;
   skipNonFinite: boolean;
   accumulateSteps: number;
+  maximize: boolean;
 }
 
 export function checkTransforms(className: string, given: Record<string, unknown>): Transforms {
@@ -44,6 +57,9 @@ export function checkTransforms(className: string, given: Record<string, unknown
   const skip = given.skipNonFinite ?? false;
   if (typeof skip !== 'boolean')
     throw new TypeError(`Option 'skipNonFinite' of ${className} must be a boolean`);
+  const maximize = given.maximize ?? false;
+  if (typeof maximize !== 'boolean')
+    throw new TypeError(`Option 'maximize' of ${className} must be a boolean`);
   const k = given.accumulateSteps ?? 1;
   if (typeof k !== 'number' || !Number.isInteger(k) || k < 1) {
     throw new RangeError(`Invalid accumulateSteps of ${className}: ${String(k)} (a positive integer)`);
@@ -53,6 +69,7 @@ export function checkTransforms(className: string, given: Record<string, unknown
     clipGradValue: positiveOrNull('clipGradValue'),
     skipNonFinite: skip,
     accumulateSteps: k,
+    maximize,
   };
 }
 
@@ -162,7 +179,9 @@ export class GradientAccumulator {
    * the caller to free: nothing here changes until {@link restart}. Variables disposed during the
    * window are left out (there is nothing left to update).
    */
-  completed(work: readonly { variable: tf.Variable; grad: tf.Tensor }[]): { variable: tf.Variable; grad: tf.Tensor }[] {
+  completed(
+    work: readonly { variable: tf.Variable; grad: tf.Tensor }[],
+  ): { variable: tf.Variable; grad: tf.Tensor }[] {
     const incoming = new Map(work.map((w) => [w.variable.name, w]));
     const names = [...this.names, ...[...incoming.keys()].filter((n) => !this.names.has(n))];
     const live = names.flatMap((name) => {

@@ -90,7 +90,8 @@ export async function importWeights(
     if (!SLOT_NAME.test(slot) || tensor.dtype !== 'float32') {
       throw new StateFormatError(`setWeights: '${name}' is not a float32 slot`);
     }
-    if (current.slots.some(([s]) => s === slot)) throw new StateFormatError(`setWeights: '${name}' appears twice`);
+    if (current.slots.some(([s]) => s === slot))
+      throw new StateFormatError(`setWeights: '${name}' appears twice`);
     current.slots.push([slot, tensor]);
   }
   const names = new Set<string>();
@@ -98,7 +99,13 @@ export async function importWeights(
     if (names.has(name)) throw new StateFormatError(`setWeights: variable '${name}' appears twice`);
     names.add(name);
     const [step, group, ...shape] = info as [number, number, ...number[]];
-    if (step < 0 || step > iterations || group < -1 || group >= checks.groupCount || shape.some((d) => d < 0)) {
+    if (
+      step < 0 ||
+      step > iterations ||
+      group < -1 ||
+      group >= checks.groupCount ||
+      shape.some((d) => d < 0)
+    ) {
       throw new StateFormatError(
         `setWeights: '${name}' has step ${step}, group ${group} and shape ${shapeString(shape)} ` +
           `(of ${iterations} iterations and ${checks.groupCount} param groups)`,

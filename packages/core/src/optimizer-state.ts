@@ -235,7 +235,10 @@ export function decodeOptimizerState(
         const slots = new Map<string, tf.Variable>();
         for (const [name, read] of values.get(entry.name)!) {
           const shape = entry.slots[name]!.shape;
-          slots.set(name, tf.tidy(() => tf.variable(tf.tensor(read, shape, 'float32'), false)));
+          slots.set(
+            name,
+            tf.tidy(() => tf.variable(tf.tensor(read, shape, 'float32'), false)),
+          );
         }
         states.set(entry.name, {
           name: entry.name,
@@ -248,7 +251,10 @@ export function decodeOptimizerState(
       }
       const sums = new Map<string, tf.Variable>();
       for (const [name, entry, read] of accumulators) {
-        sums.set(name, tf.tidy(() => tf.variable(tf.tensor(read, entry.shape, 'float32'), false)));
+        sums.set(
+          name,
+          tf.tidy(() => tf.variable(tf.tensor(read, entry.shape, 'float32'), false)),
+        );
       }
       return { states, accumulators: sums };
     },

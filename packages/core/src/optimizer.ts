@@ -13,8 +13,8 @@ import {
   checkHyperparameters,
   checkPlainObject,
   configToOptions,
-  isPlainObject,
   hasSchedule,
+  isPlainObject,
   type NormalizedGroup,
   normalizeGroup,
   resolveHyperparameters,
@@ -32,8 +32,8 @@ import { type OptimizerClass, registerOptimizer } from './registry.js';
 import { FUSED_RULE_BACKENDS, type FusedRuleBackend, type FusedRuleRun } from './rule/backends.js';
 import { runComposite } from './rule/composite.js';
 import { type Layout, RuleError, slotLayout } from './rule/graph.js';
-import { StateFormatError } from './state-format.js';
 import { CompiledRule, type Rule, type RuleParts, type RulePlan } from './rule/rule.js';
+import { StateFormatError } from './state-format.js';
 import type {
   Defaults,
   NamedTensor,
@@ -46,7 +46,6 @@ import type {
   UpdateResult,
 } from './types.js';
 import {
-  checkSlotShapes,
   createSlot,
   createSlots,
   declaredSlots,
@@ -88,11 +87,12 @@ export interface OptimizerDefinition<
    */
   slots?: SlotSpec<K> | ((shape: readonly number[], h: Resolved<D>) => SlotSpec<K>);
   /**
-   * Every slot name a conditional `slots` function can declare, so that restored state that holds
-   * a slot the current hyperparameters do not call for (a momentum buffer kept after a schedule
-   * reached 0) is recognised rather than refused as unknown.
+   * Slots that a `slots` function declares only for some values of a hyperparameter that can be
+   * scheduled (a momentum buffer while momentum ≠ 0): restored state may lack one (it is created
+   * when a step calls for it) or hold one the current values do not call for (a buffer kept after
+   * a schedule reached 0). Every other slot must be exactly as the spec declares it.
    */
-  slotNames?: readonly K[];
+  conditionalSlots?: readonly K[];
   /**
    * Slots that only ever hold values ≥ 0 (second moments, sums of squares): restored state with a
    * negative value in one is refused, as NaN and ±Inf are in every slot.
@@ -280,28 +280,27 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
 
   /**
    * Throws a `StateFormatError` unless restored slots are those this optimizer keeps for the
-   * variable after `iterations` steps. A definition with a fixed slot spec needs exactly its slots;
-   * one whose slots depend on hyperparameters (a scheduled momentum) accepts the slots of its spec
-   * at the last and the next step, and those it lists in `slotNames`, and creates missing ones on
-   * the next step, as {@link OptimkitOptimizer.applyGradients} does for live state.
+   * variable after `iterations` steps: the slots its spec declares at the last and the next step,
+   * with their shapes. A slot listed in `conditionalSlots` may also be absent (it is created on the
+   * step that calls for it, as for live state) or present while the spec does not call for it (a
+   * buffer kept after a schedule reached 0), unless the variable took part in every step.
    */
   private checkSlots(variable: RestoredVariable, iterations: number): void {
-    const { className, slots: declared, slotNames } = this.definition;
+    const { className, conditionalSlots } = this.definition;
     const { name, shape, group, step, slots } = variable;
-    const specAt = (t: number) => this.slotSpec(shape, this.hyperparametersAt(t)[group + 1]!);
-    if (typeof declared !== 'function') {
-      checkSlotShapes(className, name, shape, specAt(iterations), slots);
-      return;
-    }
+    const specAt = (t: number) => declaredSlots(this.slotSpec(shape, this.hyperparametersAt(t)[group + 1]!));
     const specs = iterations > 0 ? [specAt(iterations - 1), specAt(iterations)] : [specAt(0)];
-    const kept = new Set(specs.flatMap((spec) => declaredSlots(spec).map(([n]) => n)));
+    const declared = new Map<string, SlotInit[]>();
+    for (const spec of specs)
+      for (const [n, init] of spec) declared.set(n, [...(declared.get(n) ?? []), init]);
+    const conditional = new Set<string>(conditionalSlots ?? []);
     for (const [slot, got] of slots) {
-      const inits = specs.flatMap((spec) => declaredSlots(spec).filter(([n]) => n === slot).map(([, i]) => i));
-      if (inits.length === 0) {
-        if (slotNames?.includes(slot) && slotLayout(shape, got) !== undefined) continue;
+      const inits = declared.get(slot);
+      if (inits === undefined) {
+        if (conditional.has(slot) && slotLayout(shape, got) !== undefined) continue;
         throw new StateFormatError(
-          `Optimizer state of '${name}' has a slot '${slot}', but ${className} with these options keeps ` +
-            `[${[...kept].join(', ')}]`,
+          `Optimizer state of '${name}' has slots [${[...slots.keys()].join(', ')}], ` +
+            `but ${className} with these options keeps [${[...declared.keys()].join(', ')}]`,
         );
       }
       if (!inits.some((init) => sameShape(slotShape(init, shape), got))) {
@@ -312,14 +311,15 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
       }
     }
     // A variable updated by every step so far has every slot of the last step's spec.
-    if (step === iterations && iterations > 0) {
-      const missing = declaredSlots(specs[0]!).filter(([n]) => !slots.has(n));
-      if (missing.length > 0) {
-        throw new StateFormatError(
-          `Optimizer state of '${name}' lacks slot${missing.length > 1 ? 's' : ''} ` +
-            `${missing.map(([n]) => `'${n}'`).join(', ')}, which ${className} with these options keeps`,
-        );
-      }
+    const everyStep = step === iterations && iterations > 0;
+    const missing = [...declared.keys()].filter(
+      (n) => !slots.has(n) && (!conditional.has(n) || (everyStep && specs[0]!.some(([m]) => m === n))),
+    );
+    if (missing.length > 0) {
+      throw new StateFormatError(
+        `Optimizer state of '${name}' has slots [${[...slots.keys()].join(', ')}], ` +
+          `but ${className} with these options keeps [${[...declared.keys()].join(', ')}]`,
+      );
     }
   }
 
@@ -338,7 +338,8 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
   ): NamedTensor[] {
     if (grads instanceof Map) {
       return [...grads].map(([name, tensor]) => {
-        if (typeof name !== 'string') throw new TypeError('applyGradients: a Map of gradients needs string keys');
+        if (typeof name !== 'string')
+          throw new TypeError('applyGradients: a Map of gradients needs string keys');
         return { name, tensor };
       });
     }
@@ -445,7 +446,10 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
   }
 
   /** Updates the variables of `work`; throws before changing anything when anything is wrong. */
-  private step(work: readonly { variable: tf.Variable; grad: tf.Tensor }[], hyperparameters: Resolved<D>[]): void {
+  private step(
+    work: readonly { variable: tf.Variable; grad: tf.Tensor }[],
+    hyperparameters: Resolved<D>[],
+  ): void {
     const created: VariableState[] = [];
     const grown: [VariableState, string][] = [];
     const backend = tf.backend();
@@ -484,7 +488,9 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
         tf.tidy(() => {
           const grads = batch.map((p) => transformGradient(p.grad, this.transforms, scale));
           const results = this.updates(batch, grads, fused);
-          batch.forEach(({ variable, state }, i) => this.apply(variable, state, results[i]!));
+          batch.forEach(({ variable, state }, i) => {
+            this.write(variable, state, results[i]!);
+          });
         });
         for (const { state } of batch) state.step += 1;
       }
@@ -525,11 +531,15 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
   }
 
   /** Writes one variable's update, after checking it (an `update` function may return anything). */
-  private apply(variable: tf.Variable, state: VariableState, result: UpdateResult): void {
+  private write(variable: tf.Variable, state: VariableState, result: UpdateResult): void {
     const { className } = this.definition;
     const writes: [tf.Variable, tf.Tensor][] = [];
     const check = (target: tf.Variable, value: unknown, what: string) => {
-      if (!(value instanceof tf.Tensor) || !sameShape(value.shape, target.shape) || value.dtype !== target.dtype) {
+      if (
+        !(value instanceof tf.Tensor) ||
+        !sameShape(value.shape, target.shape) ||
+        value.dtype !== target.dtype
+      ) {
         throw new TypeError(`${className}: the update of '${variable.name}' returned an invalid ${what}`);
       }
       if (value !== target) writes.push([target, value]);
@@ -567,7 +577,14 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
       state.layouts = layouts;
     }
     try {
-      state.plan = rule.plan(h, state.step + 1, variable.shape, state.layouts, state.plan);
+      state.plan = rule.plan(
+        h,
+        state.step + 1,
+        variable.shape,
+        state.layouts,
+        state.plan,
+        this.transforms.maximize,
+      );
     } catch (error) {
       // A rule does not know which variable it is traced for: say it here.
       if (error instanceof Error)
@@ -614,7 +631,8 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
   ): UpdateResult {
     const slots: Record<string, tf.Tensor> = {};
     for (const [name, slot] of state.slots) slots[name] = slot;
-    return this.definition.update!({ param: variable, grad, slots, h, step, name: variable.name });
+    const g = this.transforms.maximize ? tf.neg(grad) : grad;
+    return this.definition.update!({ param: variable, grad: g, slots, h, step, name: variable.name });
   }
 
   /** Steps skipped because their gradients were not finite (`skipNonFinite`). */

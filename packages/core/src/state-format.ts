@@ -307,13 +307,18 @@ function checkHeader(h: unknown, payloadLength: number): StateHeader {
     if (names.has(v.name)) fail(`variable '${v.name}' appears twice`);
     names.add(v.name);
     if (v.name === '') fail(`variables[${i}] has an empty name`);
-    if (!Number.isSafeInteger(v.step) || (v.step as number) < 0 || (v.step as number) > (h.iterations as number))
+    if (
+      !Number.isSafeInteger(v.step) ||
+      (v.step as number) < 0 ||
+      (v.step as number) > (h.iterations as number)
+    )
       fail(`variable '${v.name}' has an invalid step (${String(v.step)} of ${h.iterations} iterations)`);
     if (!Number.isInteger(v.group) || (v.group as number) < -1)
       fail(`variable '${v.name}' has an invalid group`);
     if (!isRecord(v.slots)) fail(`variable '${v.name}' has no slots`);
     if (v.shape === null || v.shape === undefined) fail(`variable '${v.name}' has no shape`);
-    if (v.unbound !== undefined && v.unbound !== true) fail(`variable '${v.name}' has an invalid unbound flag`);
+    if (v.unbound !== undefined && v.unbound !== true)
+      fail(`variable '${v.name}' has an invalid unbound flag`);
     // No prototype: a slot named `__proto__` must stay a slot (and be refused as unknown).
     const slots: Record<string, TensorEntry> = Object.create(null);
     for (const [slot, entry] of Object.entries(v.slots)) {

@@ -2,7 +2,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type Layout, slotLayout } from './rule/graph.js';
 import type { RulePlan } from './rule/rule.js';
-import { StateFormatError } from './state-format.js';
 import type { SlotInit, SlotSpec } from './types.js';
 
 /** What the optimizer keeps for one variable. */
@@ -95,34 +94,6 @@ export function createSlots(spec: SlotSpec, variableShape: readonly number[]): M
   const entries = declaredSlots(spec);
   for (const [name] of entries) checkSlotName(name);
   return new Map(entries.map(([name, init]) => [name, createSlot(name, init, variableShape)]));
-}
-
-/** Throws unless `slots` has exactly the names and shapes `spec` declares for this variable. */
-export function checkSlotShapes(
-  className: string,
-  variableName: string,
-  variableShape: readonly number[],
-  spec: SlotSpec,
-  slots: ReadonlyMap<string, readonly number[]>,
-): void {
-  const expected = declaredSlots(spec);
-  const names = expected.map(([name]) => name);
-  const got = [...slots.keys()];
-  if (names.length !== got.length || !names.every((n) => slots.has(n))) {
-    throw new StateFormatError(
-      `Optimizer state of '${variableName}' has slots [${got.join(', ')}], ` +
-        `but ${className} with these options keeps [${names.join(', ')}]`,
-    );
-  }
-  for (const [name, init] of expected) {
-    const want = slotShape(init, variableShape);
-    if (!sameShape(want, slots.get(name)!)) {
-      throw new StateFormatError(
-        `Optimizer state slot '${name}' of '${variableName}' has shape ${shapeString(slots.get(name)!)}, ` +
-          `expected ${shapeString(want)}`,
-      );
-    }
-  }
 }
 
 /** Frees every slot of these states. */
