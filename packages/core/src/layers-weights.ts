@@ -132,27 +132,49 @@ export async function importWeights(
   return { states, iterations };
 }
 
+const warnedUnbound = new WeakSet<object>();
+
+function warnUnbound(unbound: readonly VariableState[], count: number): void {
+  if (warnedUnbound.has(unbound[0]!)) return;
+  warnedUnbound.add(unbound[0]!);
+  console.warn(
+    `optimkit: restored optimizer state for ${unbound.length} variables (${unbound.map((s) => s.name).join(', ')}) ` +
+      `matches neither the names nor the shapes, in order, of the ${count} variables of this step; ` +
+      'it stays unbound until a step names them, and these variables start from fresh state',
+  );
+}
+
 /**
- * Binds restored, unbound states to the variables of a step: by name when every restored name is
- * among them, else by position (tfjs-layers passes its trainable weights in a fixed order).
- * Returns the new states, or null when nothing was unbound.
+ * Binds restored, unbound states to the variables of a step: by name those whose saved name the
+ * step has (the others wait for a later step); when it has none of them, by position if the step
+ * has as many variables with the saved shapes in order (tfjs-layers passes its trainable weights in
+ * a fixed order, and renames the variables of a model loaded twice in one process); else nothing,
+ * with one warning. Returns the new states, or null when nothing was bound.
  */
 export function bindRestored(
   current: ReadonlyMap<string, VariableState>,
   names: readonly string[],
   checkSlots: (variable: RestoredVariable) => void,
 ): Map<string, VariableState> | null {
-  const unbound = [...current.values()].filter((s) => s.variable === null);
-  if (unbound.length === 0) return null;
+  let unbound = [...current.values()].filter((s) => s.variable === null);
+  if (unbound.length === 0 || names.length === 0) return null;
   const present = new Set(names);
+  const byName = unbound.filter((s) => present.has(s.name));
   let targets: string[];
-  if (unbound.every((s) => present.has(s.name))) targets = unbound.map((s) => s.name);
-  else if (unbound.length === names.length) targets = [...names];
-  else {
-    throw new Error(
-      `Restored optimizer state holds ${unbound.length} variables (${unbound.map((s) => s.name).join(', ')}) ` +
-        `that match neither the names nor the number of the ${names.length} variables of this step`,
-    );
+  if (byName.length > 0) {
+    // Every restored name, or some of them (a step over part of the model): bind those by name,
+    // the others wait for a step that names them.
+    unbound = byName;
+    targets = byName.map((s) => s.name);
+  } else if (
+    unbound.length === names.length &&
+    unbound.every((s, i) => sameShape(s.shape, registeredVariable(names[i]!)?.shape ?? [-1]))
+  ) {
+    // tfjs-layers renamed the variables (a model loaded twice in one process): by position.
+    targets = [...names];
+  } else {
+    warnUnbound(unbound, names.length);
+    return null;
   }
   const bound = unbound.map((state, i) => {
     const name = targets[i]!;
@@ -177,8 +199,9 @@ export function bindRestored(
     });
     return { state, name, variable };
   });
+  const binding = new Set(unbound);
   const next = new Map<string, VariableState>();
-  for (const [key, state] of current) if (state.variable !== null) next.set(key, state);
+  for (const [key, state] of current) if (!binding.has(state)) next.set(key, state);
   for (const { state, name, variable } of bound) {
     next.set(name, { ...state, name, variable, shape: [...variable.shape] });
   }

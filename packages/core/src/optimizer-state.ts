@@ -221,7 +221,8 @@ export function decodeOptimizerState(
     }
     accumulators.push([name, entry, read]);
   }
-  if ((accumulatedCalls === 0) !== (accumulators.length === 0)) {
+  // Calls without gradients count too, so a window may have calls and no sums; never the reverse.
+  if (accumulatedCalls === 0 && accumulators.length > 0) {
     throw new StateFormatError('Optimizer state has accumulated gradients that do not match its count');
   }
   return {
