@@ -804,8 +804,22 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
       accumulateSteps: this.transforms.accumulateSteps,
     });
     const schedules = this.statefulSchedules();
-    for (const [path, saved] of Object.entries(decoded.schedules))
-      schedules.get(path)?.stateful.loadState(saved);
+    // A schedule that refuses its saved state leaves the schedules loaded before it as they were.
+    const loaded: [StatefulSchedule, unknown][] = [];
+    try {
+      for (const [path, saved] of Object.entries(decoded.schedules)) {
+        const schedule = schedules.get(path);
+        if (!schedule) continue;
+        const previous = schedule.stateful.saveState();
+        schedule.stateful.loadState(saved);
+        loaded.push([schedule, previous]);
+      }
+    } catch (error) {
+      for (const [schedule, previous] of loaded.reverse()) schedule.stateful.loadState(previous);
+      throw error instanceof StateFormatError
+        ? error
+        : new StateFormatError(`Optimizer state has a schedule state that does not load: ${(error as Error).message}`);
+    }
     const { states, accumulators } = decoded.materialize();
     this.replaceState(states, decoded.iterations);
     this.accumulator.replace(accumulators, decoded.accumulatedCalls);

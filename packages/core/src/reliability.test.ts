@@ -530,3 +530,41 @@ describe('maximize', () => {
     }
   });
 });
+
+describe('stateful schedules', () => {
+  /** A schedule whose state is one number; it refuses anything else. */
+  function counterSchedule(start: number) {
+    let value = start;
+    const schedule = Object.assign((_step: number) => value, {
+      stateful: {
+        saveState: () => value,
+        loadState(state: unknown) {
+          if (typeof state !== 'number') throw new TypeError(`not a number: ${String(state)}`);
+          value = state;
+        },
+      },
+    });
+    return { schedule, get: () => value };
+  }
+
+  it('a schedule state that does not load leaves the schedules loaded before it unchanged', async () => {
+    const a = variable([1, 2]);
+    const lr = counterSchedule(0.1);
+    const mu = counterSchedule(0.5);
+    const optimizer = momentum({ learningRate: lr.schedule, momentum: mu.schedule });
+    optimizer.applyGradients({ [a.name]: tf.ones([2]) });
+    const bytes = rewriteState(await optimizer.saveState(), (h) => {
+      h.extra = { ...h.extra, schedules: { learningRate: 0.2, momentum: 'broken' } };
+      return h;
+    });
+    await expectUnchanged(
+      optimizer,
+      [a],
+      () => optimizer.loadState(bytes),
+      /schedule state that does not load: not a number/,
+    );
+    expect(lr.get()).toBe(0.1);
+    expect(mu.get()).toBe(0.5);
+    optimizer.dispose();
+  });
+});
