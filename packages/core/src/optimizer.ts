@@ -480,13 +480,13 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     }
     const fused = this.rule !== null && fusedKernelsActive() ? FUSED_RULE_BACKENDS[tf.getBackend()]! : null;
     const scale = globalNormScale(
-      work.map(({ variable, grad }) => ({ name: variable.name, grad })),
+      work.map(({ variable, grad }) => ({ name: variable.name, grad, param: variable })),
       this.transforms,
     );
     try {
       for (const batch of batches(prepared, fused?.runMany !== undefined)) {
         tf.tidy(() => {
-          const grads = batch.map((p) => transformGradient(p.grad, this.transforms, scale));
+          const grads = batch.map((p) => transformGradient(p.grad, this.transforms, scale, p.variable));
           const results = this.updates(batch, grads, fused);
           batch.forEach(({ variable, state }, i) => {
             this.write(variable, state, results[i]!);
@@ -818,7 +818,9 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
       for (const [schedule, previous] of loaded.reverse()) schedule.stateful.loadState(previous);
       throw error instanceof StateFormatError
         ? error
-        : new StateFormatError(`Optimizer state has a schedule state that does not load: ${(error as Error).message}`);
+        : new StateFormatError(
+            `Optimizer state has a schedule state that does not load: ${(error as Error).message}`,
+          );
     }
     const { states, accumulators } = decoded.materialize();
     this.replaceState(states, decoded.iterations);
