@@ -1,1 +1,2 @@
+export { ASGD, type ASGDDefaults, type ASGDOptions, asgd } from './asgd.js';
 export { SGD, type SGDDefaults, type SGDOptions, sgd } from './sgd.js';

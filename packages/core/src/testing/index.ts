@@ -20,6 +20,7 @@ export {
   recordKernels,
   useBackend,
 } from './fused.js';
+export { type FixtureCase, type FixtureOptimizer, replayFixture } from './fixture.js';
 export { countDownloads, expectClose, float32Values, goldenTolerance, seededRandom } from './golden.js';
 export { mixedRanks, type Problem, quadratic, rosenbrock } from './problems.js';
 
