@@ -12,7 +12,13 @@ interface RpropHyper {
   stepSizeMin: number;
   stepSizeMax: number;
 }
-const DEFAULTS: RpropHyper = { learningRate: 1e-2, etaMinus: 0.5, etaPlus: 1.2, stepSizeMin: 1e-6, stepSizeMax: 50 };
+const DEFAULTS: RpropHyper = {
+  learningRate: 1e-2,
+  etaMinus: 0.5,
+  etaPlus: 1.2,
+  stepSizeMin: 1e-6,
+  stepSizeMax: 50,
+};
 
 /** torch.optim.Rprop's `_single_tensor_rprop`, elementwise in float64. */
 function rpropReference(h: RpropHyper): ReferenceStep {

@@ -1,4 +1,9 @@
-import { checkNonNegative, defineOptimizer, type OptimizerOptions, type OptimkitOptimizer } from '@optimkit/core';
+import {
+  checkNonNegative,
+  defineOptimizer,
+  type OptimizerOptions,
+  type OptimkitOptimizer,
+} from '@optimkit/core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
 
 const defaults = {

@@ -10,6 +10,7 @@ import type { NamedTensor } from '../types.js';
 import { describeFusedEquivalence, type FusableOptimizer } from './fused.js';
 import { mixedRanks, type Problem, quadratic, rosenbrock } from './problems.js';
 
+export { type FixtureCase, type FixtureOptimizer, replayFixture } from './fixture.js';
 export {
   describeFusedEquivalence,
   FUSED_TEST_SHAPES,
@@ -20,7 +21,6 @@ export {
   recordKernels,
   useBackend,
 } from './fused.js';
-export { type FixtureCase, type FixtureOptimizer, replayFixture } from './fixture.js';
 export { countDownloads, expectClose, float32Values, goldenTolerance, seededRandom } from './golden.js';
 export { mixedRanks, type Problem, quadratic, rosenbrock } from './problems.js';
 
