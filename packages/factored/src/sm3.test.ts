@@ -179,7 +179,11 @@ describe('sm3', () => {
       if (shape.length < 2) return;
       const { batch, rows, cols } = matrixDims(shape);
       const sums = new Float64Array(sizeOf(shape));
-      for (const g of grads) g[i]!.forEach((x, k) => (sums[k]! += x * x));
+      for (const g of grads) {
+        g[i]!.forEach((x, k) => {
+          sums[k]! += x * x;
+        });
+      }
       const row = slots[i]!.rowAccumulator!.dataSync();
       const col = slots[i]!.colAccumulator!.dataSync();
       for (let b = 0; b < batch; b++)
