@@ -60,6 +60,7 @@ export const Rprop = /* @__PURE__ */ defineOptimizer({
     }
   },
   slots: { prev: 0, stepSize: 0 },
+  nonNegativeSlots: ['stepSize'],
   variant: (_h, step) => ({ first: step === 1 }),
   rule({ param, grad, slots, s, op, v }) {
     // PyTorch fills the step sizes with lr when it creates the state, then updates them at once.

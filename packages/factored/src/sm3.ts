@@ -54,6 +54,7 @@ export const SM3 = /* @__PURE__ */ defineOptimizer({
     isFactored(shape)
       ? { ...factoredSlots('rowAccumulator', 'colAccumulator'), momentumBuffer: 0 }
       : { accumulator: 0, momentumBuffer: 0 },
+  nonNegativeSlots: ['rowAccumulator', 'colAccumulator', 'accumulator'],
   variant: (_h, _step, shape) => ({ factored: isFactored(shape) }),
   scalars: (h) => ({ oneMinusMomentum: 1 - h.momentum }),
   rule({ param, grad, slots, s, op, v }) {
@@ -95,7 +96,7 @@ export const SM3 = /* @__PURE__ */ defineOptimizer({
  * reference's own gap decide: a variable of rank ≥ 3 is treated as a batch of matrices over its
  * last two dimensions (a row and a column accumulator per matrix, `batch × (rows + cols)` numbers),
  * where Optax keeps one accumulator per dimension (`d₁ + … + dₖ` numbers); the result is still an
- * SM3 cover (each element's sum is bounded by its row's and its column's), but a looser-memory one.
+ * SM3 cover (each element's sum is bounded by its row's and its column's), at more memory.
  * A scalar is kept as a vector of one (Optax's `scale_by_sm3` fails on rank 0; google-research's
  * `SM3Optimizer` treats scalars and vectors alike, as here). google-research's optimizer has no
  * epsilon and no default momentum.

@@ -73,6 +73,7 @@ export const NovoGrad = /* @__PURE__ */ defineOptimizer({
     checkNonNegative('weightDecay', h.weightDecay);
   },
   slots: { m: 0, v: { layout: 'scalar' } },
+  nonNegativeSlots: ['v'],
   variant: (h, step) => ({ first: step === 1, decay: h.weightDecay !== 0 }),
   scalars: (h) => ({ oneMinusBeta2: 1 - h.beta2 }),
   epsilons: ['epsilon'],

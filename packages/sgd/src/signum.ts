@@ -53,7 +53,8 @@ export const Signum = /* @__PURE__ */ defineOptimizer({
     checkNonNegative('weightDecay', h.weightDecay);
   },
   slots: (_shape, h): SlotSpec<'momentumBuffer'> => (h.momentum !== 0 ? { momentumBuffer: 0 } : {}),
-  variant: (h) => ({ decay: h.weightDecay !== 0 }),
+  conditionalSlots: ['momentumBuffer'],
+  variant: (h) => ({ decay: h.weightDecay !== 0, momentum: h.momentum !== 0 }),
   scalars: (h) => ({
     oneMinusMomentum: 1 - h.momentum,
     dampedDecay: (1 - h.momentum) * h.weightDecay,
@@ -62,7 +63,8 @@ export const Signum = /* @__PURE__ */ defineOptimizer({
   rule({ param, grad, slots, s, op, v }) {
     const coupled = v.decay && !v.decoupledWeightDecay;
     let m: Value;
-    if ('momentumBuffer' in slots) {
+    // MXNet keeps no state while momentum is 0 (signsgd_update): a buffer made earlier keeps its value.
+    if (v.momentum) {
       // MXNet's SignumKernel: β·m + (1 − β)·wd·p + (1 − β)·g, term by term.
       const kept = op.mul(slots.momentumBuffer, s.momentum);
       m = op.add(
@@ -74,7 +76,7 @@ export const Signum = /* @__PURE__ */ defineOptimizer({
     }
     const kept = v.decay && v.decoupledWeightDecay ? op.mul(param, s.shrink) : param;
     const next = op.sub(kept, op.mul(op.sign(m), s.learningRate));
-    return 'momentumBuffer' in slots ? { param: next, slots: { momentumBuffer: m } } : { param: next };
+    return v.momentum ? { param: next, slots: { momentumBuffer: m } } : { param: next };
   },
 });
 
