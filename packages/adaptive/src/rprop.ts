@@ -37,6 +37,9 @@ const defaults = {
   stepSizeMax: 50,
 };
 
+// Typed with every slot name, so that the slot names are inferred from \`slots\`, not from this list.
+const NON_NEGATIVE: readonly ('prev' | 'stepSize')[] = ['stepSize'];
+
 /** Hyperparameters of {@link rprop}. */
 export type RpropDefaults = typeof defaults;
 /** Options of {@link rprop}: each numeric one a number or a schedule, plus `paramGroups`. */
@@ -60,7 +63,7 @@ export const Rprop = /* @__PURE__ */ defineOptimizer({
     }
   },
   slots: { prev: 0, stepSize: 0 },
-  nonNegativeSlots: ['stepSize'],
+  nonNegativeSlots: NON_NEGATIVE,
   variant: (_h, step) => ({ first: step === 1 }),
   rule({ param, grad, slots, s, op, v }) {
     // PyTorch fills the step sizes with lr when it creates the state, then updates them at once.

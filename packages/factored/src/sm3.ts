@@ -26,6 +26,10 @@ const defaults = {
 /** Optax's `scale_by_sm3` keeps the root finite with this `eps` (not an option of `optax.sm3`). */
 const EPSILON = 1e-8;
 
+type SM3Slot = 'rowAccumulator' | 'colAccumulator' | 'accumulator' | 'momentumBuffer';
+// Typed with every slot name, so that the slot names are inferred from \`slots\`, not from this list.
+const NON_NEGATIVE: readonly SM3Slot[] = ['rowAccumulator', 'colAccumulator', 'accumulator'];
+
 /** Hyperparameters of {@link sm3}. */
 export type SM3Defaults = typeof defaults;
 /**
@@ -50,11 +54,11 @@ export const SM3 = /* @__PURE__ */ defineOptimizer({
     }
     checkUnitInterval('momentum', h.momentum);
   },
-  slots: (shape): SlotSpec<'rowAccumulator' | 'colAccumulator' | 'accumulator' | 'momentumBuffer'> =>
+  slots: (shape): SlotSpec<SM3Slot> =>
     isFactored(shape)
       ? { ...factoredSlots('rowAccumulator', 'colAccumulator'), momentumBuffer: 0 }
       : { accumulator: 0, momentumBuffer: 0 },
-  nonNegativeSlots: ['rowAccumulator', 'colAccumulator', 'accumulator'],
+  nonNegativeSlots: NON_NEGATIVE,
   variant: (_h, _step, shape) => ({ factored: isFactored(shape) }),
   scalars: (h) => ({ oneMinusMomentum: 1 - h.momentum }),
   rule({ param, grad, slots, s, op, v }) {

@@ -1,6 +1,7 @@
 import { describeOptimizerConformance } from '@optimkit/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
+import { novogradCases } from './fused-cases.js';
 import { NovoGrad, type NovoGradOptions, novograd } from './index.js';
 import {
   applyStep,
@@ -8,9 +9,9 @@ import {
   expectClose,
   gradientsAt,
   initialValues,
-  isRankAtMostOne,
   makeVariables,
   norm,
+  runGoldenSteps,
   STEPS,
   shapes,
 } from './test-support.js';
@@ -64,15 +65,7 @@ const cases: Case[] = [
   },
   {
     title: 'betas, epsilons, weight decay and a group without decay',
-    options: {
-      learningRate: 0.02,
-      beta1: 0.5,
-      beta2: 0.9,
-      epsilon: 1e-3,
-      epsilonRoot: 1e-4,
-      weightDecay: 0.1,
-      paramGroups: [{ match: isRankAtMostOne, weightDecay: 0, learningRate: 0.05 }],
-    },
+    options: novogradCases[1]!,
     hyper: (index) => {
       const top = {
         learningRate: 0.02,
@@ -103,29 +96,20 @@ describe('novograd', () => {
   describe(`matches a float64 reference of optax.novograd over ${STEPS} steps on tensors of rank 0–3`, () => {
     cases.forEach((c, caseIndex) => {
       it(c.title, () => {
-        const seed = 51 + caseIndex;
-        const reference = initialValues(seed);
-        const states = reference.map((p) => ({ m: new Float64Array(p.length), v: 0, t: 0 }));
-        const variables = makeVariables('novogradGolden', shapes, reference);
-        const optimizer = novograd(c.options);
-        for (let step = 0; step < STEPS; step++) {
-          const grads = gradientsAt(seed, step);
-          applyStep(optimizer, variables, grads);
-          reference.forEach((p, i) => {
-            novogradReference(p, grads[i]!, states[i]!, c.hyper(i, step));
-          });
-          variables.forEach((v, i) => {
-            expectClose(v.dataSync(), reference[i]!, `step ${step + 1}, ${v.name}`);
-          });
-        }
-        variables.forEach((v, i) => {
-          const slots = optimizer.getSlots(v.name)!;
-          expectClose(slots.m!.dataSync(), states[i]!.m, `m of ${v.name}`);
-          expect(slots.v!.shape).toEqual([]);
-          expectClose(slots.v!.dataSync(), [states[i]!.v], `v of ${v.name}`);
-        });
-        optimizer.dispose();
-        tf.dispose(variables);
+        runGoldenSteps(
+          'novogradGolden',
+          51 + caseIndex,
+          novograd(c.options),
+          {
+            init: (p) => ({ m: new Float64Array(p.length), v: 0, t: 0 }),
+            step: (p, g, state, i, step) => novogradReference(p, g, state, c.hyper(i, step)),
+          },
+          (slots, state, name) => {
+            expectClose(slots.m!.dataSync(), state.m, `m of ${name}`);
+            expect(slots.v!.shape).toEqual([]);
+            expectClose(slots.v!.dataSync(), [state.v], `v of ${name}`);
+          },
+        );
       });
     });
   });

@@ -44,6 +44,9 @@ const defaults = {
   weightDecay: 0,
 };
 
+// Typed with every slot name, so that the slot names are inferred from \`slots\`, not from this list.
+const NON_NEGATIVE: readonly ('m' | 'v')[] = ['v'];
+
 /** Hyperparameters of {@link novograd}. */
 export type NovoGradDefaults = typeof defaults;
 /**
@@ -73,7 +76,7 @@ export const NovoGrad = /* @__PURE__ */ defineOptimizer({
     checkNonNegative('weightDecay', h.weightDecay);
   },
   slots: { m: 0, v: { layout: 'scalar' } },
-  nonNegativeSlots: ['v'],
+  nonNegativeSlots: NON_NEGATIVE,
   variant: (h, step) => ({ first: step === 1, decay: h.weightDecay !== 0 }),
   scalars: (h) => ({ oneMinusBeta2: 1 - h.beta2 }),
   epsilons: ['epsilon'],
