@@ -22,12 +22,28 @@ import {
   adadelta,
   adagrad,
   type RMSpropOptions,
+  type RpropOptions,
   rmsprop,
+  rprop,
 } from '@optimkit/adaptive';
-import { type AdafactorOptions, adafactor, type CAMEOptions, came } from '@optimkit/factored';
-import { type LAMBOptions, type LARSOptions, lamb, lars } from '@optimkit/layerwise';
+import {
+  type AdafactorOptions,
+  adafactor,
+  type CAMEOptions,
+  came,
+  type SM3Options,
+  sm3,
+} from '@optimkit/factored';
+import {
+  type LAMBOptions,
+  type LARSOptions,
+  lamb,
+  lars,
+  type NovoGradOptions,
+  novograd,
+} from '@optimkit/layerwise';
 import { type LionOptions, lion } from '@optimkit/lion';
-import { type SGDOptions, sgd } from '@optimkit/sgd';
+import { type ASGDOptions, asgd, type SGDOptions, type SignumOptions, sgd, signum } from '@optimkit/sgd';
 import type * as tf from '@tensorflow/tfjs-core';
 // The families' own option sets (test data their fused tests run too), by path: not part of the
 // packages' published surface.
@@ -38,11 +54,16 @@ import {
   nadamCases,
   radamCases,
 } from '../../../packages/adam/src/fused-cases.js';
-import { adadeltaCases, adagradCases, rmspropCases } from '../../../packages/adaptive/src/fused-cases.js';
-import { adafactorCases, cameCases } from '../../../packages/factored/src/fused-cases.js';
-import { lambCases, larsCases } from '../../../packages/layerwise/src/fused-cases.js';
+import {
+  adadeltaCases,
+  adagradCases,
+  rmspropCases,
+  rpropCases,
+} from '../../../packages/adaptive/src/fused-cases.js';
+import { adafactorCases, cameCases, sm3Cases } from '../../../packages/factored/src/fused-cases.js';
+import { lambCases, larsCases, novogradCases } from '../../../packages/layerwise/src/fused-cases.js';
 import { lionCases } from '../../../packages/lion/src/fused-cases.js';
-import { sgdCases } from '../../../packages/sgd/src/fused-cases.js';
+import { asgdCases, sgdCases, signumCases } from '../../../packages/sgd/src/fused-cases.js';
 
 /** What a case needs of an optimizer: a tf.Optimizer whose slots can be read. */
 export interface CaseOptimizer extends tf.Optimizer {
@@ -68,9 +89,12 @@ function entry<O extends object>(
 /** Every optimizer of every family, by catalog name. */
 export const OPTIMIZERS: readonly OptimizerCases[] = [
   entry<SGDOptions>('sgd', sgd, sgdCases),
+  entry<ASGDOptions>('asgd', asgd, asgdCases),
+  entry<SignumOptions>('signum', signum, signumCases),
   entry<AdagradOptions>('adagrad', adagrad, adagradCases),
   entry<RMSpropOptions>('rmsprop', rmsprop, rmspropCases),
   entry<AdadeltaOptions>('adadelta', adadelta, adadeltaCases),
+  entry<RpropOptions>('rprop', rprop, rpropCases),
   entry<AdamOptions>('adam', adam, adamCases),
   entry<AdamWOptions>('adamw', adamw, adamwCases),
   entry<AdamaxOptions>('adamax', adamax, adamaxCases),
@@ -78,9 +102,11 @@ export const OPTIMIZERS: readonly OptimizerCases[] = [
   entry<RAdamOptions>('radam', radam, radamCases),
   entry<LARSOptions>('lars', lars, larsCases),
   entry<LAMBOptions>('lamb', lamb, lambCases),
+  entry<NovoGradOptions>('novograd', novograd, novogradCases),
   entry<LionOptions>('lion', lion, lionCases),
   entry<AdafactorOptions>('adafactor', adafactor, adafactorCases),
   entry<CAMEOptions>('came', came, cameCases),
+  entry<SM3Options>('sm3', sm3, sm3Cases),
 ];
 
 /** The optimizer of this catalog name. */

@@ -11,6 +11,7 @@ import {
   isRankAtMostOne,
   makeVariables,
   norm,
+  runGoldenSteps,
   STEPS,
   shapes,
 } from './test-support.js';
@@ -127,28 +128,19 @@ describe('lamb', () => {
   describe(`matches a float64 reference over ${STEPS} steps on tensors of rank 0–3`, () => {
     cases.forEach((c, caseIndex) => {
       it(c.title, () => {
-        const seed = 21 + caseIndex;
-        const reference = initialValues(seed);
-        const moments = reference.map((p) => freshMoments(p.length));
-        const variables = makeVariables('lambGolden', shapes, reference);
-        const optimizer = lamb(c.options);
-        for (let step = 0; step < STEPS; step++) {
-          const grads = gradientsAt(seed, step);
-          applyStep(optimizer, variables, grads);
-          reference.forEach((p, i) => {
-            lambReferenceStep(p, grads[i]!, moments[i]!, c.hyper(i, step));
-          });
-          variables.forEach((v, i) => {
-            expectClose(v.dataSync(), reference[i]!, `step ${step + 1}, ${v.name}`);
-          });
-        }
-        variables.forEach((v, i) => {
-          const slots = optimizer.getSlots(v.name)!;
-          expectClose(slots.m!.dataSync(), moments[i]!.m, `m of ${v.name}`);
-          expectClose(slots.v!.dataSync(), moments[i]!.v, `v of ${v.name}`);
-        });
-        optimizer.dispose();
-        tf.dispose(variables);
+        runGoldenSteps(
+          'lambGolden',
+          21 + caseIndex,
+          lamb(c.options),
+          {
+            init: (p) => freshMoments(p.length),
+            step: (p, g, moments, i, step) => lambReferenceStep(p, g, moments, c.hyper(i, step)),
+          },
+          (slots, moments, name) => {
+            expectClose(slots.m!.dataSync(), moments.m, `m of ${name}`);
+            expectClose(slots.v!.dataSync(), moments.v, `v of ${name}`);
+          },
+        );
       });
     });
   });

@@ -12,6 +12,7 @@ import {
   isRankAtMostOne,
   makeVariables,
   norm,
+  runGoldenSteps,
   STEPS,
   shapes,
 } from './test-support.js';
@@ -153,28 +154,21 @@ describe('lars', () => {
   describe(`matches a float64 reference over ${STEPS} steps on tensors of rank 0–3`, () => {
     cases.forEach((c, caseIndex) => {
       it(c.title, () => {
-        const seed = 11 + caseIndex;
-        const reference = initialValues(seed);
-        const variables = makeVariables('larsGolden', shapes, reference);
-        const buffers: (Float64Array | null)[] = shapes.map(() => null);
-        const optimizer = lars(c.options);
-        for (let step = 0; step < STEPS; step++) {
-          const grads = gradientsAt(seed, step);
-          applyStep(optimizer, variables, grads);
-          reference.forEach((p, i) => {
-            buffers[i] = larsReferenceStep(p, grads[i]!, buffers[i]!, c.hyper(i, step));
-          });
-          variables.forEach((v, i) => {
-            expectClose(v.dataSync(), reference[i]!, `step ${step + 1}, ${v.name}`);
-          });
-        }
-        variables.forEach((v, i) => {
-          const slots = optimizer.getSlots(v.name)!;
-          if (buffers[i] === null) expect(Object.keys(slots)).toEqual([]);
-          else expectClose(slots.momentumBuffer!.dataSync(), buffers[i]!, `buffer of ${v.name}`);
-        });
-        optimizer.dispose();
-        tf.dispose(variables);
+        runGoldenSteps(
+          'larsGolden',
+          11 + caseIndex,
+          lars(c.options),
+          {
+            init: () => ({ buffer: null as Float64Array | null }),
+            step: (p, g, state, i, step) => {
+              state.buffer = larsReferenceStep(p, g, state.buffer, c.hyper(i, step));
+            },
+          },
+          (slots, { buffer }, name) => {
+            if (buffer === null) expect(Object.keys(slots)).toEqual([]);
+            else expectClose(slots.momentumBuffer!.dataSync(), buffer, `buffer of ${name}`);
+          },
+        );
       });
     });
   });

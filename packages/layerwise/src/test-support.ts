@@ -66,3 +66,46 @@ export function gradientsAt(seed: number, step: number): Float64Array[] {
 }
 
 export const isRankAtMostOne = (v: tf.Variable) => v.shape.length <= 1;
+
+/** An optimizer whose slots the golden runs compare. */
+export interface SlottedOptimizer extends tf.Optimizer {
+  getSlots(variableName: string): Readonly<Record<string, tf.Tensor>> | undefined;
+}
+
+/**
+ * Runs {@link STEPS} steps of `optimizer` and of a float64 reference side by side on the golden
+ * variables (same float32-exact values and gradients from `seed`), comparing every element after
+ * every step; then hands each variable's slots and reference state to `checkState`, and disposes.
+ */
+export function runGoldenSteps<S>(
+  name: string,
+  seed: number,
+  optimizer: SlottedOptimizer,
+  reference: {
+    init: (p: Float64Array) => S;
+    step: (p: Float64Array, g: Float64Array, state: S, index: number, step: number) => void;
+  },
+  checkState: (slots: Readonly<Record<string, tf.Tensor>>, state: S, label: string) => void,
+): void {
+  const values = initialValues(seed);
+  const states = values.map((p) => reference.init(p));
+  const variables = makeVariables(name, shapes, values);
+  try {
+    for (let step = 0; step < STEPS; step++) {
+      const grads = gradientsAt(seed, step);
+      applyStep(optimizer, variables, grads);
+      values.forEach((p, i) => {
+        reference.step(p, grads[i]!, states[i]!, i, step);
+      });
+      variables.forEach((v, i) => {
+        expectClose(v.dataSync(), values[i]!, `step ${step + 1}, ${v.name}`);
+      });
+    }
+    variables.forEach((v, i) => {
+      checkState(optimizer.getSlots(v.name) ?? {}, states[i]!, v.name);
+    });
+  } finally {
+    optimizer.dispose();
+    tf.dispose(variables);
+  }
+}

@@ -10,6 +10,7 @@ import type { NamedTensor } from '../types.js';
 import { describeFusedEquivalence, type FusableOptimizer } from './fused.js';
 import { mixedRanks, type Problem, quadratic, rosenbrock } from './problems.js';
 
+export { type FixtureCase, type FixtureOptimizer, replayFixture } from './fixture.js';
 export {
   describeFusedEquivalence,
   FUSED_TEST_SHAPES,
