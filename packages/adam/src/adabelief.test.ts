@@ -3,7 +3,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { AdaBelief, type AdaBeliefOptions, adabelief, beliefRectification } from './adabelief.js';
 import { rectification } from './radam.js';
-import { bitsOf, expectClose, expectNoLeaks, type ReferenceStep, runGolden, stateOf, trace } from './test-helpers.js';
+import {
+  bitsOf,
+  expectClose,
+  expectNoLeaks,
+  type ReferenceStep,
+  runGolden,
+  stateOf,
+  trace,
+} from './test-helpers.js';
 
 interface Hyper {
   lr: number;
@@ -52,7 +60,7 @@ function reference(o: Hyper, branches: Set<string>): ReferenceStep {
         const r = Math.sqrt(
           ((((((1 - beta2t) * (rho - 4)) / (rhoInf - 4)) * (rho - 2)) / rho) * rhoInf) / (rhoInf - 2),
         );
-        p[i] = p[i]! - (((r / bc1) * o.lr) * m[i]!) / (Math.sqrt(v[i]!) + o.eps);
+        p[i] = p[i]! - ((r / bc1) * o.lr * m[i]!) / (Math.sqrt(v[i]!) + o.eps);
       } else if (branch === 'sgd') {
         p[i] = p[i]! - (o.lr / bc1) * m[i]!;
       }
@@ -83,7 +91,13 @@ describe('adabelief: golden values against a float64 reference (40 steps, ranks 
       branches: ['rectified', 'sgd'],
     },
     {
-      options: { learningRate: 0.01, rectify: false, epsilon: 1e-8, weightDecay: 0.1, decoupledWeightDecay: false },
+      options: {
+        learningRate: 0.01,
+        rectify: false,
+        epsilon: 1e-8,
+        weightDecay: 0.1,
+        decoupledWeightDecay: false,
+      },
       ref: { ...base, lr: 0.01, rectify: false, eps: 1e-8, weightDecay: 0.1, decouple: false },
       branches: ['adaptive'],
     },
@@ -112,7 +126,11 @@ describe('adabelief: golden values against a float64 reference (40 steps, ranks 
     it(`matches for ${JSON.stringify(options)}`, () => {
       const taken = new Set<string>();
       const slotNames = ref.amsgrad ? ['expAvg', 'expAvgVar', 'maxExpAvgVar'] : ['expAvg', 'expAvgVar'];
-      const result = runGolden(adabelief(options), reference(ref, taken), { steps: 40, seed: 71 + index, slotNames });
+      const result = runGolden(adabelief(options), reference(ref, taken), {
+        steps: 40,
+        seed: 71 + index,
+        slotNames,
+      });
       expect(result.worst).toBeLessThanOrEqual(1);
       expect([...taken].sort()).toEqual(branches);
     });
@@ -196,7 +214,11 @@ describe('adabelief: cross-equivalences', () => {
     expect(bitsOf(ams)).toEqual(bitsOf(plain));
     // Without rectify it does: the maximum is the denominator.
     const adaptive = trace(adabelief({ learningRate: 0.02, rectify: false }), [1, -2, 0.5], gradients);
-    const adaptiveAms = trace(adabelief({ learningRate: 0.02, rectify: false, amsgrad: true }), [1, -2, 0.5], gradients);
+    const adaptiveAms = trace(
+      adabelief({ learningRate: 0.02, rectify: false, amsgrad: true }),
+      [1, -2, 0.5],
+      gradients,
+    );
     expect(bitsOf(adaptiveAms)).not.toEqual(bitsOf(adaptive));
   });
 
@@ -240,7 +262,11 @@ describe('adabelief: class', () => {
 describeOptimizerConformance<AdaBeliefOptions>({
   name: 'adabelief',
   create: (options) => adabelief(options),
-  optionSets: [{}, { amsgrad: true, weightDecay: 0.1 }, { rectify: false, amsgrad: true, decoupledWeightDecay: false, weightDecay: 0.1 }],
+  optionSets: [
+    {},
+    { amsgrad: true, weightDecay: 0.1 },
+    { rectify: false, amsgrad: true, decoupledWeightDecay: false, weightDecay: 0.1 },
+  ],
   quadratic: { options: { learningRate: 0.1, rectify: false }, steps: 500, tolerance: 1e-4 },
   rosenbrock: { options: { learningRate: 0.004 }, steps: 10000, tolerance: 1e-3 },
   errorCases: [

@@ -103,7 +103,10 @@ export const AdaBelief = /* @__PURE__ */ defineOptimizer({
     else if (v.decay) g = op.add(g, op.mul(p, s.weightDecay));
     const expAvg = op.add(op.mul(slots.expAvg, s.beta1), op.mul(g, s.oneMinusBeta1));
     // The reference adds epsilon to the stored belief in place, every step.
-    const expAvgVar = op.add(secondMoment(op, slots.expAvgVar, op.sub(g, expAvg), s.beta2, s.oneMinusBeta2), s.epsilon);
+    const expAvgVar = op.add(
+      secondMoment(op, slots.expAvgVar, op.sub(g, expAvg), s.beta2, s.oneMinusBeta2),
+      s.epsilon,
+    );
     const next: { expAvg: Value; expAvgVar: Value; maxExpAvgVar?: Value } = { expAvg, expAvgVar };
     let second = expAvgVar;
     if (v.amsgrad) {

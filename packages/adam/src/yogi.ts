@@ -1,5 +1,5 @@
 import {
-  checkPositive,
+  checkNonNegative,
   defineOptimizer,
   type OptimizerOptions,
   type OptimkitOptimizer,
@@ -20,8 +20,10 @@ const defaults = {
   /** Added to the bias-corrected `√v`, > 0; Optax's default, larger than Adam's. @defaultValue 1e-3 */
   epsilon: 1e-3,
   /**
-   * The value both moments start from, > 0 (Optax's `initial_accumulator_value`; it also starts
-   * the first moment, so the first step is not exactly Adam's). @defaultValue 1e-6
+   * The value both moments start from, ≥ 0 (Optax's `initial_accumulator_value`). It starts the
+   * first moment too, so a zero gradient still moves a fresh variable (by about
+   * `lr·β₁·init/(1 − β₁)/(√(init/(1 − β₂)) + ε)` on its first step, 2.8e-7 with the defaults); Optax's docstring
+   * asks for a positive value, its code accepts 0, which starts both at zero. @defaultValue 1e-6
    */
   initialAccumulatorValue: 1e-6,
   /** Decoupled weight decay, `p ← p·(1 − lr·wd)` before the update, ≥ 0. @defaultValue 0 */
@@ -43,7 +45,7 @@ export const Yogi = /* @__PURE__ */ defineOptimizer({
   defaults,
   validate(h) {
     validateMoments(h);
-    checkPositive('initialAccumulatorValue', h.initialAccumulatorValue);
+    checkNonNegative('initialAccumulatorValue', h.initialAccumulatorValue);
   },
   slots: (_shape, h) => ({ mu: h.initialAccumulatorValue, nu: h.initialAccumulatorValue }),
   epsilons: ['epsilon'],
