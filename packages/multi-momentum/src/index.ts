@@ -1,2 +1,2 @@
-export { AdEMAMix, type AdEMAMixDefaults, type AdEMAMixOptions, ademamix, ademamixWarmup } from './ademamix.js';
 export { Adan, type AdanDefaults, type AdanOptions, adan } from './adan.js';
+export { AdEMAMix, type AdEMAMixDefaults, type AdEMAMixOptions, ademamix } from './ademamix.js';
