@@ -5,16 +5,22 @@
  * tests (which name them); pure TypeScript over `@tensorflow/tfjs-core`.
  */
 import {
+  type AdaBeliefOptions,
   type AdamaxOptions,
   type AdamOptions,
   type AdamWOptions,
+  type AdoptOptions,
+  adabelief,
   adam,
   adamax,
   adamw,
+  adopt,
   type NAdamOptions,
   nadam,
   type RAdamOptions,
   radam,
+  type YogiOptions,
+  yogi,
 } from '@optimkit/adam';
 import {
   type AdadeltaOptions,
@@ -27,21 +33,26 @@ import {
 import { type AdafactorOptions, adafactor, type CAMEOptions, came } from '@optimkit/factored';
 import { type LAMBOptions, type LARSOptions, lamb, lars } from '@optimkit/layerwise';
 import { type LionOptions, lion } from '@optimkit/lion';
+import { type AdanOptions, type AdEMAMixOptions, adan, ademamix } from '@optimkit/multi-momentum';
 import { type SGDOptions, sgd } from '@optimkit/sgd';
 import type * as tf from '@tensorflow/tfjs-core';
 // The families' own option sets (test data their fused tests run too), by path: not part of the
 // packages' published surface.
 import {
+  adabeliefCases,
   adamaxCases,
   adamCases,
   adamwCases,
+  adoptCases,
   nadamCases,
   radamCases,
+  yogiCases,
 } from '../../../packages/adam/src/fused-cases.js';
 import { adadeltaCases, adagradCases, rmspropCases } from '../../../packages/adaptive/src/fused-cases.js';
 import { adafactorCases, cameCases } from '../../../packages/factored/src/fused-cases.js';
 import { lambCases, larsCases } from '../../../packages/layerwise/src/fused-cases.js';
 import { lionCases } from '../../../packages/lion/src/fused-cases.js';
+import { adanCases, ademamixCases } from '../../../packages/multi-momentum/src/fused-cases.js';
 import { sgdCases } from '../../../packages/sgd/src/fused-cases.js';
 
 /** What a case needs of an optimizer: a tf.Optimizer whose slots can be read. */
@@ -76,11 +87,16 @@ export const OPTIMIZERS: readonly OptimizerCases[] = [
   entry<AdamaxOptions>('adamax', adamax, adamaxCases),
   entry<NAdamOptions>('nadam', nadam, nadamCases),
   entry<RAdamOptions>('radam', radam, radamCases),
+  entry<AdaBeliefOptions>('adabelief', adabelief, adabeliefCases),
+  entry<YogiOptions>('yogi', yogi, yogiCases),
+  entry<AdoptOptions>('adopt', adopt, adoptCases),
   entry<LARSOptions>('lars', lars, larsCases),
   entry<LAMBOptions>('lamb', lamb, lambCases),
   entry<LionOptions>('lion', lion, lionCases),
   entry<AdafactorOptions>('adafactor', adafactor, adafactorCases),
   entry<CAMEOptions>('came', came, cameCases),
+  entry<AdanOptions>('adan', adan, adanCases),
+  entry<AdEMAMixOptions>('ademamix', ademamix, ademamixCases),
 ];
 
 /** The optimizer of this catalog name. */
