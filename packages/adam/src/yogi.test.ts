@@ -194,7 +194,7 @@ describeOptimizerConformance<YogiOptions>({
   // The kit checks that a zero gradient leaves a fresh variable in place, which holds only when the
   // moments start at zero (see 'a zero gradient moves a fresh variable' above for the default).
   quadratic: { options: { learningRate: 0.1, initialAccumulatorValue: 0 }, steps: 500, tolerance: 1e-4 },
-  rosenbrock: { options: { learningRate: 0.02 }, steps: 5000, tolerance: 1e-3 },
+  rosenbrock: { options: { learningRate: 0.05 }, steps: 3000, tolerance: 1e-6 },
   errorCases: [
     { options: { learningRate: -1 }, error: /Invalid learning rate: -1/ },
     { options: { beta1: 1 }, error: /Invalid beta1: 1/ },

@@ -1,12 +1,6 @@
-import {
-  checkNonNegative,
-  checkPositive,
-  checkUnitInterval,
-  defineOptimizer,
-  type OptimizerOptions,
-  type OptimkitOptimizer,
-} from '@optimkit/core';
+import { defineOptimizer, type OptimizerOptions, type OptimkitOptimizer } from '@optimkit/core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
+import { validateThreeBetas } from './shared.js';
 
 const defaults = {
   /** Step size. @defaultValue 1e-3 */
@@ -47,13 +41,7 @@ export const Adan = /* @__PURE__ */ defineOptimizer({
   packageName,
   packageVersion,
   defaults,
-  validate(h) {
-    checkUnitInterval('beta1', h.beta1);
-    checkUnitInterval('beta2', h.beta2);
-    checkUnitInterval('beta3', h.beta3);
-    checkPositive('epsilon', h.epsilon);
-    checkNonNegative('weightDecay', h.weightDecay);
-  },
+  validate: validateThreeBetas,
   slots: { expAvg: 0, expAvgSq: 0, expAvgDiff: 0, negPreGrad: 0 },
   epsilons: ['epsilon'],
   variant: (h, step) => ({ first: step === 1, decay: h.weightDecay !== 0 }),

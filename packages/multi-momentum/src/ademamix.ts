@@ -1,13 +1,12 @@
 import {
   checkNonNegative,
-  checkPositive,
-  checkUnitInterval,
   defineOptimizer,
   type OptimizerOptions,
   type OptimkitOptimizer,
   type SlotSpec,
 } from '@optimkit/core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
+import { validateThreeBetas } from './shared.js';
 
 const defaults = {
   /** Step size. @defaultValue 1e-3 */
@@ -71,14 +70,10 @@ export const AdEMAMix = /* @__PURE__ */ defineOptimizer({
   packageVersion,
   defaults,
   validate(h) {
-    checkUnitInterval('beta1', h.beta1);
-    checkUnitInterval('beta2', h.beta2);
-    checkUnitInterval('beta3', h.beta3);
+    validateThreeBetas(h);
     checkNonNegative('alpha', h.alpha);
     if (h.beta3Warmup !== null) checkNonNegative('beta3Warmup', h.beta3Warmup);
     if (h.alphaWarmup !== null) checkNonNegative('alphaWarmup', h.alphaWarmup);
-    checkPositive('epsilon', h.epsilon);
-    checkNonNegative('weightDecay', h.weightDecay);
   },
   // As the reference, no fast EMA is kept when β₁ is 0 at a variable's first update.
   slots: (_shape, h): SlotSpec<'expAvgFast' | 'expAvgSlow' | 'expAvgSq'> =>
