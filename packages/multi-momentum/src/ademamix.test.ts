@@ -199,6 +199,32 @@ describe('ademamix: cross-equivalences', () => {
   });
 });
 
+describe('ademamix: bad input', () => {
+  it('a β₁ scheduled from 0 to non-zero is refused on that step, naming the slot and the variable, nothing changed', () => {
+    const optimizer = ademamix({ beta1: (step) => (step < 1 ? 0 : 0.9) });
+    const variable = tf.variable(tf.tensor1d([1, 2]), true, 'ademamixBeta1Switch');
+    const grad = tf.tensor1d([1, 1]);
+    optimizer.applyGradients({ [variable.name]: grad });
+    const after = Array.from(variable.dataSync());
+    const slots = Object.fromEntries(
+      Object.entries(optimizer.getSlots(variable.name)!).map(([k, t]) => [k, Array.from(t.dataSync())]),
+    );
+    expect(() => optimizer.applyGradients({ [variable.name]: grad })).toThrow(
+      /OptimkitAdEMAMix: the rule reads slot 'expAvgFast'.*variable 'ademamixBeta1Switch'/,
+    );
+    expect(Array.from(variable.dataSync())).toEqual(after);
+    expect(
+      Object.fromEntries(
+        Object.entries(optimizer.getSlots(variable.name)!).map(([k, t]) => [k, Array.from(t.dataSync())]),
+      ),
+    ).toEqual(slots);
+    expect(optimizer.iterations).toBe(1);
+    grad.dispose();
+    optimizer.dispose();
+    variable.dispose();
+  });
+});
+
 describe('ademamix: memory', () => {
   it('keeps numTensors constant from the second step (through the warmups) and frees everything', () => {
     expectNoLeaks(ademamix({ learningRate: 0.01, alphaWarmup: 50, beta3Warmup: 50 }));
