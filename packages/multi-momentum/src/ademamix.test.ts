@@ -103,6 +103,26 @@ describe('ademamix: golden values against a float64 reference (40 steps, ranks 0
   });
 });
 
+describe('ademamix: golden values with a param group (40 steps, ranks 0–3)', () => {
+  it('rank ≤ 1 variables take the group’s learning rate and no weight decay, the others the top level’s', () => {
+    const options = {
+      learningRate: 0.01,
+      weightDecay: 0.1,
+      paramGroups: [{ match: (v: tf.Variable) => v.rank <= 1, learningRate: 0.05, weightDecay: 0 }],
+    };
+    const top = reference({ ...base, lr: 0.01, weightDecay: 0.1 });
+    const group = reference({ ...base, lr: 0.05, weightDecay: 0 });
+    // The harness's variables have 1, 3, 6 and 8 elements (ranks 0 to 3).
+    const byVariable: ReferenceStep = (p, g, s, t) => (p.length <= 3 ? group : top)(p, g, s, t);
+    const result = runGolden(ademamix(options), byVariable, {
+      steps: 40,
+      seed: 7,
+      slotNames: ['expAvgFast', 'expAvgSlow', 'expAvgSq'],
+    });
+    expect(result.worst).toBeLessThanOrEqual(1);
+  });
+});
+
 describe('ademamix: warmups by hand (1-based, as the PyTorch reference)', () => {
   it('α_t = (t/T)·α for t < T, then α: T = 4, α = 8 gives 2, 4, 6, 8, 8', () => {
     const h = { beta1: 0.9, beta3: 0.9999, alpha: 8, beta3Warmup: null, alphaWarmup: 4 };
