@@ -8,6 +8,7 @@ import {
   expectNoLeaks,
   type ReferenceStep,
   runGolden,
+  runGoldenWithGroup,
   stateOf,
   trace,
 } from './test-helpers.js';
@@ -112,20 +113,7 @@ describe('adopt: golden values against a float64 reference (40 steps, ranks 0–
 
 describe('adopt: golden values with a param group (40 steps, ranks 0–3)', () => {
   it('rank ≤ 1 variables take the group’s learning rate and no weight decay, the others the top level’s', () => {
-    const options = {
-      learningRate: 0.01,
-      weightDecay: 0.1,
-      paramGroups: [{ match: (v: tf.Variable) => v.rank <= 1, learningRate: 0.05, weightDecay: 0 }],
-    };
-    const top = reference({ ...base, lr: 0.01, weightDecay: 0.1 });
-    const group = reference({ ...base, lr: 0.05, weightDecay: 0 });
-    // The harness's variables have 1, 3, 6 and 8 elements (ranks 0 to 3).
-    const byVariable: ReferenceStep = (p, g, s, t) => (p.length <= 3 ? group : top)(p, g, s, t);
-    const result = runGolden(adopt(options), byVariable, {
-      steps: 40,
-      seed: 7,
-      slotNames: ['expAvg', 'expAvgSq'],
-    });
+    const result = runGoldenWithGroup(adopt, (o) => reference({ ...base, ...o }), ['expAvg', 'expAvgSq']);
     expect(result.worst).toBeLessThanOrEqual(1);
   });
 });

@@ -8,6 +8,7 @@ export {
   expectNoLeaks,
   type ReferenceStep,
   runGolden,
+  runGoldenWithGroup,
   stateOf,
   trace,
 } from '../../adam/src/test-helpers.js';
