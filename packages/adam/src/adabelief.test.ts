@@ -279,7 +279,10 @@ describeOptimizerConformance<AdaBeliefOptions>({
     { rectify: false, amsgrad: true, decoupledWeightDecay: false, weightDecay: 0.1 },
   ],
   quadratic: { options: { learningRate: 0.1, rectify: false }, steps: 500, tolerance: 1e-4 },
-  rosenbrock: { options: { learningRate: 0.004 }, steps: 10000, tolerance: 1e-3 },
+  // The rectified default takes plain momentum steps of lr·m̂ for its first 5 updates, which throw
+  // Rosenbrock off at lr 0.01 (NaN, as RAdam's); it converges at 0.004 in 10⁴ steps. The unrectified
+  // update gets there in 3000 at 0.01 (loss 1.6e-4), which keeps the suite short.
+  rosenbrock: { options: { learningRate: 0.01, rectify: false }, steps: 3000, tolerance: 1e-3 },
   errorCases: [
     { options: { learningRate: -1 }, error: /Invalid learning rate: -1/ },
     { options: { beta1: 1.2 }, error: /Invalid beta1: 1.2/ },
