@@ -70,6 +70,10 @@ export function beliefRectification(
   return { rho, rectified: false, stepSize: degeneratedToSgd ? 1 / bias1 : null };
 }
 
+type AdaBeliefSlot = 'expAvg' | 'expAvgVar' | 'maxExpAvgVar';
+// Typed with every slot name, so that the slot names are inferred from `slots`, not from this list.
+const nonNegativeSlots: readonly AdaBeliefSlot[] = ['expAvgVar', 'maxExpAvgVar'];
+
 /** The AdaBelief optimizer class (serialization name `OptimkitAdaBelief`). */
 export const AdaBelief = /* @__PURE__ */ defineOptimizer({
   className: 'OptimkitAdaBelief',
@@ -77,9 +81,10 @@ export const AdaBelief = /* @__PURE__ */ defineOptimizer({
   packageVersion,
   defaults,
   validate: validateMoments,
-  slots: (_shape, h): SlotSpec<'expAvg' | 'expAvgVar' | 'maxExpAvgVar'> =>
+  slots: (_shape, h): SlotSpec<AdaBeliefSlot> =>
     h.amsgrad ? { expAvg: 0, expAvgVar: 0, maxExpAvgVar: 0 } : { expAvg: 0, expAvgVar: 0 },
   epsilons: ['epsilon'],
+  nonNegativeSlots,
   variant(h, step) {
     if (!h.rectify) return { ...decayVariant(h), branch: 'adaptive' };
     const { rectified, stepSize } = beliefRectification(h.beta1, h.beta2, step, h.degeneratedToSgd);

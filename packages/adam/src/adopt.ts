@@ -39,6 +39,10 @@ export type AdoptOptions = OptimizerOptions<AdoptDefaults>;
 /** An ADOPT optimizer instance. */
 export type Adopt = OptimkitOptimizer<AdoptDefaults>;
 
+type AdoptSlot = 'expAvg' | 'expAvgSq';
+// Typed with every slot name, so that the slot names are inferred from `slots`, not from this list.
+const nonNegativeSlots: readonly AdoptSlot[] = ['expAvgSq'];
+
 /** The ADOPT optimizer class (serialization name `OptimkitADOPT`). */
 export const Adopt = /* @__PURE__ */ defineOptimizer({
   className: 'OptimkitADOPT',
@@ -51,6 +55,7 @@ export const Adopt = /* @__PURE__ */ defineOptimizer({
   },
   slots: { expAvg: 0, expAvgSq: 0 },
   epsilons: ['epsilon'],
+  nonNegativeSlots,
   variant: (h, step) => ({ first: step === 1, decay: h.weightDecay !== 0 }),
   scalars: (h, step) => ({
     ...momentScalars(h),

@@ -37,6 +37,10 @@ export type YogiOptions = OptimizerOptions<YogiDefaults>;
 /** A Yogi optimizer instance. */
 export type Yogi = OptimkitOptimizer<YogiDefaults>;
 
+type YogiSlot = 'mu' | 'nu';
+// Typed with every slot name, so that the slot names are inferred from `slots`, not from this list.
+const nonNegativeSlots: readonly YogiSlot[] = ['nu'];
+
 /** The Yogi optimizer class (serialization name `OptimkitYogi`). */
 export const Yogi = /* @__PURE__ */ defineOptimizer({
   className: 'OptimkitYogi',
@@ -49,6 +53,7 @@ export const Yogi = /* @__PURE__ */ defineOptimizer({
   },
   slots: (_shape, h) => ({ mu: h.initialAccumulatorValue, nu: h.initialAccumulatorValue }),
   epsilons: ['epsilon'],
+  nonNegativeSlots,
   variant: (h) => ({ decay: h.weightDecay !== 0 }),
   scalars: (h, step) => ({
     ...momentScalars(h),

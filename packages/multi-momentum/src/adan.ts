@@ -35,6 +35,10 @@ export type AdanOptions = OptimizerOptions<AdanDefaults>;
 /** An Adan optimizer instance. */
 export type Adan = OptimkitOptimizer<AdanDefaults>;
 
+type AdanSlot = 'expAvg' | 'expAvgSq' | 'expAvgDiff' | 'negPreGrad';
+// Typed with every slot name, so that the slot names are inferred from `slots`, not from this list.
+const nonNegativeSlots: readonly AdanSlot[] = ['expAvgSq'];
+
 /** The Adan optimizer class (serialization name `OptimkitAdan`). */
 export const Adan = /* @__PURE__ */ defineOptimizer({
   className: 'OptimkitAdan',
@@ -44,6 +48,7 @@ export const Adan = /* @__PURE__ */ defineOptimizer({
   validate: validateThreeBetas,
   slots: { expAvg: 0, expAvgSq: 0, expAvgDiff: 0, negPreGrad: 0 },
   epsilons: ['epsilon'],
+  nonNegativeSlots,
   variant: (h, step) => ({ first: step === 1, decay: h.weightDecay !== 0 }),
   scalars: (h, step) => ({
     oneMinusBeta1: 1 - h.beta1,

@@ -63,6 +63,12 @@ export function ademamixWarmup(
   return { alpha, beta3 };
 }
 
+type AdEMAMixSlot = 'expAvgFast' | 'expAvgSlow' | 'expAvgSq';
+// Typed with every slot name, so that the slot names are inferred from `slots`, not from these lists.
+// A β₁ scheduled away from 0 calls for the fast EMA: created at 0 on that step.
+const conditionalSlots: readonly AdEMAMixSlot[] = ['expAvgFast'];
+const nonNegativeSlots: readonly AdEMAMixSlot[] = ['expAvgSq'];
+
 /** The AdEMAMix optimizer class (serialization name `OptimkitAdEMAMix`). */
 export const AdEMAMix = /* @__PURE__ */ defineOptimizer({
   className: 'OptimkitAdEMAMix',
@@ -76,9 +82,11 @@ export const AdEMAMix = /* @__PURE__ */ defineOptimizer({
     if (h.alphaWarmup !== null) checkNonNegative('alphaWarmup', h.alphaWarmup);
   },
   // As the reference, no fast EMA is kept when β₁ is 0 at a variable's first update.
-  slots: (_shape, h): SlotSpec<'expAvgFast' | 'expAvgSlow' | 'expAvgSq'> =>
+  slots: (_shape, h): SlotSpec<AdEMAMixSlot> =>
     h.beta1 !== 0 ? { expAvgFast: 0, expAvgSlow: 0, expAvgSq: 0 } : { expAvgSlow: 0, expAvgSq: 0 },
   epsilons: ['epsilon'],
+  conditionalSlots,
+  nonNegativeSlots,
   variant: (h) => ({ fast: h.beta1 !== 0, decay: h.weightDecay !== 0 }),
   scalars(h, step) {
     const { alpha, beta3 } = ademamixWarmup(h, step);
