@@ -11,7 +11,10 @@ import { validateThreeBetas } from './shared.js';
 const defaults = {
   /** Step size. @defaultValue 1e-3 */
   learningRate: 1e-3,
-  /** Decay of the fast EMA `m₁`, in [0, 1); 0 drops its slot and uses the gradient. @defaultValue 0.9 */
+  /**
+   * Decay of the fast EMA `m₁`, in [0, 1); 0 keeps no slot and uses the gradient (a schedule that
+   * leaves 0 later creates the slot at 0 on that step). @defaultValue 0.9
+   */
   beta1: 0.9,
   /** Decay of the second moment `ν`, in [0, 1). @defaultValue 0.999 */
   beta2: 0.999,
