@@ -1,8 +1,9 @@
-import { adam, adamax, adamw, nadam, radam } from '@optimkit/adam';
+import { adabelief, adam, adamax, adamw, adopt, nadam, radam, yogi } from '@optimkit/adam';
 import { adadelta, adagrad, rmsprop, rprop } from '@optimkit/adaptive';
 import { adafactor, came, sm3 } from '@optimkit/factored';
 import { lamb, lars, novograd } from '@optimkit/layerwise';
 import { lion } from '@optimkit/lion';
+import { adan, ademamix } from '@optimkit/multi-momentum';
 import { asgd, sgd, signum } from '@optimkit/sgd';
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -62,6 +63,9 @@ export const benchOptimizers: readonly BenchOptimizer[] = [
   { name: 'adamax', label: 'adamax()', create: () => adamax(), tfTrain: tfTrain.adamax },
   { name: 'nadam', label: 'nadam()', create: () => nadam() },
   { name: 'radam', label: 'radam()', create: () => radam() },
+  { name: 'adabelief', label: 'adabelief()', create: () => adabelief() },
+  { name: 'yogi', label: 'yogi()', create: () => yogi() },
+  { name: 'adopt', label: 'adopt()', create: () => adopt() },
   { name: 'lars', label: 'lars({ learningRate: 1e-3 })', create: () => lars({ learningRate: 1e-3 }) },
   { name: 'lamb', label: 'lamb()', create: () => lamb() },
   {
@@ -73,6 +77,8 @@ export const benchOptimizers: readonly BenchOptimizer[] = [
   { name: 'adafactor', label: 'adafactor()', create: () => adafactor() },
   { name: 'came', label: 'came({ learningRate: 1e-3 })', create: () => came({ learningRate: 1e-3 }) },
   { name: 'sm3', label: 'sm3({ learningRate: 1e-3 })', create: () => sm3({ learningRate: 1e-3 }) },
+  { name: 'adan', label: 'adan()', create: () => adan() },
+  { name: 'ademamix', label: 'ademamix()', create: () => ademamix() },
 ];
 
 /** The catalog entries named in `names` (all when empty), in catalog order. */

@@ -5,16 +5,22 @@
  * tests (which name them); pure TypeScript over `@tensorflow/tfjs-core`.
  */
 import {
+  type AdaBeliefOptions,
   type AdamaxOptions,
   type AdamOptions,
   type AdamWOptions,
+  type AdoptOptions,
+  adabelief,
   adam,
   adamax,
   adamw,
+  adopt,
   type NAdamOptions,
   nadam,
   type RAdamOptions,
   radam,
+  type YogiOptions,
+  yogi,
 } from '@optimkit/adam';
 import {
   type AdadeltaOptions,
@@ -43,16 +49,20 @@ import {
   novograd,
 } from '@optimkit/layerwise';
 import { type LionOptions, lion } from '@optimkit/lion';
+import { type AdanOptions, type AdEMAMixOptions, adan, ademamix } from '@optimkit/multi-momentum';
 import { type ASGDOptions, asgd, type SGDOptions, type SignumOptions, sgd, signum } from '@optimkit/sgd';
 import type * as tf from '@tensorflow/tfjs-core';
 // The families' own option sets (test data their fused tests run too), by path: not part of the
 // packages' published surface.
 import {
+  adabeliefCases,
   adamaxCases,
   adamCases,
   adamwCases,
+  adoptCases,
   nadamCases,
   radamCases,
+  yogiCases,
 } from '../../../packages/adam/src/fused-cases.js';
 import {
   adadeltaCases,
@@ -63,7 +73,8 @@ import {
 import { adafactorCases, cameCases, sm3Cases } from '../../../packages/factored/src/fused-cases.js';
 import { lambCases, larsCases, novogradCases } from '../../../packages/layerwise/src/fused-cases.js';
 import { lionCases } from '../../../packages/lion/src/fused-cases.js';
-import { asgdCases, sgdCases, signumCases } from '../../../packages/sgd/src/fused-cases.js';
+import { adanCases, ademamixCases } from '../../../packages/multi-momentum/src/fused-cases.js';
+import { asgdCases, sgdCases, sgdCases, signumCases } from '../../../packages/sgd/src/fused-cases.js';
 
 /** What a case needs of an optimizer: a tf.Optimizer whose slots can be read. */
 export interface CaseOptimizer extends tf.Optimizer {
@@ -100,6 +111,9 @@ export const OPTIMIZERS: readonly OptimizerCases[] = [
   entry<AdamaxOptions>('adamax', adamax, adamaxCases),
   entry<NAdamOptions>('nadam', nadam, nadamCases),
   entry<RAdamOptions>('radam', radam, radamCases),
+  entry<AdaBeliefOptions>('adabelief', adabelief, adabeliefCases),
+  entry<YogiOptions>('yogi', yogi, yogiCases),
+  entry<AdoptOptions>('adopt', adopt, adoptCases),
   entry<LARSOptions>('lars', lars, larsCases),
   entry<LAMBOptions>('lamb', lamb, lambCases),
   entry<NovoGradOptions>('novograd', novograd, novogradCases),
@@ -107,6 +121,8 @@ export const OPTIMIZERS: readonly OptimizerCases[] = [
   entry<AdafactorOptions>('adafactor', adafactor, adafactorCases),
   entry<CAMEOptions>('came', came, cameCases),
   entry<SM3Options>('sm3', sm3, sm3Cases),
+  entry<AdanOptions>('adan', adan, adanCases),
+  entry<AdEMAMixOptions>('ademamix', ademamix, ademamixCases),
 ];
 
 /** The optimizer of this catalog name. */
