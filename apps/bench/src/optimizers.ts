@@ -1,9 +1,10 @@
-import { adam, adamax, adamw, nadam, radam } from '@optimkit/adam';
-import { adadelta, adagrad, rmsprop } from '@optimkit/adaptive';
-import { adafactor, came } from '@optimkit/factored';
-import { lamb, lars } from '@optimkit/layerwise';
+import { adabelief, adam, adamax, adamw, adopt, nadam, radam, yogi } from '@optimkit/adam';
+import { adadelta, adagrad, rmsprop, rprop } from '@optimkit/adaptive';
+import { adafactor, came, sm3 } from '@optimkit/factored';
+import { lamb, lars, novograd } from '@optimkit/layerwise';
 import { lion } from '@optimkit/lion';
-import { sgd } from '@optimkit/sgd';
+import { adan, ademamix } from '@optimkit/multi-momentum';
+import { asgd, sgd, signum } from '@optimkit/sgd';
 import * as tf from '@tensorflow/tfjs-core';
 
 /** A `tf.train` optimizer with the same update rule and hyperparameters (up to its documented differences). */
@@ -39,8 +40,8 @@ const tfTrain = {
 } satisfies Record<string, TfTrainCounterpart>;
 
 /**
- * Every optimkit factory with its defaults (the required learning rates of lars and came set to
- * 1e-3), and the `tf.train` optimizer it is compared with. AdamW is compared with `tf.train.adam`,
+ * Every optimkit factory with its defaults (the required learning rates of lars, came, novograd
+ * and sm3 set to 1e-3), and the `tf.train` optimizer it is compared with. AdamW is compared with `tf.train.adam`,
  * which has no weight decay: that is the step a tfjs user replaces.
  */
 export const benchOptimizers: readonly BenchOptimizer[] = [
@@ -51,19 +52,33 @@ export const benchOptimizers: readonly BenchOptimizer[] = [
     create: () => sgd({ momentum: 0.9 }),
     tfTrain: tfTrain.momentum,
   },
+  { name: 'asgd', label: 'asgd()', create: () => asgd() },
+  { name: 'signum', label: 'signum()', create: () => signum() },
   { name: 'adagrad', label: 'adagrad()', create: () => adagrad(), tfTrain: tfTrain.adagrad },
   { name: 'rmsprop', label: 'rmsprop()', create: () => rmsprop(), tfTrain: tfTrain.rmsprop },
   { name: 'adadelta', label: 'adadelta()', create: () => adadelta(), tfTrain: tfTrain.adadelta },
+  { name: 'rprop', label: 'rprop()', create: () => rprop() },
   { name: 'adam', label: 'adam()', create: () => adam(), tfTrain: tfTrain.adam },
   { name: 'adamw', label: 'adamw()', create: () => adamw(), tfTrain: tfTrain.adam },
   { name: 'adamax', label: 'adamax()', create: () => adamax(), tfTrain: tfTrain.adamax },
   { name: 'nadam', label: 'nadam()', create: () => nadam() },
   { name: 'radam', label: 'radam()', create: () => radam() },
+  { name: 'adabelief', label: 'adabelief()', create: () => adabelief() },
+  { name: 'yogi', label: 'yogi()', create: () => yogi() },
+  { name: 'adopt', label: 'adopt()', create: () => adopt() },
   { name: 'lars', label: 'lars({ learningRate: 1e-3 })', create: () => lars({ learningRate: 1e-3 }) },
   { name: 'lamb', label: 'lamb()', create: () => lamb() },
+  {
+    name: 'novograd',
+    label: 'novograd({ learningRate: 1e-3 })',
+    create: () => novograd({ learningRate: 1e-3 }),
+  },
   { name: 'lion', label: 'lion()', create: () => lion() },
   { name: 'adafactor', label: 'adafactor()', create: () => adafactor() },
   { name: 'came', label: 'came({ learningRate: 1e-3 })', create: () => came({ learningRate: 1e-3 }) },
+  { name: 'sm3', label: 'sm3({ learningRate: 1e-3 })', create: () => sm3({ learningRate: 1e-3 }) },
+  { name: 'adan', label: 'adan()', create: () => adan() },
+  { name: 'ademamix', label: 'ademamix()', create: () => ademamix() },
 ];
 
 /** The catalog entries named in `names` (all when empty), in catalog order. */

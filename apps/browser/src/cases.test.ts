@@ -8,6 +8,7 @@ import * as adaptiveFamily from '@optimkit/adaptive';
 import * as factoredFamily from '@optimkit/factored';
 import * as layerwiseFamily from '@optimkit/layerwise';
 import * as lionFamily from '@optimkit/lion';
+import * as multiMomentumFamily from '@optimkit/multi-momentum';
 import * as sgdFamily from '@optimkit/sgd';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
@@ -29,6 +30,7 @@ describe('the case catalog', () => {
       factoredFamily,
       layerwiseFamily,
       lionFamily,
+      multiMomentumFamily,
       sgdFamily,
     ].flatMap((family) =>
       Object.entries(family)

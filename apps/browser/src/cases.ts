@@ -5,16 +5,22 @@
  * tests (which name them); pure TypeScript over `@tensorflow/tfjs-core`.
  */
 import {
+  type AdaBeliefOptions,
   type AdamaxOptions,
   type AdamOptions,
   type AdamWOptions,
+  type AdoptOptions,
+  adabelief,
   adam,
   adamax,
   adamw,
+  adopt,
   type NAdamOptions,
   nadam,
   type RAdamOptions,
   radam,
+  type YogiOptions,
+  yogi,
 } from '@optimkit/adam';
 import {
   type AdadeltaOptions,
@@ -22,27 +28,53 @@ import {
   adadelta,
   adagrad,
   type RMSpropOptions,
+  type RpropOptions,
   rmsprop,
+  rprop,
 } from '@optimkit/adaptive';
-import { type AdafactorOptions, adafactor, type CAMEOptions, came } from '@optimkit/factored';
-import { type LAMBOptions, type LARSOptions, lamb, lars } from '@optimkit/layerwise';
+import {
+  type AdafactorOptions,
+  adafactor,
+  type CAMEOptions,
+  came,
+  type SM3Options,
+  sm3,
+} from '@optimkit/factored';
+import {
+  type LAMBOptions,
+  type LARSOptions,
+  lamb,
+  lars,
+  type NovoGradOptions,
+  novograd,
+} from '@optimkit/layerwise';
 import { type LionOptions, lion } from '@optimkit/lion';
-import { type SGDOptions, sgd } from '@optimkit/sgd';
+import { type AdanOptions, type AdEMAMixOptions, adan, ademamix } from '@optimkit/multi-momentum';
+import { type ASGDOptions, asgd, type SGDOptions, type SignumOptions, sgd, signum } from '@optimkit/sgd';
 import type * as tf from '@tensorflow/tfjs-core';
 // The families' own option sets (test data their fused tests run too), by path: not part of the
 // packages' published surface.
 import {
+  adabeliefCases,
   adamaxCases,
   adamCases,
   adamwCases,
+  adoptCases,
   nadamCases,
   radamCases,
+  yogiCases,
 } from '../../../packages/adam/src/fused-cases.js';
-import { adadeltaCases, adagradCases, rmspropCases } from '../../../packages/adaptive/src/fused-cases.js';
-import { adafactorCases, cameCases } from '../../../packages/factored/src/fused-cases.js';
-import { lambCases, larsCases } from '../../../packages/layerwise/src/fused-cases.js';
+import {
+  adadeltaCases,
+  adagradCases,
+  rmspropCases,
+  rpropCases,
+} from '../../../packages/adaptive/src/fused-cases.js';
+import { adafactorCases, cameCases, sm3Cases } from '../../../packages/factored/src/fused-cases.js';
+import { lambCases, larsCases, novogradCases } from '../../../packages/layerwise/src/fused-cases.js';
 import { lionCases } from '../../../packages/lion/src/fused-cases.js';
-import { sgdCases } from '../../../packages/sgd/src/fused-cases.js';
+import { adanCases, ademamixCases } from '../../../packages/multi-momentum/src/fused-cases.js';
+import { asgdCases, sgdCases, sgdCases, signumCases } from '../../../packages/sgd/src/fused-cases.js';
 
 /** What a case needs of an optimizer: a tf.Optimizer whose slots can be read. */
 export interface CaseOptimizer extends tf.Optimizer {
@@ -68,19 +100,29 @@ function entry<O extends object>(
 /** Every optimizer of every family, by catalog name. */
 export const OPTIMIZERS: readonly OptimizerCases[] = [
   entry<SGDOptions>('sgd', sgd, sgdCases),
+  entry<ASGDOptions>('asgd', asgd, asgdCases),
+  entry<SignumOptions>('signum', signum, signumCases),
   entry<AdagradOptions>('adagrad', adagrad, adagradCases),
   entry<RMSpropOptions>('rmsprop', rmsprop, rmspropCases),
   entry<AdadeltaOptions>('adadelta', adadelta, adadeltaCases),
+  entry<RpropOptions>('rprop', rprop, rpropCases),
   entry<AdamOptions>('adam', adam, adamCases),
   entry<AdamWOptions>('adamw', adamw, adamwCases),
   entry<AdamaxOptions>('adamax', adamax, adamaxCases),
   entry<NAdamOptions>('nadam', nadam, nadamCases),
   entry<RAdamOptions>('radam', radam, radamCases),
+  entry<AdaBeliefOptions>('adabelief', adabelief, adabeliefCases),
+  entry<YogiOptions>('yogi', yogi, yogiCases),
+  entry<AdoptOptions>('adopt', adopt, adoptCases),
   entry<LARSOptions>('lars', lars, larsCases),
   entry<LAMBOptions>('lamb', lamb, lambCases),
+  entry<NovoGradOptions>('novograd', novograd, novogradCases),
   entry<LionOptions>('lion', lion, lionCases),
   entry<AdafactorOptions>('adafactor', adafactor, adafactorCases),
   entry<CAMEOptions>('came', came, cameCases),
+  entry<SM3Options>('sm3', sm3, sm3Cases),
+  entry<AdanOptions>('adan', adan, adanCases),
+  entry<AdEMAMixOptions>('ademamix', ademamix, ademamixCases),
 ];
 
 /** The optimizer of this catalog name. */

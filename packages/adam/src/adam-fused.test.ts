@@ -1,16 +1,31 @@
 import { describeFusedEquivalence } from '@optimkit/testing';
-import { adamaxCases, adamCases, adamwCases, nadamCases, radamCases } from './fused-cases.js';
 import {
+  adabeliefCases,
+  adamaxCases,
+  adamCases,
+  adamwCases,
+  adoptCases,
+  nadamCases,
+  radamCases,
+  yogiCases,
+} from './fused-cases.js';
+import {
+  type AdaBeliefOptions,
   type AdamaxOptions,
   type AdamOptions,
   type AdamWOptions,
+  type AdoptOptions,
+  adabelief,
   adam,
   adamax,
   adamw,
+  adopt,
   type NAdamOptions,
   nadam,
   type RAdamOptions,
   radam,
+  type YogiOptions,
+  yogi,
 } from './index.js';
 
 // The golden tests' option sets, plus schedules and param groups.
@@ -54,5 +69,26 @@ describeFusedEquivalence<RAdamOptions>({
   name: 'radam',
   create: radam,
   optionSets: radamCases,
+  bitIdentical: ['cpu', 'wasm'],
+});
+
+describeFusedEquivalence<AdaBeliefOptions>({
+  name: 'adabelief',
+  create: adabelief,
+  optionSets: adabeliefCases,
+  bitIdentical: ['cpu', 'wasm'],
+});
+
+describeFusedEquivalence<YogiOptions>({
+  name: 'yogi',
+  create: yogi,
+  optionSets: yogiCases,
+  bitIdentical: ['cpu', 'wasm'],
+});
+
+describeFusedEquivalence<AdoptOptions>({
+  name: 'adopt',
+  create: adopt,
+  optionSets: adoptCases,
   bitIdentical: ['cpu', 'wasm'],
 });

@@ -68,6 +68,40 @@ export function runAdamGolden(
   });
 }
 
+/** The top-level and group hyperparameters of {@link runGoldenWithGroup}, as a reference takes them. */
+export interface GroupHyperparameters {
+  lr: number;
+  weightDecay: number;
+}
+
+/**
+ * {@link runAdamGolden} over 40 steps with one param group: the variables of rank ≤ 1 (1 and 3
+ * elements) take learning rate 0.05 and no weight decay, the others the top level's 0.01 and 0.1;
+ * `reference` makes the float64 step of either from those two hyperparameters.
+ */
+export function runGoldenWithGroup(
+  create: (options: {
+    learningRate: number;
+    weightDecay: number;
+    paramGroups: { match: (v: tf.Variable) => boolean; learningRate: number; weightDecay: number }[];
+  }) => GoldenOptimizer,
+  reference: (h: GroupHyperparameters) => ReferenceStep,
+  slotNames: readonly string[],
+): GoldenResult {
+  const top = reference({ lr: 0.01, weightDecay: 0.1 });
+  const group = reference({ lr: 0.05, weightDecay: 0 });
+  const optimizer = create({
+    learningRate: 0.01,
+    weightDecay: 0.1,
+    paramGroups: [{ match: (v) => v.rank <= 1, learningRate: 0.05, weightDecay: 0 }],
+  });
+  return runAdamGolden(optimizer, (p, g, s, t) => (p.length <= 3 ? group : top)(p, g, s, t), {
+    steps: 40,
+    seed: 7,
+    slotNames,
+  });
+}
+
 /** Zeros state entries on first use. */
 export function stateOf(state: Record<string, Float64Array>, key: string, n: number): Float64Array {
   state[key] ??= new Float64Array(n);

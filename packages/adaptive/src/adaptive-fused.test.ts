@@ -1,12 +1,14 @@
 import { describeFusedEquivalence } from '@optimkit/testing';
-import { adadeltaCases, adagradCases, rmspropCases } from './fused-cases.js';
+import { adadeltaCases, adagradCases, rmspropCases, rpropCases } from './fused-cases.js';
 import {
   type AdadeltaOptions,
   type AdagradOptions,
   adadelta,
   adagrad,
   type RMSpropOptions,
+  type RpropOptions,
   rmsprop,
+  rprop,
 } from './index.js';
 
 // The golden tests' option sets (param groups selected by rank instead of by variable), plus sets
@@ -30,5 +32,12 @@ describeFusedEquivalence<AdadeltaOptions>({
   name: 'adadelta',
   create: adadelta,
   optionSets: adadeltaCases,
+  bitIdentical: ['cpu', 'wasm'],
+});
+
+describeFusedEquivalence<RpropOptions>({
+  name: 'rprop',
+  create: rprop,
+  optionSets: rpropCases,
   bitIdentical: ['cpu', 'wasm'],
 });

@@ -3,7 +3,7 @@
  * (`apps/browser`), which run them on WebGL and WebGPU against the cpu backend.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import type { AdadeltaOptions, AdagradOptions, RMSpropOptions } from './index.js';
+import type { AdadeltaOptions, AdagradOptions, RMSpropOptions, RpropOptions } from './index.js';
 
 export const adagradCases: AdagradOptions[] = [
   {},
@@ -44,5 +44,16 @@ export const adadeltaCases: AdadeltaOptions[] = [
     rho: (s) => 0.5 + 0.01 * s,
     epsilon: 1e-3,
     paramGroups: [{ match: (v: tf.Variable) => v.rank === 3, rho: 0.99, weightDecay: 0.01 }],
+  },
+];
+
+export const rpropCases: RpropOptions[] = [
+  {},
+  { learningRate: 0.05, etaMinus: 0.3, etaPlus: 1.5, stepSizeMin: 0.01, stepSizeMax: 0.2 },
+  // A scheduled learning rate is read once, at each variable's first update.
+  {
+    learningRate: (s) => 0.02 / (1 + s),
+    etaPlus: (s) => 1.1 + 0.01 * s,
+    paramGroups: [{ match: (v: tf.Variable) => v.rank === 2, etaMinus: 0.7, stepSizeMax: 0.05 }],
   },
 ];

@@ -3,7 +3,7 @@
  * (`apps/browser`), which run them on WebGL and WebGPU against the cpu backend.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import type { AdafactorOptions, CAMEOptions } from './index.js';
+import type { AdafactorOptions, CAMEOptions, SM3Options } from './index.js';
 
 export const adafactorCases: AdafactorOptions[] = [
   {},
@@ -36,5 +36,15 @@ export const cameCases: CAMEOptions[] = [
   {
     learningRate: 1e-3,
     paramGroups: [{ match: (v: tf.Variable) => v.rank <= 1, beta1: 0.5, beta2: 0.9, weightDecay: 0.1 }],
+  },
+];
+
+export const sm3Cases: SM3Options[] = [
+  { learningRate: 0.1 },
+  { learningRate: 0.05, momentum: 0 },
+  {
+    learningRate: (s) => 0.2 / (1 + 0.1 * s),
+    momentum: (s) => Math.min(0.9, 0.1 * s),
+    paramGroups: [{ match: (v: tf.Variable) => v.rank <= 1, learningRate: 0.01, momentum: 0.5 }],
   },
 ];

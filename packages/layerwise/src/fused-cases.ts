@@ -3,7 +3,7 @@
  * (`apps/browser`), which run them on WebGL and WebGPU against the cpu backend.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import type { LAMBOptions, LARSOptions } from './index.js';
+import type { LAMBOptions, LARSOptions, NovoGradOptions } from './index.js';
 
 const isRankAtMostOne = (v: tf.Variable) => v.rank <= 1;
 
@@ -40,4 +40,18 @@ export const lambCases: LAMBOptions[] = [
   },
   { learningRate: (step) => 0.05 * 0.9 ** step, weightDecay: 0.3 },
   { learningRate: 0.01, weightDecay: 0.05, trustRatio: false },
+];
+
+export const novogradCases: NovoGradOptions[] = [
+  { learningRate: 0.01 },
+  {
+    learningRate: 0.02,
+    beta1: 0.5,
+    beta2: 0.9,
+    epsilon: 1e-3,
+    epsilonRoot: 1e-4,
+    weightDecay: 0.1,
+    paramGroups: [{ match: isRankAtMostOne, weightDecay: 0, learningRate: 0.05 }],
+  },
+  { learningRate: (step) => 0.03 * 0.95 ** step, beta2: (step) => Math.min(0.98, 0.5 + 0.02 * step) },
 ];

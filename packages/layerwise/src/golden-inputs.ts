@@ -5,14 +5,20 @@
  */
 
 import {
+  applyGradientValues as applyStep,
+  countDownloads,
+  expectClose,
   type GoldenOptimizer,
   type GoldenResult,
   type GoldenRun,
+  makeVariables,
   seededRandom as mulberry32,
   float32Values as randomValues,
   runGolden,
 } from '@optimkit/testing';
 import type * as tf from '@tensorflow/tfjs-core';
+
+export { applyStep, countDownloads, expectClose, makeVariables };
 
 export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
@@ -52,7 +58,7 @@ export const isRankAtMostOne = (v: tf.Variable) => v.shape.length <= 1;
  */
 export function runLayerwiseGolden<O extends GoldenOptimizer>(
   seed: number,
-  run: Pick<GoldenRun<O>, 'name' | 'create' | 'reference' | 'slots' | 'exactSlots'>,
+  run: Pick<GoldenRun<O>, 'name' | 'create' | 'reference' | 'slots' | 'exactSlots' | 'after'>,
 ): GoldenResult {
   return runGolden({
     shapes,
@@ -60,5 +66,39 @@ export function runLayerwiseGolden<O extends GoldenOptimizer>(
     gradients: (step) => gradientsAt(seed, step),
     steps: STEPS,
     ...run,
+  });
+}
+
+/** What {@link runGoldenSteps} needs of an optimizer: a tf.Optimizer whose slots can be read. */
+export type SlottedOptimizer = GoldenOptimizer;
+
+/**
+ * The family's golden run with a per-variable reference state: `reference.init` makes each
+ * variable's state, `reference.step` advances it and the parameter in float64, and `checkState`
+ * compares the optimizer's slots with it at the end.
+ */
+export function runGoldenSteps<S>(
+  name: string,
+  seed: number,
+  optimizer: SlottedOptimizer,
+  reference: {
+    init: (p: Float64Array) => S;
+    step: (p: Float64Array, g: Float64Array, state: S, index: number, step: number) => void;
+  },
+  checkState: (slots: Readonly<Record<string, tf.Tensor>>, state: S, label: string) => void,
+): void {
+  const states: S[] = [];
+  runLayerwiseGolden(seed, {
+    name,
+    create: () => optimizer,
+    reference: (p, g, { index, step, t }) => {
+      if (t === 1) states[index] = reference.init(p);
+      reference.step(p, g, states[index]!, index, step);
+    },
+    after: (o, variables) => {
+      variables.forEach((v, i) => {
+        checkState(o.getSlots(v.name) ?? {}, states[i]!, v.name);
+      });
+    },
   });
 }

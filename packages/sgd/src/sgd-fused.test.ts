@@ -1,10 +1,24 @@
 import { describeFusedEquivalence } from '@optimkit/testing';
-import { sgdCases } from './fused-cases.js';
-import { type SGDOptions, sgd } from './index.js';
+import { asgdCases, sgdCases, signumCases } from './fused-cases.js';
+import { type ASGDOptions, asgd, type SGDOptions, type SignumOptions, sgd, signum } from './index.js';
 
 describeFusedEquivalence<SGDOptions>({
   name: 'sgd',
   create: sgd,
   optionSets: sgdCases,
+  bitIdentical: ['cpu', 'wasm'],
+});
+
+describeFusedEquivalence<ASGDOptions>({
+  name: 'asgd',
+  create: asgd,
+  optionSets: asgdCases,
+  bitIdentical: ['cpu', 'wasm'],
+});
+
+describeFusedEquivalence<SignumOptions>({
+  name: 'signum',
+  create: signum,
+  optionSets: signumCases,
   bitIdentical: ['cpu', 'wasm'],
 });

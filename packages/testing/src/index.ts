@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { describeFusedEquivalence, type FusableOptimizer } from './fused.js';
 import { mixedRanks, type Problem, quadratic, rosenbrock } from './problems.js';
 
+export { type FixtureCase, type FixtureOptimizer, replayFixture } from './fixture.js';
 export {
   describeFusedEquivalence,
   FUSED_TEST_SHAPES,

@@ -18,11 +18,16 @@ const CLASS_NAMES = [
   'OptimkitAdamax',
   'OptimkitNAdam',
   'OptimkitRAdam',
+  'OptimkitAdaBelief',
+  'OptimkitYogi',
+  'OptimkitADOPT',
   'OptimkitLARS',
   'OptimkitLAMB',
   'OptimkitLion',
   'OptimkitAdafactor',
   'OptimkitCAME',
+  'OptimkitAdan',
+  'OptimkitAdEMAMix',
 ];
 
 async function bundle(source: string): Promise<string> {
@@ -55,6 +60,9 @@ describe('bundling only what is imported', () => {
       'OptimkitAdamax',
       'OptimkitNAdam',
       'OptimkitRAdam',
+      'OptimkitAdaBelief',
+      'OptimkitYogi',
+      'OptimkitADOPT',
     ]);
   });
 

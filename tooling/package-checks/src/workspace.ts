@@ -18,6 +18,7 @@ export const EXPECTED_PUBLISHED = [
   '@optimkit/layerwise',
   '@optimkit/lion',
   '@optimkit/factored',
+  '@optimkit/multi-momentum',
   '@optimkit/schedules',
   '@optimkit/testing',
 ];

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -73,5 +73,13 @@ describe('the repository cites only its own documents', () => {
     }
     expect(pages.length).toBeGreaterThan(10);
     expect(broken).toEqual([]);
+  });
+
+  it('lists every page of docs/algorithms in its index', () => {
+    const dir = join(repoRoot, 'docs/algorithms');
+    const index = readFileSync(join(dir, 'README.md'), 'utf8');
+    const pages = readdirSync(dir).filter((f) => f.endsWith('.md') && f !== 'README.md');
+    expect(pages.length).toBeGreaterThanOrEqual(7);
+    expect(pages.filter((f) => !index.includes(`](${f})`))).toEqual([]);
   });
 });

@@ -130,6 +130,12 @@ export function runComposite(
       case 'colMean':
         result = tf.mean(tensor(at(node.a)), -2, true);
         break;
+      case 'rowMax':
+        result = tf.max(tensor(at(node.a)), -1, true);
+        break;
+      case 'colMax':
+        result = tf.max(tensor(at(node.a)), -2, true);
+        break;
     }
     values.push(result);
   }

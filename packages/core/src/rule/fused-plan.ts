@@ -12,7 +12,14 @@ import {
   elementwise,
   type Mask,
 } from '../elementwise.js';
-import { type GraphNode, type Layout, type RuleGraph, type VariableDims, variableDims } from './graph.js';
+import {
+  type GraphNode,
+  type Layout,
+  type ReduceOp,
+  type RuleGraph,
+  type VariableDims,
+  variableDims,
+} from './graph.js';
 
 /** The index space of a variable (see {@link VariableDims}). */
 export type PlanDims = VariableDims;
@@ -60,13 +67,18 @@ interface Pass {
   inputs: ({ kind: 'full'; leaf: FullLeaf } | { kind: 'small'; node: number; expand: boolean })[];
   /** Each kernel scalar: a small scalar node, or the count a mean divides by. */
   scalars: ({ kind: 'node'; node: number } | { kind: 'count'; of: 'all' | 'rows' | 'cols' })[];
-  /** Full outputs, in kernel order: the param, then written full slots. */
-  outputs: ({ kind: 'param' } | { kind: 'slot'; name: string })[];
+  /**
+   * Full outputs, in kernel order: the param, written full slots, then the operands of the pass's
+   * maxima (written to scratch, reduced in JavaScript as tf.max does).
+   */
+  outputs: ({ kind: 'param' } | { kind: 'slot'; name: string } | { kind: 'scratch'; node: number })[];
   /** Reduction nodes whose results this pass produces, in the kernel's sum / rowSum / colSum order. */
   sums: number[];
   rowSums: number[];
   colSums: number[];
 }
+
+type FullOutput = { kind: 'param' } | { kind: 'slot'; name: string };
 
 const isFull = (node: GraphNode) => node.layout === 'full';
 
@@ -112,7 +124,7 @@ export class FusedPlan {
       const reducesFull = isReduce(node) && isFull(nodes[(node as { a: number }).a]!);
       depth[id] = reducesFull ? base + 1 : base;
     });
-    const fullOutputs: [Pass['outputs'][number], number][] = [[{ kind: 'param' }, graph.param]];
+    const fullOutputs: [FullOutput, number][] = [[{ kind: 'param' }, graph.param]];
     this.smallOutputs = [];
     for (const [name, id] of graph.slots) {
       if (isFull(nodes[id]!)) fullOutputs.push([{ kind: 'slot', name }, id]);
@@ -156,8 +168,13 @@ export class FusedPlan {
       .map(({ id }) => id);
   }
 
-  private compilePass(reduces: number[], outputs: [Pass['outputs'][number], number][]): Pass {
+  private compilePass(reduces: number[], fullOutputs: [FullOutput, number][]): Pass {
     const { nodes } = this.graph;
+    const outputs: [Pass['outputs'][number], number][] = [...fullOutputs];
+    for (const id of reduces) {
+      const node = nodes[id]!;
+      if (isMax(node)) outputs.push([{ kind: 'scratch', node: id }, node.a]);
+    }
     const pass: Pass = {
       kernel: undefined as unknown as ElementwiseKernel,
       inputs: [],
@@ -242,7 +259,8 @@ export class FusedPlan {
         return result;
       };
       for (const id of reduces) {
-        const node = nodes[id] as { op: 'sum' | 'mean' | 'rowMean' | 'colMean'; a: number };
+        const node = nodes[id] as { op: ReduceNode['op']; a: number };
+        if (node.op === 'rowMax' || node.op === 'colMax') continue; // a scratch output
         const x = expr(node.a);
         if (node.op === 'sum') {
           e.sum(x);
@@ -270,6 +288,8 @@ export class FusedPlan {
     let total = 0;
     for (const id of this.smallNodes) total += align(layoutSize(this.graph.nodes[id]!.layout, d));
     for (const pass of this.passes) {
+      for (const output of pass.outputs)
+        if (output.kind === 'scratch') total += align(d.batches * d.rows * d.cols);
       for (const input of pass.inputs)
         if (input.kind === 'small' && input.expand) total += align(d.batches * d.rows);
       total += pass.colSums.length * align(2 * d.batches * d.cols);
@@ -312,7 +332,9 @@ export class FusedPlan {
         if (a.kind === 'node') return scalars[a.node]!;
         return Math.fround(a.of === 'all' ? n : a.of === 'rows' ? d.rows : d.cols);
       });
-      const outputs = pass.outputs.map((o) => (o.kind === 'param' ? io.out.param : io.out.slots[o.name]!));
+      const outputs = pass.outputs.map((o) =>
+        o.kind === 'param' ? io.out.param : o.kind === 'slot' ? io.out.slots[o.name]! : take(n),
+      );
       const rowSums = pass.rowSums.map((id) => arrays[id]!);
       const colSums = pass.colSums.map(() => {
         const raw = take(2 * d.batches * d.cols);
@@ -323,6 +345,9 @@ export class FusedPlan {
       const totals = pass.kernel.run(d, inputs, kernelScalars, outputs, { rowSums, colSums });
       for (let k = 0; k < pass.sums.length; k++) scalars[pass.sums[k]!] = Math.fround(totals[k]!);
       for (let k = 0; k < pass.colSums.length; k++) arrays[pass.colSums[k]!]!.set(colSums[k]!);
+      pass.outputs.forEach((o, k) => {
+        if (o.kind === 'scratch') maxima(nodes[o.node]!.op === 'rowMax', outputs[k]!, arrays[o.node]!, d);
+      });
     }
     for (const id of this.stages[this.passes.length]!) this.evaluate(id, io, d);
     // Every small output is computed before any is written: outputs may be their inputs' buffers.
@@ -441,10 +466,42 @@ export class FusedPlan {
   }
 }
 
-function isReduce(
-  node: GraphNode,
-): node is Extract<GraphNode, { op: 'sum' | 'mean' | 'rowMean' | 'colMean' }> {
-  return node.op === 'sum' || node.op === 'mean' || node.op === 'rowMean' || node.op === 'colMean';
+type ReduceNode = Extract<GraphNode, { op: ReduceOp }>;
+
+function isReduce(node: GraphNode): node is ReduceNode {
+  return (
+    node.op === 'sum' ||
+    node.op === 'mean' ||
+    node.op === 'rowMean' ||
+    node.op === 'colMean' ||
+    node.op === 'rowMax' ||
+    node.op === 'colMax'
+  );
+}
+
+function isMax(node: GraphNode): node is ReduceNode & { op: 'rowMax' | 'colMax' } {
+  return node.op === 'rowMax' || node.op === 'colMax';
+}
+
+/**
+ * The maxima of `x` (a full value) along its rows (`rows`) or columns into `into`, in the cpu
+ * backend's order and with its NaN rule (a NaN met is kept).
+ */
+function maxima(rows: boolean, x: Float32Array, into: Float32Array, d: PlanDims): void {
+  const { batches, rows: r, cols: c } = d;
+  const count = rows ? c : r;
+  const stride = rows ? 1 : c;
+  for (let b = 0; b < batches; b++) {
+    for (let k = 0; k < (rows ? r : c); k++) {
+      const start = b * r * c + (rows ? k * c : k);
+      let max = x[start]!;
+      for (let j = 0; j < count; j++) {
+        const value = x[start + j * stride]!;
+        if (Number.isNaN(value) || value > max) max = value;
+      }
+      into[b * (rows ? r : c) + k] = max;
+    }
+  }
 }
 
 // Float32 elements rounded up to a multiple of 4 (16 bytes), so every array starts 8-byte aligned.

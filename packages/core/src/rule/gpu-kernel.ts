@@ -71,9 +71,9 @@ export function planOf(graph: RuleGraph, maxInputs: number): GpuPlan {
   return plan;
 }
 
-/** Whether a backend's registered kernels include the `Sum` a plan's stages use. */
-export function hasSum(backendName: string): boolean {
-  return tf.getKernel('Sum', backendName) !== undefined;
+/** Whether a backend's registered kernels include the `Sum` and `Max` a plan's stages use. */
+export function hasReductions(backendName: string): boolean {
+  return tf.getKernel('Sum', backendName) !== undefined && tf.getKernel('Max', backendName) !== undefined;
 }
 
 /**
@@ -92,6 +92,7 @@ export function runGpuPlan<B extends BackendLike>(
   const dims = gpuDims(shape);
   const host = plan.hostValues(run.scalars);
   const sum = tf.getKernel('Sum', driver.backendName)!.kernelFunc;
+  const max = tf.getKernel('Max', driver.backendName)!.kernelFunc;
   const targetShapes = plan.outputs.map(({ target }) =>
     target.kind === 'param' ? shape : run.slots.get(target.name)!.shape,
   );
@@ -155,11 +156,19 @@ export function runGpuPlan<B extends BackendLike>(
           operand = raw(stage.operand.source, operandLayout);
         }
         try {
-          const reduced = sum({
-            inputs: { x: operand },
-            backend: backend as unknown as tf.KernelBackend,
-            attrs: { axis: stage.axes, keepDims: true },
-          }) as tf.TensorInfo;
+          const reduced = (
+            stage.reduce === 'max'
+              ? max({
+                  inputs: { x: operand },
+                  backend: backend as unknown as tf.KernelBackend,
+                  attrs: { reductionIndices: stage.axes, keepDims: true },
+                })
+              : sum({
+                  inputs: { x: operand },
+                  backend: backend as unknown as tf.KernelBackend,
+                  attrs: { axis: stage.axes, keepDims: true },
+                })
+          ) as tf.TensorInfo;
           stageResults.set(stage.node, reduced);
         } finally {
           if (temporary) backend.disposeData(operand.dataId);

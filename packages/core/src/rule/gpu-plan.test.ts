@@ -70,6 +70,17 @@ const factored = () =>
     return { param: op.sub(param, op.mul(op.div(u, op.max(1, rms)), s.lr!)), slots: { r, c } };
   });
 
+// SM3-like cover statistics: row and column maxima of a full accumulator, and their min.
+const maxima = () =>
+  trace({ r: 'row', c: 'col' }, ['lr'], ({ param, grad, slots, scalars: s }, op) => {
+    const accumulator = op.add(op.square(grad), op.min(slots.r!, slots.c!));
+    const u = op.mul(grad, op.rsqrt(op.add(accumulator, 1e-8)));
+    return {
+      param: op.sub(param, op.mul(u, s.lr!)),
+      slots: { r: op.rowMax(accumulator), c: op.colMax(accumulator) },
+    };
+  });
+
 // Nine slots summed: more inputs than a WebGPU program binds.
 const wide = () =>
   trace(
@@ -116,6 +127,20 @@ describe('GPU plans', () => {
     ]);
   });
 
+  it('row and column maxima are stages reduced by Max over the last or second-last axis', () => {
+    const plan = new GpuPlan(maxima(), 7);
+    expect(plan.stages.map((s) => [s.reduce, s.axes])).toEqual([
+      ['max', [2]],
+      ['max', [1]],
+    ]);
+    // Their operand is the accumulator's own program (no division), read by no other program.
+    for (const stage of plan.stages) {
+      expect('program' in stage.operand && stage.operand.program.uniforms).toEqual([]);
+    }
+    expect(plan.outputs.map((o) => o.program.layout)).toEqual(['full', 'row', 'col']);
+    expect(new GpuPlan(factored(), 16).stages.every((s) => s.reduce === 'sum')).toBe(true);
+  });
+
   it('splits a program that would read more tensors than the backend binds', () => {
     const graph = wide();
     const plan = new GpuPlan(graph, 4);
@@ -137,6 +162,14 @@ describe('GPU plans', () => {
       ],
     ],
     ['wide, split', wide, [[3], [2, 3]]],
+    [
+      'maxima',
+      maxima,
+      [
+        [4, 6],
+        [2, 3, 5],
+      ],
+    ],
   ] as [string, () => RuleGraph, number[][]][]) {
     it(`${name}: the interpreted plan equals the composite ops on cpu`, () => {
       const graph = make();
@@ -189,7 +222,10 @@ function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, label: str
   }
 }
 
-/** Runs a plan as the GPU would, in float32 JavaScript: programs elementwise with broadcasting, Sum in float64. */
+/**
+ * Runs a plan as the GPU would, in float32 JavaScript: programs elementwise with broadcasting, Sum
+ * in float64, Max exactly.
+ */
 function interpret(
   plan: GpuPlan,
   d: GpuDims,
@@ -255,14 +291,16 @@ function interpret(
     const a = (plan.graph.nodes[stage.node] as { a: number }).a;
     const shape = layoutShape(operandLayout ?? plan.graph.nodes[a]!.layout, d);
     const keep = shape.map((n, i) => (stage.axes!.includes(i) ? 1 : n));
-    const sums = new Float64Array(keep[0]! * keep[1]! * keep[2]!);
+    const max = stage.reduce === 'max';
+    const sums = new Float64Array(keep[0]! * keep[1]! * keep[2]!).fill(max ? Number.NEGATIVE_INFINITY : 0);
     for (let b = 0; b < shape[0]!; b++)
       for (let r = 0; r < shape[1]!; r++)
         for (let c = 0; c < shape[2]!; c++) {
           const k =
             ((keep[0] === 1 ? 0 : b) * keep[1]! + (keep[1] === 1 ? 0 : r)) * keep[2]! +
             (keep[2] === 1 ? 0 : c);
-          sums[k]! += operand[(b * shape[1]! + r) * shape[2]! + c]!;
+          const x = operand[(b * shape[1]! + r) * shape[2]! + c]!;
+          sums[k] = max ? Math.max(sums[k]!, x) : sums[k]! + x;
         }
     nodes.set(stage.node, Float32Array.from(sums));
   }

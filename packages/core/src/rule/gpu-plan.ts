@@ -22,6 +22,7 @@ import {
   type CompareOp,
   type GraphNode,
   type Layout,
+  type ReduceOp,
   type RuleGraph,
   type UnaryOp,
   type VariableDims,
@@ -99,15 +100,15 @@ export interface GpuStage {
   operand: { program: GpuProgram } | { source: GpuSource };
   /** Axes of the rank-3 operand that `Sum` reduces (keeping them as 1s); none: the operand is the value. */
   axes?: number[];
+  /** The backend kernel that reduces: `Sum` (sums and means) or `Max`; `sum` when not given. */
+  reduce?: 'sum' | 'max';
 }
 
 /** Where a program's output goes. */
 export type GpuTarget = { kind: 'param' } | { kind: 'slot'; name: string };
 
-const REDUCE_OPS = new Set(['sum', 'mean', 'rowMean', 'colMean']);
-const isReduce = (
-  node: GraphNode,
-): node is Extract<GraphNode, { op: 'sum' | 'mean' | 'rowMean' | 'colMean' }> => REDUCE_OPS.has(node.op);
+const REDUCE_OPS = new Set(['sum', 'mean', 'rowMean', 'colMean', 'rowMax', 'colMax']);
+const isReduce = (node: GraphNode): node is Extract<GraphNode, { op: ReduceOp }> => REDUCE_OPS.has(node.op);
 const operandsOf = (node: GraphNode): number[] =>
   (['mask', 'a', 'b'] as const)
     .map((k) => (node as Record<string, unknown>)[k])
@@ -163,16 +164,19 @@ export class GpuPlan {
       } else if (node.op === 'rowMean') {
         axes = from === 'row' ? [1] : [2];
         count = from === 'row' ? 'rows' : 'cols';
-      } else {
+      } else if (node.op === 'colMean') {
         axes = [1];
         count = 'rows';
+      } else {
+        axes = node.op === 'rowMax' ? [2] : [1];
       }
       const leaf = this.leafSource(node.a);
       const operand =
         leaf && count === undefined
           ? { source: leaf }
           : { program: this.compile(`s${this.stageList.length}`, from, node.a, count) };
-      this.stageList.push({ node: id, operand, axes });
+      const reduce = node.op === 'rowMax' || node.op === 'colMax' ? 'max' : 'sum';
+      this.stageList.push({ node: id, operand, axes, reduce });
       this.computed.add(id);
     });
     const outputs: { target: GpuTarget; program: GpuProgram }[] = [

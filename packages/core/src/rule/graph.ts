@@ -40,8 +40,11 @@ export function unionLayout(a: Layout, b: Layout): Layout {
 export type UnaryOp = 'neg' | 'abs' | 'sign' | 'sqrt' | 'rsqrt' | 'square';
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'min' | 'max';
 export type CompareOp = 'greater' | 'less';
-/** `sum`/`mean` over every element; `rowMean` over the last axis; `colMean` over the second-last. */
-export type ReduceOp = 'sum' | 'mean' | 'rowMean' | 'colMean';
+/**
+ * `sum`/`mean` over every element; `rowMean`/`rowMax` over the last axis; `colMean`/`colMax` over
+ * the second-last.
+ */
+export type ReduceOp = 'sum' | 'mean' | 'rowMean' | 'colMean' | 'rowMax' | 'colMax';
 
 /** One node of a traced rule. Operands are indices of earlier nodes. */
 export type GraphNode =
@@ -138,6 +141,13 @@ export interface RuleOps {
   rowMean(x: Value): Value;
   /** The mean over the second-last axis of a `full` value (tf.mean(x, −2)): one value per column. */
   colMean(x: Value): Value;
+  /**
+   * The largest element along the last axis of a `full` value (tf.max(x, −1)), NaN if any is:
+   * one value per row. The variable needs rank ≥ 2.
+   */
+  rowMax(x: Value): Value;
+  /** The largest element along the second-last axis of a `full` value (tf.max(x, −2)): one per column. */
+  colMax(x: Value): Value;
 }
 
 /** What a traced rule returns: the new variable value and the slots it writes. */
@@ -233,14 +243,18 @@ export function traceRule(
     const ia = idOf(x, 'value', `the operand of op.${op}`);
     const from = layoutOf(ia);
     let layout: Layout | undefined = 'scalar';
-    if (op === 'rowMean' || op === 'colMean') {
+    if (op !== 'sum' && op !== 'mean') {
       if (!spec.factored) {
         throw new RuleError(
           `${who}: op.${op} needs a variable of rank ≥ 2 (give such variables another variant)`,
         );
       }
       const reduced: Partial<Record<Layout, Layout>> =
-        op === 'rowMean' ? { full: 'row', row: 'batch', col: 'batch' } : { full: 'col' };
+        op === 'rowMean'
+          ? { full: 'row', row: 'batch', col: 'batch' }
+          : op === 'rowMax'
+            ? { full: 'row' }
+            : { full: 'col' };
       layout = reduced[from];
       if (layout === undefined) throw new RuleError(`${who}: op.${op} of a ${from} value is not defined`);
     }
@@ -273,6 +287,8 @@ export function traceRule(
     norm: (x) => op.sqrt(reduce('sum', op.square(x))),
     rowMean: (x) => reduce('rowMean', x),
     colMean: (x) => reduce('colMean', x),
+    rowMax: (x) => reduce('rowMax', x),
+    colMax: (x) => reduce('colMax', x),
   };
   Object.freeze(op);
 

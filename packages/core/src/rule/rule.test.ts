@@ -136,6 +136,34 @@ describeFusedEquivalence({
   bitIdentical: ['cpu'],
 });
 
+// Per-row and per-column maxima of a full value (SM3's cover statistics), a min of the two
+// broadcast back over the variable, and a row maximum fed to the next step through a slot.
+const RowColumnMax = defineOptimizer({
+  className: 'OptimkitTestRuleRowColumnMax',
+  ...meta,
+  defaults: { learningRate: 0.05 },
+  slots: (shape): SlotSpec<'row' | 'col' | 'v'> =>
+    shape.length >= 2 ? { row: { layout: 'row' }, col: { layout: 'col' } } : { v: 0 },
+  variant: (_h, _step, shape) => ({ factored: shape.length >= 2 }),
+  rule: ({ param, grad, slots, s, op, v }) => {
+    const previous = v.factored ? op.min(slots.row, slots.col) : slots.v;
+    const accumulator = op.add(op.square(grad), previous);
+    const step = op.mul(grad, op.rsqrt(op.add(accumulator, 1e-8)));
+    const written = v.factored
+      ? { row: op.rowMax(accumulator), col: op.colMax(accumulator) }
+      : { v: accumulator };
+    return { param: op.sub(param, op.mul(step, s.learningRate)), slots: written };
+  },
+});
+
+describeFusedEquivalence({
+  name: 'row-column-max rule (row and column maxima)',
+  create: (options: { learningRate?: number }) => new RowColumnMax(options),
+  optionSets: [{}, { learningRate: 0.3, clipGradValue: 0.2 }],
+  // tfjs's wasm backend computes rsqrt in float32: bit for bit only on cpu.
+  bitIdentical: ['cpu'],
+});
+
 describeOptimizerConformance({
   name: 'heavy-ball rule',
   create: heavyBall,
@@ -203,6 +231,52 @@ describe('rule arithmetic, derived by hand', () => {
       tf.dispose([variable, grad]);
     }
     setFusedKernels(true);
+  });
+});
+
+describe('row and column maxima', () => {
+  it('are tf.max over the last and second-last axes, on both paths, NaN included', () => {
+    // accumulator = g² + min(row, col) with row = col = 0 on the first step: g² itself.
+    // g = [[1, −3, 2], [NaN, 0.5, −1]] → rows: max(1, 9, 4) = 9, NaN (a NaN is kept);
+    // columns: max(1, NaN) = NaN, max(9, 0.25) = 9, max(4, 1) = 4.
+    for (const fused of [true, false]) {
+      const previous = setFusedKernels(fused);
+      const x = tf.variable(tf.zeros([2, 3]));
+      const optimizer = new RowColumnMax();
+      const g = tf.tensor2d([
+        [1, -3, 2],
+        [Number.NaN, 0.5, -1],
+      ]);
+      optimizer.applyGradients({ [x.name]: g });
+      const slots = optimizer.getSlots(x.name)!;
+      expect(Array.from(slots.row!.dataSync())).toEqual([9, Number.NaN]);
+      expect(Array.from(slots.col!.dataSync())).toEqual([Number.NaN, 9, 4]);
+      tf.dispose([g, x]);
+      optimizer.dispose();
+      setFusedKernels(previous);
+    }
+  });
+
+  it('of a batch of matrices are per matrix (rank 3: one row and one column statistic per batch)', () => {
+    const x = tf.variable(tf.zeros([2, 2, 2]));
+    const optimizer = new RowColumnMax();
+    const g = tf.tensor3d([
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      [
+        [-5, 0],
+        [0, -0.5],
+      ],
+    ]);
+    optimizer.applyGradients({ [x.name]: g });
+    const slots = optimizer.getSlots(x.name)!;
+    expect(slots.row!.shape).toEqual([2, 2]);
+    expect(Array.from(slots.row!.dataSync())).toEqual([4, 16, 25, 0.25]);
+    expect(Array.from(slots.col!.dataSync())).toEqual([9, 16, 25, 0.25]);
+    tf.dispose([g, x]);
+    optimizer.dispose();
   });
 });
 
@@ -442,6 +516,18 @@ describe('bad rules fail with a message naming the optimizer and the slot or sca
     }));
     expect(() => firstStep(Rows, [3])).toThrow(
       /OptimkitTestBadRows: op.rowMean needs a variable of rank ≥ 2/,
+    );
+    const Maxima = define('OptimkitTestBadMaxima', ({ param, grad, op }) => ({
+      param: op.sub(param, op.colMax(grad)),
+    }));
+    expect(() => firstStep(Maxima, [3])).toThrow(
+      /OptimkitTestBadMaxima: op.colMax needs a variable of rank ≥ 2/,
+    );
+    const Nested = define('OptimkitTestBadNestedMax', ({ param, grad, op }) => ({
+      param: op.sub(param, op.rowMax(op.rowMax(grad))),
+    }));
+    expect(() => firstStep(Nested, [2, 3])).toThrow(
+      /OptimkitTestBadNestedMax: op.rowMax of a row value is not defined/,
     );
     const Scalar = define('OptimkitTestBadScalar', ({ param, grad, s, op }) => ({
       param: op.sub(param, op.mul(grad, (s as unknown as Record<string, typeof grad>).beta!)),

@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { FusedRuleBackend } from './backends.js';
-import { type BackendLike, type GpuDriver, hasSum, planOf, runGpuPlan } from './gpu-kernel.js';
+import { type BackendLike, type GpuDriver, hasReductions, planOf, runGpuPlan } from './gpu-kernel.js';
 import { type GpuOperand, type GpuProgram, gpuExpression, layoutShape } from './gpu-plan.js';
 
 /** The parts of tfjs-backend-webgl's `MathBackendWebGL` used here. */
@@ -156,7 +156,7 @@ function webgl2(): boolean {
 
 /** The webgl entry of `FUSED_RULE_BACKENDS` (WebGL 2 only: its shaders need `floatBitsToUint`). */
 export const webglBackend: FusedRuleBackend = {
-  available: () => webgl2() && hasSum('webgl'),
+  available: () => webgl2() && hasReductions('webgl'),
   run(run) {
     const plan = planOf(run.graph, MAX_INPUTS);
     return runGpuPlan(driver, plan, run);

@@ -7,7 +7,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { FusedRuleBackend } from './backends.js';
-import { type BackendLike, type GpuDriver, hasSum, planOf, runGpuPlan } from './gpu-kernel.js';
+import { type BackendLike, type GpuDriver, hasReductions, planOf, runGpuPlan } from './gpu-kernel.js';
 import { type GpuOperand, type GpuProgram, gpuExpression, layoutShape } from './gpu-plan.js';
 
 /** The parts of tfjs-backend-webgpu's `WebGPUBackend` used here. */
@@ -148,7 +148,7 @@ const driver: GpuDriver<WebGPUBackendLike> = {
 
 /** The webgpu entry of `FUSED_RULE_BACKENDS`. */
 export const webgpuBackend: FusedRuleBackend = {
-  available: () => hasSum('webgpu'),
+  available: () => hasReductions('webgpu'),
   run(run) {
     const plan = planOf(run.graph, MAX_INPUTS);
     return runGpuPlan(driver, plan, run);

@@ -1,0 +1,14 @@
+/**
+ * Test support (not part of the package entry): the golden harness of the Adam family, whose
+ * moments these optimizers extend, so both families are checked by the same runner.
+ */
+export {
+  bitsOf,
+  expectClose,
+  expectNoLeaks,
+  type ReferenceStep,
+  runGolden,
+  runGoldenWithGroup,
+  stateOf,
+  trace,
+} from '../../adam/src/test-helpers.js';
