@@ -7,8 +7,8 @@ export {
   expectClose,
   expectNoLeaks,
   type ReferenceStep,
-  runGolden,
+  runAdamGolden as runGolden,
   runGoldenWithGroup,
   stateOf,
   trace,
-} from '../../adam/src/test-helpers.js';
+} from '../../adam/src/golden-inputs.js';
