@@ -3,6 +3,9 @@ import { adadelta, adagrad, rmsprop } from '@optimkit/adaptive';
 import { adafactor, came } from '@optimkit/factored';
 import { lamb, lars } from '@optimkit/layerwise';
 import { lion } from '@optimkit/lion';
+import { muon } from '@optimkit/muon';
+import { prodigy } from '@optimkit/prodigy';
+import { scheduleFreeAdamW, scheduleFreeSgd } from '@optimkit/schedule-free';
 import { sgd } from '@optimkit/sgd';
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -64,6 +67,14 @@ export const benchOptimizers: readonly BenchOptimizer[] = [
   { name: 'lion', label: 'lion()', create: () => lion() },
   { name: 'adafactor', label: 'adafactor()', create: () => adafactor() },
   { name: 'came', label: 'came({ learningRate: 1e-3 })', create: () => came({ learningRate: 1e-3 }) },
+  {
+    name: 'muon',
+    label: 'muon({ paramGroups: [{ match: notMatrix, useMuon: false }] })',
+    create: () => muon({ paramGroups: [{ match: (v) => v.rank !== 2, useMuon: false }] }),
+  },
+  { name: 'schedule-free-adamw', label: 'scheduleFreeAdamW()', create: () => scheduleFreeAdamW() },
+  { name: 'schedule-free-sgd', label: 'scheduleFreeSgd()', create: () => scheduleFreeSgd() },
+  { name: 'prodigy', label: 'prodigy()', create: () => prodigy() },
 ];
 
 /** The catalog entries named in `names` (all when empty), in catalog order. */

@@ -8,6 +8,9 @@ import * as adaptiveFamily from '@optimkit/adaptive';
 import * as factoredFamily from '@optimkit/factored';
 import * as layerwiseFamily from '@optimkit/layerwise';
 import * as lionFamily from '@optimkit/lion';
+import * as muonFamily from '@optimkit/muon';
+import * as prodigyFamily from '@optimkit/prodigy';
+import * as scheduleFreeFamily from '@optimkit/schedule-free';
 import * as sgdFamily from '@optimkit/sgd';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
@@ -29,6 +32,9 @@ describe('the case catalog', () => {
       factoredFamily,
       layerwiseFamily,
       lionFamily,
+      muonFamily,
+      prodigyFamily,
+      scheduleFreeFamily,
       sgdFamily,
     ].flatMap((family) =>
       Object.entries(family)

@@ -27,6 +27,14 @@ import {
 import { type AdafactorOptions, adafactor, type CAMEOptions, came } from '@optimkit/factored';
 import { type LAMBOptions, type LARSOptions, lamb, lars } from '@optimkit/layerwise';
 import { type LionOptions, lion } from '@optimkit/lion';
+import { type MuonOptions, muon } from '@optimkit/muon';
+import { type ProdigyOptions, prodigy } from '@optimkit/prodigy';
+import {
+  type ScheduleFreeAdamWOptions,
+  type ScheduleFreeSgdOptions,
+  scheduleFreeAdamW,
+  scheduleFreeSgd,
+} from '@optimkit/schedule-free';
 import { type SGDOptions, sgd } from '@optimkit/sgd';
 import type * as tf from '@tensorflow/tfjs-core';
 // The families' own option sets (test data their fused tests run too), by path: not part of the
@@ -42,6 +50,12 @@ import { adadeltaCases, adagradCases, rmspropCases } from '../../../packages/ada
 import { adafactorCases, cameCases } from '../../../packages/factored/src/fused-cases.js';
 import { lambCases, larsCases } from '../../../packages/layerwise/src/fused-cases.js';
 import { lionCases } from '../../../packages/lion/src/fused-cases.js';
+import { muonCases } from '../../../packages/muon/src/fused-cases.js';
+import { prodigyCases } from '../../../packages/prodigy/src/fused-cases.js';
+import {
+  scheduleFreeAdamWCases,
+  scheduleFreeSgdCases,
+} from '../../../packages/schedule-free/src/fused-cases.js';
 import { sgdCases } from '../../../packages/sgd/src/fused-cases.js';
 
 /** What a case needs of an optimizer: a tf.Optimizer whose slots can be read. */
@@ -81,6 +95,10 @@ export const OPTIMIZERS: readonly OptimizerCases[] = [
   entry<LionOptions>('lion', lion, lionCases),
   entry<AdafactorOptions>('adafactor', adafactor, adafactorCases),
   entry<CAMEOptions>('came', came, cameCases),
+  entry<MuonOptions>('muon', muon, muonCases),
+  entry<ScheduleFreeAdamWOptions>('scheduleFreeAdamW', scheduleFreeAdamW, scheduleFreeAdamWCases),
+  entry<ScheduleFreeSgdOptions>('scheduleFreeSgd', scheduleFreeSgd, scheduleFreeSgdCases),
+  entry<ProdigyOptions>('prodigy', prodigy, prodigyCases),
 ];
 
 /** The optimizer of this catalog name. */

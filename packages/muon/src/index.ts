@@ -4,6 +4,4 @@ export {
   type MuonLearningRateAdjustment,
   type MuonOptions,
   muon,
-  muonLearningRateScale,
-  newtonSchulz,
 } from './muon.js';

@@ -6,7 +6,8 @@ import {
 } from '@optimkit/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { Muon, type MuonOptions, muon, muonLearningRateScale, newtonSchulz } from './index.js';
+import { Muon, type MuonOptions, muon } from './index.js';
+import { muonLearningRateScale, newtonSchulz } from './muon.js';
 
 // ------------------------------------------------------------------------------------------------
 // Independent float64 reference, written from pytorch/pytorch torch/optim/_muon.py (the code:

@@ -18,6 +18,9 @@ export const EXPECTED_PUBLISHED = [
   '@optimkit/layerwise',
   '@optimkit/lion',
   '@optimkit/factored',
+  '@optimkit/muon',
+  '@optimkit/schedule-free',
+  '@optimkit/prodigy',
   '@optimkit/schedules',
 ];
 
