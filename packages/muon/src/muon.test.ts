@@ -49,6 +49,9 @@ const torchDefaults: Hyper = {
   adamEpsilon: 1e-10,
 };
 
+/** torch.optim.Muon's Newton–Schulz settings. */
+const torchNewtonSchulz = { steps: 5, a: 3.4445, b: -4.775, c: 2.0315, epsilon: 1e-7 };
+
 /** C = A·B for A (n×k) and B (k×m), row-major, float64. */
 function matmul(a: Float64Array, b: Float64Array, n: number, k: number, m: number): Float64Array {
   const out = new Float64Array(n * m);
@@ -287,13 +290,7 @@ describe('muon', () => {
       for (const scale of [1e-3, 1, 50]) {
         const g = float32Values(random, rows * cols, scale);
         const got = tf.tidy(() =>
-          newtonSchulz(tf.tensor2d(Float32Array.from(g), [rows, cols]), {
-            steps: 5,
-            a: 3.4445,
-            b: -4.775,
-            c: 2.0315,
-            epsilon: 1e-7,
-          }).dataSync(),
+          newtonSchulz(tf.tensor2d(Float32Array.from(g), [rows, cols]), torchNewtonSchulz).dataSync(),
         );
         expectClose(
           got,
@@ -410,13 +407,7 @@ describe('muon', () => {
       3,
     );
     const got = tf.tidy(() =>
-      newtonSchulz(tf.tensor2d(Float32Array.from(g), [5, 3]), {
-        steps: 5,
-        a: 3.4445,
-        b: -4.775,
-        c: 2.0315,
-        epsilon: 1e-7,
-      }).dataSync(),
+      newtonSchulz(tf.tensor2d(Float32Array.from(g), [5, 3]), torchNewtonSchulz).dataSync(),
     );
     expectClose(got, expected, 'NS(UΣVᵀ)');
     // In the bases of G, O is diagonal: UᵀOV = diag(σ₅), each within (0.5, 1.5).

@@ -39,6 +39,18 @@ export function checkAveraging(h: AveragingHyperparameters): void {
 /** A Schedule-Free optimizer instance: an optimkit optimizer with {@link TrainEval}. */
 export type ScheduleFreeOptimizer<D extends Defaults> = OptimkitOptimizer<D> & TrainEval;
 
+/** The averaging's hyperparameters, with their defaults (the reference's, for both optimizers). */
+export const averagingDefaults = {
+  /** Weight decay, ≥ 0, added to the (normalized) gradient at y (`+ weightDecay·y`). @defaultValue 0 */
+  weightDecay: 0,
+  /** Steps of linear learning-rate warmup, an integer ≥ 0 (`lr·(k+1)/warmupSteps`). @defaultValue 0 */
+  warmupSteps: 0,
+  /** Polynomial weighting of the average, `(k+1)^r`, ≥ 0. @defaultValue 0 */
+  r: 0,
+  /** The average weights step k by `lr_max^weightLrPower` (≥ 0), de-weighting the warmup. @defaultValue 2 */
+  weightLrPower: 2,
+};
+
 /** The slots of the averaging: z, and the per-variable copies of the reference's group sums. */
 export type AveragingSlot = 'z' | 'weightSum' | 'lrMaxPower' | 'trainMode';
 
@@ -78,25 +90,20 @@ export function lerp(op: RuleOps, start: Value, end: Value, weight: Value): Valu
  */
 export function averagedStep(
   op: RuleOps,
-  inputs: {
-    y: Value;
-    z: Value;
-    direction: Value;
-    weightSum: Value;
-    lrMaxPower: Value;
-    interpolation: Value;
-    scheduledLearningRate: Value;
-    learningRatePower: Value;
-    stepPower: Value;
-  },
+  y: Value,
+  z: Value,
+  direction: Value,
+  interpolation: Value,
+  slots: { weightSum: Value; lrMaxPower: Value },
+  s: { scheduledLearningRate: Value; learningRatePower: Value; stepPower: Value },
 ) {
-  const { y, z, direction, scheduledLearningRate: lr } = inputs;
-  const lrMaxPower = op.max(inputs.lrMaxPower, inputs.learningRatePower);
-  const weight = op.mul(inputs.stepPower, lrMaxPower);
-  const weightSum = op.add(inputs.weightSum, weight);
+  const lr = s.scheduledLearningRate;
+  const lrMaxPower = op.max(slots.lrMaxPower, s.learningRatePower);
+  const weight = op.mul(s.stepPower, lrMaxPower);
+  const weightSum = op.add(slots.weightSum, weight);
   const positive = op.greater(weightSum, 0);
   const ckp1 = op.select(positive, op.div(weight, op.select(positive, weightSum, 1)), 0);
-  const yAlpha = op.mul(lr, op.sub(op.mul(inputs.interpolation, op.sub(1, ckp1)), 1));
+  const yAlpha = op.mul(lr, op.sub(op.mul(interpolation, op.sub(1, ckp1)), 1));
   const param = op.add(lerp(op, y, z, ckp1), op.mul(direction, yAlpha));
   return { param, z: op.sub(z, op.mul(direction, lr)), weightSum, lrMaxPower };
 }

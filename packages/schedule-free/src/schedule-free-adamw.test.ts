@@ -9,7 +9,15 @@ import {
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { ScheduleFreeAdamW, type ScheduleFreeAdamWOptions, scheduleFreeAdamW } from './index.js';
-import { applyStep, makeVariables, ReferenceGroup, type ReferenceHyper, sizeOf } from './test-support.js';
+import {
+  applyStep,
+  GOLDEN_SHAPES,
+  type GoldenCase,
+  makeVariables,
+  type ReferenceHyper,
+  runGoldenCase,
+  sizeOf,
+} from './test-support.js';
 
 const referenceDefaults: ReferenceHyper = {
   kind: 'adamw',
@@ -24,14 +32,11 @@ const referenceDefaults: ReferenceHyper = {
   innerMomentum: 0,
 };
 
-const shapes = [[], [5], [3, 4], [2, 3, 4]] as const;
+const shapes = GOLDEN_SHAPES;
+const SEED = 41;
 const STEPS = 40;
 
-interface Case {
-  title: string;
-  options: ScheduleFreeAdamWOptions;
-  hyper: (completed: number) => ReferenceHyper;
-}
+type Case = GoldenCase<ScheduleFreeAdamWOptions>;
 
 // A learning rate that rises and falls: lr_max, the running maximum, is what the weights use.
 const upAndDown = (s: number) => (s < 10 ? 0.01 * (s + 1) : 0.1 / (1 + 0.2 * (s - 9)));
@@ -74,50 +79,13 @@ const cases: Case[] = [
   },
 ];
 
+const create = (options: ScheduleFreeAdamWOptions) => scheduleFreeAdamW(options);
+
 describe('scheduleFreeAdamW', () => {
   describe(`matches a float64 reference over ${STEPS} steps on ranks 0–3 (y, z, v, and x after eval())`, () => {
     cases.forEach((c, index) => {
       it(c.title, () => {
-        const random = seededRandom(41 + index);
-        const initial = shapes.map((s) => float32Values(random, sizeOf(s)));
-        const reference = new ReferenceGroup(initial);
-        const variables = makeVariables(shapes, initial);
-        const optimizer = scheduleFreeAdamW(c.options);
-        for (let t = 0; t < STEPS; t++) {
-          const scale = t < 10 ? 1 : t < 25 ? 0.01 : 0.3;
-          const grads = shapes.map((s) => float32Values(random, sizeOf(s), scale));
-          applyStep(optimizer, variables, grads);
-          reference.step(grads, c.hyper(t));
-          variables.forEach((v, i) => {
-            expectClose(v.dataSync(), reference.y[i]!, `step ${t + 1}, y of [${shapes[i]}]`);
-            const slots = optimizer.getSlots(v.name)!;
-            expectClose(slots.z!.dataSync(), reference.z[i]!, `step ${t + 1}, z of [${shapes[i]}]`);
-            expectClose(
-              slots.expAvgSq!.dataSync(),
-              reference.expAvgSq[i]!,
-              `step ${t + 1}, v of [${shapes[i]}]`,
-            );
-            if (c.hyper(t).innerMomentum !== 0) {
-              expectClose(
-                slots.expAvg!.dataSync(),
-                reference.expAvg[i]!,
-                `step ${t + 1}, m of [${shapes[i]}]`,
-              );
-            }
-          });
-        }
-        const beta = c.hyper(STEPS).beta;
-        optimizer.eval();
-        const x = reference.x(beta);
-        variables.forEach((v, i) => {
-          expectClose(v.dataSync(), x[i]!, `x of [${shapes[i]}]`);
-        });
-        optimizer.train();
-        variables.forEach((v, i) => {
-          expectClose(v.dataSync(), reference.y[i]!, `y again of [${shapes[i]}]`);
-        });
-        optimizer.dispose();
-        tf.dispose(variables);
+        runGoldenCase(create, c, SEED + index, STEPS);
       });
     });
   });

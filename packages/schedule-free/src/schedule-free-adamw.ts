@@ -3,6 +3,7 @@ import { name as packageName, version as packageVersion } from '../package.json'
 import {
   type AveragingSlot,
   averagedStep,
+  averagingDefaults,
   averagingScalars,
   averagingSlots,
   checkAveraging,
@@ -19,14 +20,7 @@ const defaults = {
   beta2: 0.999,
   /** Added to the root of the bias-corrected second moment, ≥ 0. @defaultValue 1e-8 */
   epsilon: 1e-8,
-  /** Weight decay, ≥ 0, added to the normalized gradient at y (`+ weightDecay·y`). @defaultValue 0 */
-  weightDecay: 0,
-  /** Steps of linear learning-rate warmup, an integer ≥ 0 (`lr·(k+1)/warmupSteps`). @defaultValue 0 */
-  warmupSteps: 0,
-  /** Polynomial weighting of the average, `(k+1)^r`, ≥ 0. @defaultValue 0 */
-  r: 0,
-  /** The average weights step k by `lr_max^weightLrPower` (≥ 0), de-weighting the warmup. @defaultValue 2 */
-  weightLrPower: 2,
+  ...averagingDefaults,
   /** An exponential average of the gradient inside the AdamW update, in [0, 1); 0 keeps no buffer. @defaultValue 0 */
   innerMomentum: 0,
 };
@@ -75,17 +69,7 @@ const Defined = /* @__PURE__ */ defineOptimizer({
       direction = op.div(op.div(expAvg, s.biasCorrection1), denom);
     } else direction = op.div(grad, denom);
     if (v.decay) direction = op.add(direction, op.mul(param, s.weightDecay));
-    const next = averagedStep(op, {
-      y: param,
-      z,
-      direction,
-      weightSum: slots.weightSum,
-      lrMaxPower: slots.lrMaxPower,
-      interpolation: s.beta1,
-      scheduledLearningRate: s.scheduledLearningRate,
-      learningRatePower: s.learningRatePower,
-      stepPower: s.stepPower,
-    });
+    const next = averagedStep(op, param, z, direction, s.beta1, slots, s);
     return {
       param: next.param,
       slots: {

@@ -8,7 +8,15 @@ import { sgd } from '@optimkit/sgd';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { ScheduleFreeSgd, type ScheduleFreeSgdOptions, scheduleFreeSgd } from './index.js';
-import { applyStep, makeVariables, ReferenceGroup, type ReferenceHyper, sizeOf } from './test-support.js';
+import {
+  applyStep,
+  GOLDEN_SHAPES,
+  type GoldenCase,
+  makeVariables,
+  type ReferenceHyper,
+  runGoldenCase,
+  sizeOf,
+} from './test-support.js';
 
 const referenceDefaults: ReferenceHyper = {
   kind: 'sgd',
@@ -23,14 +31,11 @@ const referenceDefaults: ReferenceHyper = {
   innerMomentum: 0,
 };
 
-const shapes = [[], [5], [3, 4], [2, 3, 4]] as const;
+const shapes = GOLDEN_SHAPES;
+const SEED = 61;
 const STEPS = 40;
 
-interface Case {
-  title: string;
-  options: ScheduleFreeSgdOptions;
-  hyper: (completed: number) => ReferenceHyper;
-}
+type Case = GoldenCase<ScheduleFreeSgdOptions>;
 
 const cases: Case[] = [
   { title: 'the reference defaults (lr 1, momentum 0.9)', options: {}, hyper: () => referenceDefaults },
@@ -66,32 +71,13 @@ const cases: Case[] = [
   },
 ];
 
+const create = (options: ScheduleFreeSgdOptions) => scheduleFreeSgd(options);
+
 describe('scheduleFreeSgd', () => {
-  describe(`matches a float64 reference over ${STEPS} steps on ranks 0–3 (y, z, and x after eval())`, () => {
+  describe(`matches a float64 reference over ${STEPS} steps on ranks 0–3 (y, z, v, and x after eval())`, () => {
     cases.forEach((c, index) => {
       it(c.title, () => {
-        const random = seededRandom(61 + index);
-        const initial = shapes.map((s) => float32Values(random, sizeOf(s)));
-        const reference = new ReferenceGroup(initial);
-        const variables = makeVariables(shapes, initial);
-        const optimizer = scheduleFreeSgd(c.options);
-        for (let t = 0; t < STEPS; t++) {
-          const scale = t < 10 ? 0.5 : t < 25 ? 0.01 : 0.1;
-          const grads = shapes.map((s) => float32Values(random, sizeOf(s), scale));
-          applyStep(optimizer, variables, grads);
-          reference.step(grads, c.hyper(t));
-          variables.forEach((v, i) => {
-            expectClose(v.dataSync(), reference.y[i]!, `step ${t + 1}, y of [${shapes[i]}]`);
-            expectClose(optimizer.getSlots(v.name)!.z!.dataSync(), reference.z[i]!, `step ${t + 1}, z`);
-          });
-        }
-        optimizer.eval();
-        const x = reference.x(c.hyper(STEPS).beta);
-        variables.forEach((v, i) => {
-          expectClose(v.dataSync(), x[i]!, `x of [${shapes[i]}]`);
-        });
-        optimizer.dispose();
-        tf.dispose(variables);
+        runGoldenCase(create, c, SEED + index, STEPS);
       });
     });
   });

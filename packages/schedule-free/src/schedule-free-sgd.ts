@@ -2,6 +2,7 @@ import { checkNonNegative, defineOptimizer, type OptimizerOptions } from '@optim
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
 import {
   averagedStep,
+  averagingDefaults,
   averagingScalars,
   averagingSlots,
   checkAveraging,
@@ -14,14 +15,7 @@ const defaults = {
   learningRate: 1,
   /** Interpolation β of y = (1 − β)z + βx, in (0, 1). @defaultValue 0.9 */
   momentum: 0.9,
-  /** Weight decay, ≥ 0, added to the gradient at y (`g + weightDecay·y`). @defaultValue 0 */
-  weightDecay: 0,
-  /** Steps of linear learning-rate warmup, an integer ≥ 0 (`lr·(k+1)/warmupSteps`). @defaultValue 0 */
-  warmupSteps: 0,
-  /** Polynomial weighting of the average, `(k+1)^r`, ≥ 0. @defaultValue 0 */
-  r: 0,
-  /** The average weights step k by `lr_max^weightLrPower` (≥ 0), de-weighting the warmup. @defaultValue 2 */
-  weightLrPower: 2,
+  ...averagingDefaults,
 };
 
 /** Hyperparameters of {@link scheduleFreeSgd}. */
@@ -48,17 +42,7 @@ const Defined = /* @__PURE__ */ defineOptimizer({
   scalars: (h, step) => averagingScalars(h, step),
   rule({ param, grad, slots, s, op, v }) {
     const direction = v.decay ? op.add(grad, op.mul(param, s.weightDecay)) : grad;
-    const next = averagedStep(op, {
-      y: param,
-      z: v.first ? param : slots.z,
-      direction,
-      weightSum: slots.weightSum,
-      lrMaxPower: slots.lrMaxPower,
-      interpolation: s.momentum,
-      scheduledLearningRate: s.scheduledLearningRate,
-      learningRatePower: s.learningRatePower,
-      stepPower: s.stepPower,
-    });
+    const next = averagedStep(op, param, v.first ? param : slots.z, direction, s.momentum, slots, s);
     return {
       param: next.param,
       slots: { z: next.z, weightSum: next.weightSum, lrMaxPower: next.lrMaxPower },

@@ -4,6 +4,7 @@
  * per-parameter loops), with the group's k, lr_max and weight_sum kept as Python floats; and the
  * helpers of the tests.
  */
+import { expectClose, float32Values, seededRandom } from '@optimkit/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 
 export interface ReferenceHyper {
@@ -102,4 +103,65 @@ export function applyStep(
   } finally {
     tf.dispose(tensors);
   }
+}
+
+/** Shapes of the golden tests: ranks 0–3. */
+export const GOLDEN_SHAPES = [[], [5], [3, 4], [2, 3, 4]] as const;
+
+/** A golden case: options, and the reference's hyperparameters after `completed` steps. */
+export interface GoldenCase<O> {
+  title: string;
+  options: O;
+  hyper: (completed: number) => ReferenceHyper;
+}
+
+interface TrainEvalOptimizer extends tf.Optimizer {
+  getSlots(name: string): Readonly<Record<string, tf.Tensor>> | undefined;
+  eval(): void;
+  train(): void;
+}
+
+/**
+ * Runs one golden case for `steps` steps on {@link GOLDEN_SHAPES}, checking y and every slot the
+ * reference keeps after each step, then x after `eval()` and y again after `train()`.
+ */
+export function runGoldenCase<O>(
+  create: (options: O) => TrainEvalOptimizer,
+  c: GoldenCase<O>,
+  seed: number,
+  steps: number,
+): void {
+  const random = seededRandom(seed);
+  const values = float32Values;
+  const shapes = GOLDEN_SHAPES;
+  const initial = shapes.map((s) => values(random, sizeOf(s)));
+  const reference = new ReferenceGroup(initial);
+  const variables = makeVariables(shapes, initial);
+  const optimizer = create(c.options);
+  for (let t = 0; t < steps; t++) {
+    const scale = t < 10 ? 1 : t < 25 ? 0.01 : 0.3;
+    const grads = shapes.map((s) => values(random, sizeOf(s), scale));
+    applyStep(optimizer, variables, grads);
+    const h = c.hyper(t);
+    reference.step(grads, h);
+    variables.forEach((v, i) => {
+      const label = `seed ${seed}, step ${t + 1}, [${shapes[i]}]`;
+      expectClose(v.dataSync(), reference.y[i]!, `${label}: y`);
+      const slots = optimizer.getSlots(v.name)!;
+      expectClose(slots.z!.dataSync(), reference.z[i]!, `${label}: z`);
+      if (h.kind === 'adamw') expectClose(slots.expAvgSq!.dataSync(), reference.expAvgSq[i]!, `${label}: v`);
+      if (h.innerMomentum !== 0) expectClose(slots.expAvg!.dataSync(), reference.expAvg[i]!, `${label}: m`);
+    });
+  }
+  optimizer.eval();
+  const x = reference.x(c.hyper(steps).beta);
+  variables.forEach((v, i) => {
+    expectClose(v.dataSync(), x[i]!, `x of [${shapes[i]}]`);
+  });
+  optimizer.train();
+  variables.forEach((v, i) => {
+    expectClose(v.dataSync(), reference.y[i]!, `y again of [${shapes[i]}]`);
+  });
+  optimizer.dispose();
+  tf.dispose(variables);
 }
