@@ -69,14 +69,25 @@ export interface OptimizerCases {
   name: string;
   create: (options: object) => CaseOptimizer;
   optionSets: object[];
+  /**
+   * The error it throws where `dataSync()` does not work (it reads values back synchronously every
+   * step, as Prodigy's d estimate does); absent for optimizers that read nothing back.
+   */
+  needsSyncReads?: RegExp;
 }
 
 function entry<O extends object>(
   name: string,
   create: (options: O) => CaseOptimizer,
   optionSets: O[],
+  needsSyncReads?: RegExp,
 ): OptimizerCases {
-  return { name, create: create as (options: object) => CaseOptimizer, optionSets };
+  return {
+    name,
+    create: create as (options: object) => CaseOptimizer,
+    optionSets,
+    ...(needsSyncReads ? { needsSyncReads } : {}),
+  };
 }
 
 /** Every optimizer of every family, by catalog name. */
@@ -98,7 +109,7 @@ export const OPTIMIZERS: readonly OptimizerCases[] = [
   entry<MuonOptions>('muon', muon, muonCases),
   entry<ScheduleFreeAdamWOptions>('scheduleFreeAdamW', scheduleFreeAdamW, scheduleFreeAdamWCases),
   entry<ScheduleFreeSgdOptions>('scheduleFreeSgd', scheduleFreeSgd, scheduleFreeSgdCases),
-  entry<ProdigyOptions>('prodigy', prodigy, prodigyCases),
+  entry<ProdigyOptions>('prodigy', prodigy, prodigyCases, /synchronous reads do not work here/),
 ];
 
 /** The optimizer of this catalog name. */

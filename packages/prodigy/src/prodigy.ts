@@ -273,7 +273,10 @@ class ProdigyOptimizer extends Defined {
         tensor.dtype === variable.dtype &&
         tensor.shape.join() === variable.shape.join();
       // The base names what is wrong with the gradients, before anything changes.
-      if (!valid) return super.applyGradients(variableGradients);
+      if (!valid) {
+        super.applyGradients(variableGradients);
+        return;
+      }
       entries.push({ variable, grad: tensor, h: all[this.groupIndexOf(variable) + 1]! });
     }
     const lr = Math.max(...all.map((h) => h.learningRate));
@@ -348,13 +351,22 @@ class ProdigyOptimizer extends Defined {
           : tf.mul(g, coefficient(h));
         parts.push(dot, tf.sum(tf.abs(s)));
       }
-      return tf.stack(parts);
+      // A sentinel 1 first: a backend whose synchronous read is broken is caught, not trained on zeros.
+      return tf.stack([tf.scalar(1), ...parts]);
     });
+    let read: Float64Array;
     try {
-      return Float64Array.from(values.dataSync());
+      read = Float64Array.from(values.dataSync());
     } finally {
       values.dispose();
     }
+    if (read[0] !== 1) {
+      throw new Error(
+        `OptimkitProdigy reads its d-estimate sums back synchronously each step, and the ${tf.getBackend()} ` +
+          `backend returned ${read[0]} for a 1: its synchronous reads do not work here (use webgl, wasm or cpu)`,
+      );
+    }
+    return read.subarray(1);
   }
 
   /** Where a variable's slots are before this step binds restored state (see {@link restoredNames}). */
