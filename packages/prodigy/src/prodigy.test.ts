@@ -274,6 +274,30 @@ describe('prodigy', () => {
     p!.dispose();
   });
 
+  it('with maximize: true takes the steps of the negated gradients, d estimate included', () => {
+    const random = seededRandom(21);
+    const initial = shapes.map((s) => float32Values(random, sizeOf(s)));
+    const grads = Array.from({ length: 6 }, () => shapes.map((s) => float32Values(random, sizeOf(s))));
+    const up = makeVariables(initial);
+    const down = makeVariables(initial);
+    const ascent = prodigy({ maximize: true, weightDecay: 0.1, decouple: false });
+    const descent = prodigy({ weightDecay: 0.1, decouple: false });
+    for (const g of grads) {
+      step(ascent, up, g);
+      step(
+        descent,
+        down,
+        g.map((x) => x.map((v) => -v)),
+      );
+    }
+    expect(ascent.d).toBe(descent.d);
+    up.forEach((v, i) => {
+      expect(Array.from(v.dataSync())).toEqual(Array.from(down[i]!.dataSync()));
+    });
+    for (const o of [ascent, descent]) o.dispose();
+    tf.dispose([...up, ...down]);
+  });
+
   it('does nothing while every gradient is zero from the start (Σ‖s‖₁ = 0), as the reference', () => {
     const variables = makeVariables(
       shapes.map((s) => Float64Array.from({ length: sizeOf(s) }, (_, i) => i + 1)),
@@ -326,6 +350,7 @@ describe('prodigy', () => {
     );
     expect(() => prodigy({ clipGradNorm: 1 })).toThrow(/does not take 'clipGradNorm'/);
     expect(() => prodigy({ accumulateSteps: 2 })).toThrow(/does not take 'accumulateSteps'/);
+    expect(() => prodigy({ skipNonFinite: true })).toThrow(/does not take 'skipNonFinite'/);
     const variables = makeVariables(shapes.map((s) => float32Values(seededRandom(1), sizeOf(s))));
     const optimizer = prodigy({ paramGroups: [{ match: isRankAtMostOne, learningRate: 0.5 }] });
     const before = variables.map((v) => Array.from(v.dataSync()));

@@ -195,6 +195,8 @@ interface Entry {
 
 class ProdigyOptimizer extends Defined {
   private estimate: Estimate | null = null;
+  /** PyTorch's `maximize`: the sums see −g, as the rule does. */
+  private maximize = false;
   /**
    * Names of the state `setWeights` restored, in order, until a step binds it to variables (by
    * name, or by position onto renamed ones, as the base does): the step's sums read those slots.
@@ -206,18 +208,17 @@ class ProdigyOptimizer extends Defined {
 
   constructor(options: ProdigyOptions = {}) {
     super(options);
-    for (const key of ['clipGradNorm', 'clipGradValue', 'skipNonFinite', 'accumulateSteps'] as const) {
-      const value = (options as Record<string, unknown>)[key];
-      if (
-        value !== undefined &&
-        value !== null &&
-        value !== false &&
-        !(key === 'accumulateSteps' && value === 1)
-      ) {
-        throw new TypeError(
-          `OptimkitProdigy does not take '${key}': its d estimate sums the gradients it is given before the update`,
-        );
+    // The gradient transforms in effect are those getConfig lists besides the hyperparameters.
+    const config = this.getConfig();
+    for (const key of Object.keys(config)) {
+      if (key in defaults || key === 'paramGroups') continue;
+      if (key === 'maximize') {
+        this.maximize = config.maximize === true;
+        continue;
       }
+      throw new TypeError(
+        `OptimkitProdigy does not take '${key}': its d estimate sums the gradients it is given before the update`,
+      );
     }
     const groups = (options.paramGroups ?? []) as readonly ParamGroup<ProdigyDefaults>[];
     groups.forEach((group, i) => {
@@ -344,7 +345,9 @@ class ProdigyOptimizer extends Defined {
       const parts: tf.Tensor[] = [];
       for (const { variable, grad, h } of entries) {
         const slots = slotsOf(variable.name);
-        const g = h.weightDecay !== 0 && !h.decouple ? tf.add(grad, tf.mul(variable, h.weightDecay)) : grad;
+        const ascent = this.maximize ? tf.neg(grad) : grad;
+        const g =
+          h.weightDecay !== 0 && !h.decouple ? tf.add(ascent, tf.mul(variable, h.weightDecay)) : ascent;
         const dot = slots ? tf.sum(tf.mul(g, tf.sub(slots.p0!, variable))) : tf.scalar(0);
         const s = slots
           ? tf.add(tf.mul(slots.s!, beta3), tf.mul(g, coefficient(h)))
@@ -473,7 +476,7 @@ export const Prodigy = /* @__PURE__ */ registered(ProdigyOptimizer);
  * `dCoef` and `growthRate` are the optimizer's (the reference reads them from its first group);
  * param groups may set `learningRate` (the others' or 0), `weightDecay`, `epsilon`, `d0` and
  * `safeguardWarmup`. Gradient transforms (clipping, accumulation, non-finite skipping) are
- * refused: the d estimate must see the gradients the update uses.
+ * refused: the d estimate must see the gradients the update uses; `maximize` is taken.
  *
  * Paper: Konstantin Mishchenko, Aaron Defazio, "Prodigy: An Expeditiously Adaptive Parameter-Free
  * Learner", ICML 2024, arXiv:2306.06101. Code: konstmish/prodigy `prodigyopt/prodigy.py`.
