@@ -17,6 +17,12 @@ export { getRegisteredOptimizer, loadOptimizer, type OptimizerClass, registerOpt
 export type { Layout, Mask, Operand, RuleOps, RuleResult, Value } from './rule/graph.js';
 export { RuleError } from './rule/graph.js';
 export type { Rule, RuleContext, RuleScalars, RuleVariant } from './rule/rule.js';
+export {
+  defineRuleKernel,
+  type RuleKernel,
+  type RuleKernelContext,
+  type RuleKernelInputs,
+} from './rule/rule-kernel.js';
 export { STATE_FORMAT_VERSION, StateFormatError } from './state-format.js';
 export type {
   CommonOptions,

@@ -19,6 +19,9 @@ export const EXPECTED_PUBLISHED = [
   '@optimkit/lion',
   '@optimkit/factored',
   '@optimkit/multi-momentum',
+  '@optimkit/muon',
+  '@optimkit/schedule-free',
+  '@optimkit/prodigy',
   '@optimkit/schedules',
 ];
 
