@@ -17,7 +17,17 @@ export { getRegisteredOptimizer, loadOptimizer, type OptimizerClass, registerOpt
 export type { Layout, Mask, Operand, RuleOps, RuleResult, Value } from './rule/graph.js';
 export { RuleError } from './rule/graph.js';
 export type { Rule, RuleContext, RuleScalars, RuleVariant } from './rule/rule.js';
-export { STATE_FORMAT_VERSION, StateFormatError } from './state-format.js';
+export {
+  type DecodedState,
+  decodeState,
+  PayloadWriter,
+  readTensorEntry,
+  STATE_FORMAT_VERSION,
+  StateFormatError,
+  type StateHeader,
+  type TensorEntry,
+  type VariableEntry,
+} from './state-format.js';
 export type {
   CommonOptions,
   Defaults,

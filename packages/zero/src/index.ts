@@ -1,0 +1,19 @@
+export {
+  type Collective,
+  CollectiveError,
+  type CollectiveStats,
+  CollectiveTimeoutError,
+  DEFAULT_TIMEOUT_MS,
+  type OperationOptions,
+} from './collective.js';
+export { averageGradients, batchSlice } from './data-parallel.js';
+export { createInProcessGroup, type InProcessOptions } from './in-process.js';
+export { type Partition, partitionVariables, type VariableInfo } from './partition.js';
+export { consolidate, type ShardInfo, shardInfo } from './shards.js';
+export {
+  type AnyOptimkitOptimizer,
+  type StepReport,
+  type ZeroOptions,
+  ZeroRedundancyOptimizer,
+  zero,
+} from './zero-optimizer.js';
