@@ -11,6 +11,13 @@ export { createInProcessGroup, type InProcessOptions } from './in-process.js';
 export { type Partition, partitionVariables, type VariableInfo } from './partition.js';
 export { consolidate, type ShardInfo, shardInfo } from './shards.js';
 export {
+  abortSharedMemoryGroup,
+  connectSharedMemory,
+  createSharedMemoryGroup,
+  type SharedMemoryGroup,
+  type SharedMemoryOptions,
+} from './shared-memory.js';
+export {
   type AnyOptimkitOptimizer,
   type StepReport,
   type ZeroOptions,
