@@ -1,10 +1,19 @@
 export {
+  balancedCounts,
   type Collective,
   CollectiveError,
   type CollectiveStats,
   CollectiveTimeoutError,
+  checkCounts,
+  checkFloat32,
+  checkRoot,
+  checkTimeout,
   DEFAULT_TIMEOUT_MS,
+  displacements,
   type OperationOptions,
+  rankList,
+  sumInRankOrder,
+  TrafficCounter,
 } from './collective.js';
 export { averageGradients, batchSlice } from './data-parallel.js';
 export { createInProcessGroup, type InProcessOptions } from './in-process.js';

@@ -6,7 +6,7 @@ import { createInProcessGroup } from './in-process.js';
 import { runWorkers, WorkerRankError } from './node.js';
 
 async function workers(worldSize: number, task: TrainTask, timeoutMs = 20_000): Promise<TrainResult[]> {
-  const script = await bundleFixture('worker-rank');
+  const script = await bundleFixture(new URL('./fixtures/worker-rank.ts', import.meta.url));
   return runWorkers<TrainResult>(script, { worldSize, timeoutMs, data: { task } });
 }
 
