@@ -63,7 +63,12 @@ static int new_request(napi_env env) {
   return -1;
 }
 
-static napi_value handle_value(napi_env env, int handle) {
+/* The handle of a started operation, or the MPI error (releasing the handle). */
+static napi_value started(napi_env env, int handle, const char *call, int code) {
+  if (code != MPI_SUCCESS) {
+    in_use[handle] = 0;
+    return throw_mpi(env, call, code);
+  }
   napi_value out;
   napi_create_int32(env, handle, &out);
   return out;
@@ -121,12 +126,7 @@ static napi_value ialltoallv(napi_env env, napi_callback_info info) {
   if (!sc || !sd || !rc || !rd || (!send && n[0]) || (!recv && n[3])) return throw_error(env, "ialltoallv: bad arguments");
   int handle = new_request(env);
   if (handle < 0) return NULL;
-  int code = MPI_Ialltoallv(send, sc, sd, MPI_FLOAT, recv, rc, rd, MPI_FLOAT, MPI_COMM_WORLD, &requests[handle]);
-  if (code != MPI_SUCCESS) {
-    in_use[handle] = 0;
-    return throw_mpi(env, "MPI_Ialltoallv", code);
-  }
-  return handle_value(env, handle);
+  return started(env, handle, "MPI_Ialltoallv", MPI_Ialltoallv(send, sc, sd, MPI_FLOAT, recv, rc, rd, MPI_FLOAT, MPI_COMM_WORLD, &requests[handle]));
 }
 
 /* iallgatherv(send: Float32Array, recv: Float32Array, recvCounts, displs: Int32Array) -> handle */
@@ -141,12 +141,7 @@ static napi_value iallgatherv(napi_env env, napi_callback_info info) {
   if (!rc || !rd) return throw_error(env, "iallgatherv: bad arguments");
   int handle = new_request(env);
   if (handle < 0) return NULL;
-  int code = MPI_Iallgatherv(send, (int)n[0], MPI_FLOAT, recv, rc, rd, MPI_FLOAT, MPI_COMM_WORLD, &requests[handle]);
-  if (code != MPI_SUCCESS) {
-    in_use[handle] = 0;
-    return throw_mpi(env, "MPI_Iallgatherv", code);
-  }
-  return handle_value(env, handle);
+  return started(env, handle, "MPI_Iallgatherv", MPI_Iallgatherv(send, (int)n[0], MPI_FLOAT, recv, rc, rd, MPI_FLOAT, MPI_COMM_WORLD, &requests[handle]));
 }
 
 /* ibcast(buffer: Uint8Array, root) -> handle */
@@ -159,24 +154,14 @@ static napi_value ibcast(napi_env env, napi_callback_info info) {
   if ((!data && n) || napi_get_value_int32(env, args[1], &root) != napi_ok) return throw_error(env, "ibcast: bad arguments");
   int handle = new_request(env);
   if (handle < 0) return NULL;
-  int code = MPI_Ibcast(data, (int)n, MPI_BYTE, root, MPI_COMM_WORLD, &requests[handle]);
-  if (code != MPI_SUCCESS) {
-    in_use[handle] = 0;
-    return throw_mpi(env, "MPI_Ibcast", code);
-  }
-  return handle_value(env, handle);
+  return started(env, handle, "MPI_Ibcast", MPI_Ibcast(data, (int)n, MPI_BYTE, root, MPI_COMM_WORLD, &requests[handle]));
 }
 
 static napi_value ibarrier(napi_env env, napi_callback_info info) {
   (void)info;
   int handle = new_request(env);
   if (handle < 0) return NULL;
-  int code = MPI_Ibarrier(MPI_COMM_WORLD, &requests[handle]);
-  if (code != MPI_SUCCESS) {
-    in_use[handle] = 0;
-    return throw_mpi(env, "MPI_Ibarrier", code);
-  }
-  return handle_value(env, handle);
+  return started(env, handle, "MPI_Ibarrier", MPI_Ibarrier(MPI_COMM_WORLD, &requests[handle]));
 }
 
 /* test(handle) -> true once the operation completed (the handle is then released). */
