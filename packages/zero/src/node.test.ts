@@ -22,7 +22,11 @@ function ranks(worldSize: number, timeoutMs = 5000) {
   run += 1;
   return createInProcessGroup(worldSize, { timeoutMs }).map((collective) => {
     const variables = createVariables(`files${run}/rank${collective.rank}/`);
-    const optimizer = zero(adamw({ learningRate: 0.01 }), { collective, variables: Object.values(variables), names: NAMES });
+    const optimizer = zero(adamw({ learningRate: 0.01 }), {
+      collective,
+      variables: Object.values(variables),
+      names: NAMES,
+    });
     return { collective, variables, optimizer };
   });
 }
@@ -41,7 +45,9 @@ describe('checkpoint files', () => {
   it('saves shards and a manifest; a rank that fails while saving leaves the previous checkpoint valid', async () => {
     const directory = await mkdtemp(join(tmpdir(), 'zero-checkpoint-'));
     directories.push(directory);
-    await expect(readCheckpointShards(directory)).rejects.toThrow(/No complete ZeRO checkpoint.*a rank failed while saving/);
+    await expect(readCheckpointShards(directory)).rejects.toThrow(
+      /No complete ZeRO checkpoint.*a rank failed while saving/,
+    );
     const group = ranks(2, 400);
     await stepAll(group, 0);
     await Promise.all(group.map((r) => saveCheckpoint(r.optimizer, directory)));
