@@ -3,6 +3,6 @@ import { defineConfig } from 'tsdown';
 export default defineConfig({
   entry: { index: 'src/index.ts' },
   format: 'esm',
-  platform: 'node',
+  platform: 'neutral',
   dts: true,
 });

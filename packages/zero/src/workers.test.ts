@@ -31,7 +31,7 @@ describe('ZeRO on worker_threads + SharedArrayBuffer', () => {
   });
 
   it('a rank that dies makes the others fail at once with a clear error', async () => {
-    const error = await workers(3, { stage: 2, steps: 6, families: ['adamw'], fault: 'die' }).catch((e) => e);
+    const error = await workers(2, { stage: 2, steps: 6, families: ['adamw'], fault: 'die' }).catch((e) => e);
     expect(error).toBeInstanceOf(WorkerRankError);
     expect(String(error)).toMatch(/rank 1 exited with code 3/);
     expect(String(error)).toMatch(/rank 0 failed: .*aborted \(rank 1 exited with code 3/);
@@ -39,11 +39,13 @@ describe('ZeRO on worker_threads + SharedArrayBuffer', () => {
 
   it('a rank that stops responding makes the others fail within the timeout, never hang', async () => {
     const started = Date.now();
-    const error = await workers(3, { stage: 2, steps: 6, families: ['sgd'], fault: 'stall' }, 1500).catch(
+    const error = await workers(2, { stage: 2, steps: 6, families: ['sgd'], fault: 'stall' }, 1500).catch(
       (e) => e,
     );
     expect(error).toBeInstanceOf(WorkerRankError);
-    expect(String(error)).toMatch(/timed out on rank (0|2) of 3 after 1500 ms: rank 1 did not join/);
+    expect(String(error)).toMatch(
+      /rank 0 failed: .*timed out on rank 0 of 2 after 1500 ms: rank 1 did not join/,
+    );
     expect(Date.now() - started).toBeGreaterThan(1500);
   });
 });
