@@ -61,6 +61,18 @@ export const FAMILIES: { name: string; create: () => AnyOptimkitOptimizer }[] = 
   { name: 'lion', create: () => lion({ learningRate: 1e-3, weightDecay: 0.1 }) },
   { name: 'adafactor', create: () => adafactor({ beta1: 0.9 }) },
   { name: 'came', create: () => came({ learningRate: 1e-3, weightDecay: 0.01 }) },
+  {
+    // core's per-variable gradient transforms, which each owner applies to its whole variables
+    name: 'adamw-transforms',
+    create: () =>
+      adamw({
+        learningRate: 0.01,
+        centralize: true,
+        adaptiveGradClip: 0.05,
+        maximize: true,
+        skipNonFinite: true,
+      }),
+  },
 ];
 
 /** The starting values of every variable (the same on every rank). */

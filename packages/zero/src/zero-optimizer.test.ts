@@ -202,6 +202,9 @@ describe('ZeRO on in-process ranks', () => {
       adamw({ clipGradNorm: 0.5, paramGroups: [{ match: (v) => v.rank <= 1, weightDecay: 0 }] });
     expect(() => zero(grouped(), { collective, variables })).toThrow(/paramGroups\[0\].*overrides/);
     expect(() => zero(adamw({ accumulateSteps: 2 }), { collective, variables })).toThrow(/accumulateSteps/);
+    expect(() => zero(adamw({ clipGradNorm: 1, centralize: true }), { collective, variables })).toThrow(
+      /centralize together with clipGradNorm/,
+    );
     for (const v of variables) v.dispose();
     // With the schedule given again, the rebuilt optimizer follows it: bit-identical to unsharded.
     const schedule = (step: number) => 0.01 / (1 + step);

@@ -204,6 +204,16 @@ export class ZeroRedundancyOptimizer {
       clipGradValue: (this.config.clipGradValue as number | undefined) ?? null,
       skipNonFinite: this.config.skipNonFinite === true,
     };
+    if (this.transforms.clipGradNorm !== null) {
+      for (const key of ['centralize', 'adaptiveGradClip'] as const) {
+        if (this.config[key] !== undefined && this.config[key] !== null && this.config[key] !== false) {
+          throw new TypeError(
+            `ZeroRedundancyOptimizer does not support ${key} together with clipGradNorm yet (${className}): ` +
+              'the global norm must be taken after it, across ranks',
+          );
+        }
+      }
+    }
     this.local =
       this.transforms.clipGradNorm === null ? optimizer : this.rebuild(optimizer, options.overrides ?? {});
     this.partition = partitionVariables(
