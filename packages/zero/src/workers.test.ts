@@ -28,7 +28,7 @@ describe('ZeRO on worker_threads + SharedArrayBuffer', () => {
       const total = Object.values(results.map((r) => r.adamw!.stateBytes)).reduce((a, b) => a + b, 0);
       expect(total).toBe(reference.stateBytes);
     }
-  });
+  }, 180_000);
 
   it('a rank that dies makes the others fail at once with a clear error', async () => {
     const error = await workers(2, { stage: 2, steps: 6, families: ['adamw'], fault: 'die' }).catch((e) => e);
