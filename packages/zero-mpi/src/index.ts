@@ -12,6 +12,7 @@ import {
   CollectiveError,
   type CollectiveStats,
   CollectiveTimeoutError,
+  checkAllGather,
   checkCounts,
   checkFloat32,
   checkRoot,
@@ -19,6 +20,7 @@ import {
   DEFAULT_TIMEOUT_MS,
   displacements,
   type OperationOptions,
+  operationTimeout,
   sumInRankOrder,
   TrafficCounter,
 } from '@optimkit/zero';
@@ -110,8 +112,7 @@ class MpiTransport implements MpiCollective {
   private begin(signature: string, options: OperationOptions | undefined) {
     if (this.closed) throw new CollectiveError(`rank ${this.rank}: the MPI collective is closed`);
     if (this.failure) throw this.failure;
-    const timeoutMs =
-      options?.timeoutMs === undefined ? this.timeoutMs : checkTimeout(options.timeoutMs, signature);
+    const timeoutMs = operationTimeout(options, this.timeoutMs, signature);
     const label = `${signature} (operation #${this.operations})`;
     this.operations += 1;
     return { label, timeoutMs, deadline: Date.now() + timeoutMs };
@@ -209,13 +210,7 @@ class MpiTransport implements MpiCollective {
     counts: readonly number[],
     options?: OperationOptions,
   ): Promise<Float32Array> {
-    checkFloat32(data, 'allGather');
-    checkCounts(counts, this.worldSize, 'allGather');
-    if (data.length !== counts[this.rank]) {
-      throw new RangeError(
-        `allGather: rank ${this.rank} gives ${data.length} elements, counts say ${counts[this.rank]}`,
-      );
-    }
+    checkAllGather(data, counts, this.rank, this.worldSize);
     const op = this.begin(`allGather([${counts.join(',')}])`, options);
     const out = await this.gather(data, counts, op);
     this.counter.allGather(counts);

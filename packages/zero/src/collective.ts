@@ -107,6 +107,32 @@ export function checkCounts(
   return total;
 }
 
+/** The timeout of one operation: the per-call option (checked) or the transport's default. */
+export function operationTimeout(
+  options: OperationOptions | undefined,
+  fallback: number,
+  operation: string,
+): number {
+  return options?.timeoutMs === undefined ? fallback : checkTimeout(options.timeoutMs, operation);
+}
+
+/** Checks the arguments of `allGather` and returns the gathered length. */
+export function checkAllGather(
+  data: unknown,
+  counts: readonly number[],
+  rank: number,
+  worldSize: number,
+): number {
+  const values = checkFloat32(data, 'allGather');
+  const total = checkCounts(counts, worldSize, 'allGather');
+  if (values.length !== counts[rank]) {
+    throw new RangeError(
+      `allGather: rank ${rank} gives ${values.length} elements, counts say ${counts[rank]}`,
+    );
+  }
+  return total;
+}
+
 /** Throws unless `data` is a Float32Array. */
 export function checkFloat32(data: unknown, operation: string): Float32Array {
   if (!(data instanceof Float32Array)) throw new TypeError(`${operation}: data must be a Float32Array`);

@@ -3,6 +3,7 @@ import {
   CollectiveError,
   type CollectiveStats,
   CollectiveTimeoutError,
+  checkAllGather,
   checkCounts,
   checkFloat32,
   checkRoot,
@@ -10,6 +11,7 @@ import {
   DEFAULT_TIMEOUT_MS,
   displacements,
   type OperationOptions,
+  operationTimeout,
   rankList,
   sumInRankOrder,
   TrafficCounter,
@@ -82,8 +84,7 @@ class InProcessCollective implements Collective {
     if (this.closed)
       return Promise.reject(new CollectiveError(`rank ${this.rank}: the collective is closed`));
     if (this.group.failure) return Promise.reject(this.group.failure);
-    const timeoutMs =
-      options?.timeoutMs === undefined ? this.timeoutMs : checkTimeout(options.timeoutMs, signature);
+    const timeoutMs = operationTimeout(options, this.timeoutMs, signature);
     const sequence = this.sequence++;
     const { group, rank } = this;
     let meeting = group.meetings.get(sequence);
@@ -159,13 +160,7 @@ class InProcessCollective implements Collective {
     counts: readonly number[],
     options?: OperationOptions,
   ): Promise<Float32Array> {
-    checkFloat32(data, 'allGather');
-    const total = checkCounts(counts, this.worldSize, 'allGather');
-    if (data.length !== counts[this.rank]) {
-      throw new RangeError(
-        `allGather: rank ${this.rank} gives ${data.length} elements, counts say ${counts[this.rank]}`,
-      );
-    }
+    const total = checkAllGather(data, counts, this.rank, this.worldSize);
     const payloads = await this.meet(`allGather([${counts.join(',')}])`, data, options);
     this.counter.allGather(counts);
     const out = new Float32Array(total);

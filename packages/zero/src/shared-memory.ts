@@ -4,6 +4,7 @@ import {
   CollectiveError,
   type CollectiveStats,
   CollectiveTimeoutError,
+  checkAllGather,
   checkCounts,
   checkFloat32,
   checkRoot,
@@ -11,6 +12,7 @@ import {
   DEFAULT_TIMEOUT_MS,
   displacements,
   type OperationOptions,
+  operationTimeout,
   rankList,
   TrafficCounter,
 } from './collective.js';
@@ -226,8 +228,7 @@ class SharedMemoryCollective implements Collective {
   private begin(signature: string, options: OperationOptions | undefined) {
     if (this.closed) throw new CollectiveError(`rank ${this.rank}: the collective is closed`);
     if (this.failure) throw this.failure;
-    const timeoutMs =
-      options?.timeoutMs === undefined ? this.timeoutMs : checkTimeout(options.timeoutMs, signature);
+    const timeoutMs = operationTimeout(options, this.timeoutMs, signature);
     const deadline = Date.now() + timeoutMs;
     const label = `${signature} (operation #${this.operations})`;
     this.operations += 1;
@@ -321,13 +322,7 @@ class SharedMemoryCollective implements Collective {
     counts: readonly number[],
     options?: OperationOptions,
   ): Promise<Float32Array> {
-    checkFloat32(data, 'allGather');
-    const total = checkCounts(counts, this.worldSize, 'allGather');
-    if (data.length !== counts[this.rank]) {
-      throw new RangeError(
-        `allGather: rank ${this.rank} gives ${data.length} elements, counts say ${counts[this.rank]}`,
-      );
-    }
+    const total = checkAllGather(data, counts, this.rank, this.worldSize);
     const sync = this.begin(`allGather([${counts.join(',')}])`, options);
     const { result } = this.l;
     const capacity = this.group.capacity;
