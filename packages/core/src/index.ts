@@ -23,7 +23,17 @@ export {
   type RuleKernelContext,
   type RuleKernelInputs,
 } from './rule/rule-kernel.js';
-export { STATE_FORMAT_VERSION, StateFormatError } from './state-format.js';
+export {
+  type DecodedState,
+  decodeState,
+  PayloadWriter,
+  readTensorEntry,
+  STATE_FORMAT_VERSION,
+  StateFormatError,
+  type StateHeader,
+  type TensorEntry,
+  type VariableEntry,
+} from './state-format.js';
 export type {
   CommonOptions,
   Defaults,
