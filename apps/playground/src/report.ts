@@ -271,6 +271,34 @@ function surfaceSection(results: Results): string[] {
   return lines;
 }
 
+/**
+ * The loss and accuracy plots of one MNIST part (written as `plots/<name>-loss.svg` and
+ * `plots/<name>-accuracy.svg`) and the markdown that says which runs coincide and shows the plots.
+ */
+async function mnistFigures(
+  write: (file: string, content: string) => Promise<void>,
+  name: string,
+  what: string,
+  part: MnistPart,
+  results: Results,
+  families: readonly string[],
+): Promise<string[]> {
+  const groups = coincidingRuns(part.runs);
+  const st = styles(results.entries, groups);
+  const loss = `${what}: training loss (mean of each ${results.lossEvery} steps)`;
+  const accuracy = `${what}: test accuracy after each epoch`;
+  await write(`plots/${name}-loss.svg`, await lossChart(loss, part.runs, st, families));
+  await write(`plots/${name}-accuracy.svg`, await accuracyChart(accuracy, part.runs, st, families));
+  return [
+    ...coincidenceText(groups, results.entries, 'loss curves'),
+    '',
+    `![${loss}](plots/${name}-loss.svg)`,
+    '',
+    `![${accuracy}](plots/${name}-accuracy.svg)`,
+    '',
+  ];
+}
+
 /** The files of the report in `dir`, relative to it: what a later run deletes before writing its own. */
 const MANIFEST = 'results.json';
 
@@ -329,21 +357,6 @@ export async function writeReport(dir: string, results: Results): Promise<string
 
   if (results.classic) {
     const part = results.classic;
-    const groups = coincidingRuns(part.runs);
-    const st = styles(entries, groups);
-    await write(
-      'plots/classic-loss.svg',
-      await lossChart(
-        `The classic experiment: training loss (mean of each ${results.lossEvery} steps)`,
-        part.runs,
-        st,
-        ['all'],
-      ),
-    );
-    await write(
-      'plots/classic-accuracy.svg',
-      await accuracyChart('The classic experiment: test accuracy after each epoch', part.runs, st, ['all']),
-    );
     md.push(
       `## The classic experiment: 784-200-10 ReLU MLP, batch 64, ${part.epochs} epoch(s), cross-entropy`,
       '',
@@ -357,38 +370,13 @@ export async function writeReport(dir: string, results: Results): Promise<string
       '',
       classicTable(part, entries, results.testCount),
       '',
-      ...coincidenceText(groups, entries, 'loss curves'),
-      '',
-      '![classic experiment: training loss](plots/classic-loss.svg)',
-      '',
-      '![classic experiment: test accuracy per epoch](plots/classic-accuracy.svg)',
-      '',
+      ...(await mnistFigures(write, 'classic', 'The classic experiment', part, results, ['all'])),
     );
   }
 
   if (results.comparison) {
     const part = results.comparison;
-    const groups = coincidingRuns(part.runs);
-    const st = styles(entries, groups);
     const present = families.filter((f) => part.runs.some((r) => entries[r.optimizer]?.family === f));
-    await write(
-      'plots/mnist-loss.svg',
-      await lossChart(
-        `Every optimizer: training loss (mean of each ${results.lossEvery} steps), by family`,
-        part.runs,
-        st,
-        present,
-      ),
-    );
-    await write(
-      'plots/mnist-accuracy.svg',
-      await accuracyChart(
-        'Every optimizer: test accuracy after each epoch, by family',
-        part.runs,
-        st,
-        present,
-      ),
-    );
     md.push(
       `## Every optimizer: 784-200-10 ReLU MLP, batch 64, ${part.epochs} epoch(s)`,
       '',
@@ -397,12 +385,7 @@ export async function writeReport(dir: string, results: Results): Promise<string
       '',
       comparisonTable(part, entries, results.testCount),
       '',
-      ...coincidenceText(groups, entries, 'loss curves'),
-      '',
-      '![training loss by family](plots/mnist-loss.svg)',
-      '',
-      '![test accuracy per epoch by family](plots/mnist-accuracy.svg)',
-      '',
+      ...(await mnistFigures(write, 'mnist', 'Every optimizer, by family', part, results, present)),
     );
   }
 
