@@ -41,7 +41,7 @@ const strokeDash = {
   title: 'line',
   scale: { domain: STYLE_LEGEND.domain, range: STYLE_LEGEND.dashes },
   legend: {
-    labelLimit: 260,
+    labelLimit: 400,
     labelExpr: `${JSON.stringify(STYLE_LEGEND.labels)}[indexof(${JSON.stringify(STYLE_LEGEND.domain)}, datum.label)]`,
   },
 };
@@ -81,7 +81,13 @@ function smallMultiples(
     type: 'nominal' as const,
     title: null,
     scale: { scheme: 'tableau10' },
-    legend: { orient: 'right' as const, labelLimit: 260 },
+    legend: {
+      orient: 'right' as const,
+      labelLimit: 400,
+      symbolType: 'stroke',
+      symbolStrokeWidth: 2.5,
+      symbolOpacity: 1,
+    },
   };
   const layer = [
     {
@@ -233,7 +239,7 @@ export function surfaceChart(
           { orient: 'bottom', scale: 'x', title: 'x', tickCount: 5 },
           { orient: 'left', scale: 'y', title: 'y', tickCount: 5 },
         ],
-        legends: [{ stroke: 'color', symbolType: 'stroke', labelLimit: 240, orient: 'right' }],
+        legends: [{ stroke: 'color', symbolType: 'stroke', labelLimit: 400, orient: 'right' }],
         marks: [
           {
             type: 'shape',
