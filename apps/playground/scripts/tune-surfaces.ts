@@ -2,10 +2,11 @@
  * Records the learning-rate search of every catalog optimizer on every 2-D surface with a minimum
  * (`searchLearningRate` in `src/surfaces.ts`) in `src/surface-learning-rates.json`, which the CLI
  * and the web page read. Run it after adding an optimizer or changing one
- * (`pnpm --filter @optimkit/playground tune`); until then the CLI searches the missing ones itself.
+ * (`pnpm --filter @optimkit/playground tune [names…]`: with names, only those are searched again);
+ * until then the CLI searches the missing ones itself.
  * Runs on tfjs's cpu backend, as the CLI's trajectories do.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { catalog } from '../src/catalog.js';
@@ -21,9 +22,14 @@ import {
 quietTfjsBanner();
 await tf.setBackend('cpu');
 const names = process.argv.slice(2).filter((a) => a !== '--');
-const results: Record<string, Record<string, SearchResult>> = {};
+const file = fileURLToPath(new URL('../src/surface-learning-rates.json', import.meta.url));
+// Named optimizers are searched again; the others keep what the file has.
+const results: Record<string, Record<string, SearchResult>> =
+  names.length > 0 && existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as { results: Record<string, Record<string, SearchResult>> }).results
+    : {};
 for (const surface of surfaces.filter((s) => s.minimum)) {
-  results[surface.name] = {};
+  results[surface.name] ??= {};
   for (const entry of catalog.filter((e) => names.length === 0 || names.includes(e.name))) {
     const began = performance.now();
     const result = searchLearningRate(entry, surface);
@@ -34,7 +40,6 @@ for (const surface of surfaces.filter((s) => s.minimum)) {
     );
   }
 }
-const file = fileURLToPath(new URL('../src/surface-learning-rates.json', import.meta.url));
 const document = {
   description:
     'Learning rates for the 2-D surfaces, chosen by searchLearningRate (src/surfaces.ts): every rate of the grid ' +

@@ -4,12 +4,25 @@
  * {@link catalog}; its learning rate on the 2-D surfaces comes from the search in `surfaces.ts`
  * (recorded in `surface-learning-rates.json`, searched at run time when missing).
  */
-import { adam, adamax, adamw, nadam, radam } from '@optimkit/adam';
-import { adadelta, adagrad, rmsprop } from '@optimkit/adaptive';
-import { adafactor, came } from '@optimkit/factored';
-import { lamb, lars } from '@optimkit/layerwise';
+import {
+  adabelief as adabeliefOptimkit,
+  adam,
+  adamax,
+  adamw,
+  adopt,
+  nadam,
+  radam,
+  yogi,
+} from '@optimkit/adam';
+import { adadelta, adagrad, rmsprop, rprop } from '@optimkit/adaptive';
+import { adafactor, came, sm3 } from '@optimkit/factored';
+import { lamb, lars, novograd } from '@optimkit/layerwise';
 import { lion } from '@optimkit/lion';
-import { sgd } from '@optimkit/sgd';
+import { adan, ademamix } from '@optimkit/multi-momentum';
+import { type MuonOptions, muon } from '@optimkit/muon';
+import { prodigy } from '@optimkit/prodigy';
+import { scheduleFreeAdamW, scheduleFreeSgd } from '@optimkit/schedule-free';
+import { asgd, sgd, signum } from '@optimkit/sgd';
 import * as tf from '@tensorflow/tfjs-core';
 import { adabelief } from './plugin/adabelief.js';
 
@@ -127,6 +140,20 @@ export const catalog: readonly CatalogEntry[] = [
   entry({ name: 'lion', label: 'Lion', family: 'Sign-based', make: lion, options: { learningRate: 2e-4, weightDecay: 0.1 }, groups: noDecay }),
   entry({ name: 'adafactor', label: 'Adafactor', family: 'Factored', make: adafactor, options: {}, surface: { relativeStep: false, scaleParameter: false } }),
   entry({ name: 'came', label: 'CAME', family: 'Factored', make: came, options: { learningRate: 5e-4 } }),
+  entry({ name: 'sm3', label: 'SM3', family: 'Factored', make: sm3, options: { learningRate: 0.1 } }),
+  entry({ name: 'asgd', label: 'ASGD', family: 'SGD', make: asgd, options: { learningRate: 0.05 } }),
+  entry({ name: 'signum', label: 'Signum', family: 'Sign-based', make: signum, options: { learningRate: 1e-3 } }),
+  entry({ name: 'rprop', label: 'Rprop', family: 'Adaptive', make: rprop, options: { learningRate: 1e-3 } }),
+  entry({ name: 'novograd', label: 'NovoGrad', family: 'Layer-wise', make: novograd, options: { learningRate: 1e-2 } }),
+  entry({ name: 'adabelief-optimkit', label: 'AdaBelief', family: 'Adam', make: adabeliefOptimkit, options: { learningRate: 1e-3 } }),
+  entry({ name: 'yogi', label: 'Yogi', family: 'Adam', make: yogi, options: { learningRate: 1e-3 } }),
+  entry({ name: 'adopt', label: 'ADOPT', family: 'Adam', make: adopt, options: { learningRate: 1e-3 } }),
+  entry({ name: 'adan', label: 'Adan', family: 'Multi-momentum', make: adan, options: { learningRate: 1e-3 } }),
+  entry({ name: 'ademamix', label: 'AdEMAMix', family: 'Multi-momentum', make: ademamix, options: { learningRate: 1e-3 } }),
+  entry({ name: 'muon', label: 'Muon (+ AdamW for vectors)', family: 'Muon', make: muon, options: { learningRate: 0.02 } as MuonOptions, groups: vectors({ useMuon: false, learningRate: 1e-3, weightDecay: 0 }), surface: { paramGroups: [{ match: () => true, useMuon: false }] } }),
+  entry({ name: 'schedule-free-adamw', label: 'Schedule-Free AdamW', family: 'Learning-rate-free', make: scheduleFreeAdamW, options: { learningRate: 2.5e-3 } }),
+  entry({ name: 'schedule-free-sgd', label: 'Schedule-Free SGD', family: 'Learning-rate-free', make: scheduleFreeSgd, options: { learningRate: 0.1 } }),
+  entry({ name: 'prodigy', label: 'Prodigy', family: 'Learning-rate-free', make: prodigy, options: {} }),
 ];
 
 /**
