@@ -14,6 +14,8 @@ const usage = `Usage: pnpm bench [-- options]   (or: pnpm --filter @optimkit/ben
   --sizes <numbers>     comma-separated parameter counts, e.g. 1e4,1e6 (default 1e4,1e6,4e6)
   --optimizers <names>  comma-separated, default all: ${benchOptimizers.map((o) => o.name).join(', ')}
   --no-mlp              skip the MNIST MLP step
+  --zero                the ZeRO mode: sharded data-parallel AdamW on 1, 2 and 4 worker threads
+                        (state bytes per rank, bytes per step, step time; with --quick, a small model)
   --out <dir>           where to write <name>.md and <name>.json (default apps/bench/results)
   --name <name>         results file name (default latest, or quick with --quick)
   --help`;
@@ -34,6 +36,7 @@ const { values } = parseArgs({
     sizes: { type: 'string' },
     optimizers: { type: 'string' },
     'no-mlp': { type: 'boolean', default: false },
+    zero: { type: 'boolean', default: false },
     out: { type: 'string' },
     name: { type: 'string' },
     help: { type: 'boolean', default: false },
@@ -44,6 +47,13 @@ const { values } = parseArgs({
 
 if (values.help) {
   console.log(usage);
+  process.exit(0);
+}
+
+if (values.zero) {
+  // Imported here: the ZeRO mode starts worker threads, the other modes none.
+  const { runZeroBench, ZERO_FULL, ZERO_QUICK } = await import('./zero.js');
+  console.log(await runZeroBench(values.quick ? ZERO_QUICK : ZERO_FULL, (line) => console.error(line)));
   process.exit(0);
 }
 

@@ -4,6 +4,9 @@ import { adafactor, came, sm3 } from '@optimkit/factored';
 import { lamb, lars, novograd } from '@optimkit/layerwise';
 import { lion } from '@optimkit/lion';
 import { adan, ademamix } from '@optimkit/multi-momentum';
+import { muon } from '@optimkit/muon';
+import { prodigy } from '@optimkit/prodigy';
+import { scheduleFreeAdamW, scheduleFreeSgd } from '@optimkit/schedule-free';
 import { asgd, sgd, signum } from '@optimkit/sgd';
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -79,6 +82,14 @@ export const benchOptimizers: readonly BenchOptimizer[] = [
   { name: 'sm3', label: 'sm3({ learningRate: 1e-3 })', create: () => sm3({ learningRate: 1e-3 }) },
   { name: 'adan', label: 'adan()', create: () => adan() },
   { name: 'ademamix', label: 'ademamix()', create: () => ademamix() },
+  {
+    name: 'muon',
+    label: 'muon({ paramGroups: [{ match: notMatrix, useMuon: false }] })',
+    create: () => muon({ paramGroups: [{ match: (v) => v.rank !== 2, useMuon: false }] }),
+  },
+  { name: 'schedule-free-adamw', label: 'scheduleFreeAdamW()', create: () => scheduleFreeAdamW() },
+  { name: 'schedule-free-sgd', label: 'scheduleFreeSgd()', create: () => scheduleFreeSgd() },
+  { name: 'prodigy', label: 'prodigy()', create: () => prodigy() },
 ];
 
 /** The catalog entries named in `names` (all when empty), in catalog order. */

@@ -9,6 +9,9 @@ import * as factoredFamily from '@optimkit/factored';
 import * as layerwiseFamily from '@optimkit/layerwise';
 import * as lionFamily from '@optimkit/lion';
 import * as multiMomentumFamily from '@optimkit/multi-momentum';
+import * as muonFamily from '@optimkit/muon';
+import * as prodigyFamily from '@optimkit/prodigy';
+import * as scheduleFreeFamily from '@optimkit/schedule-free';
 import * as sgdFamily from '@optimkit/sgd';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
@@ -31,6 +34,9 @@ describe('the case catalog', () => {
       layerwiseFamily,
       lionFamily,
       multiMomentumFamily,
+      muonFamily,
+      prodigyFamily,
+      scheduleFreeFamily,
       sgdFamily,
     ].flatMap((family) =>
       Object.entries(family)

@@ -50,6 +50,14 @@ import {
 } from '@optimkit/layerwise';
 import { type LionOptions, lion } from '@optimkit/lion';
 import { type AdanOptions, type AdEMAMixOptions, adan, ademamix } from '@optimkit/multi-momentum';
+import { type MuonOptions, muon } from '@optimkit/muon';
+import { type ProdigyOptions, prodigy } from '@optimkit/prodigy';
+import {
+  type ScheduleFreeAdamWOptions,
+  type ScheduleFreeSgdOptions,
+  scheduleFreeAdamW,
+  scheduleFreeSgd,
+} from '@optimkit/schedule-free';
 import { type ASGDOptions, asgd, type SGDOptions, type SignumOptions, sgd, signum } from '@optimkit/sgd';
 import type * as tf from '@tensorflow/tfjs-core';
 // The families' own option sets (test data their fused tests run too), by path: not part of the
@@ -74,7 +82,13 @@ import { adafactorCases, cameCases, sm3Cases } from '../../../packages/factored/
 import { lambCases, larsCases, novogradCases } from '../../../packages/layerwise/src/fused-cases.js';
 import { lionCases } from '../../../packages/lion/src/fused-cases.js';
 import { adanCases, ademamixCases } from '../../../packages/multi-momentum/src/fused-cases.js';
-import { asgdCases, sgdCases, sgdCases, signumCases } from '../../../packages/sgd/src/fused-cases.js';
+import { muonCases } from '../../../packages/muon/src/fused-cases.js';
+import { prodigyCases } from '../../../packages/prodigy/src/fused-cases.js';
+import {
+  scheduleFreeAdamWCases,
+  scheduleFreeSgdCases,
+} from '../../../packages/schedule-free/src/fused-cases.js';
+import { asgdCases, sgdCases, signumCases } from '../../../packages/sgd/src/fused-cases.js';
 
 /** What a case needs of an optimizer: a tf.Optimizer whose slots can be read. */
 export interface CaseOptimizer extends tf.Optimizer {
@@ -87,14 +101,25 @@ export interface OptimizerCases {
   name: string;
   create: (options: object) => CaseOptimizer;
   optionSets: object[];
+  /**
+   * The error it throws where `dataSync()` does not work (it reads values back synchronously every
+   * step, as Prodigy's d estimate does); absent for optimizers that read nothing back.
+   */
+  needsSyncReads?: RegExp;
 }
 
 function entry<O extends object>(
   name: string,
   create: (options: O) => CaseOptimizer,
   optionSets: O[],
+  needsSyncReads?: RegExp,
 ): OptimizerCases {
-  return { name, create: create as (options: object) => CaseOptimizer, optionSets };
+  return {
+    name,
+    create: create as (options: object) => CaseOptimizer,
+    optionSets,
+    ...(needsSyncReads ? { needsSyncReads } : {}),
+  };
 }
 
 /** Every optimizer of every family, by catalog name. */
@@ -123,6 +148,10 @@ export const OPTIMIZERS: readonly OptimizerCases[] = [
   entry<SM3Options>('sm3', sm3, sm3Cases),
   entry<AdanOptions>('adan', adan, adanCases),
   entry<AdEMAMixOptions>('ademamix', ademamix, ademamixCases),
+  entry<MuonOptions>('muon', muon, muonCases),
+  entry<ScheduleFreeAdamWOptions>('scheduleFreeAdamW', scheduleFreeAdamW, scheduleFreeAdamWCases),
+  entry<ScheduleFreeSgdOptions>('scheduleFreeSgd', scheduleFreeSgd, scheduleFreeSgdCases),
+  entry<ProdigyOptions>('prodigy', prodigy, prodigyCases, /synchronous reads do not work here/),
 ];
 
 /** The optimizer of this catalog name. */

@@ -1,22 +1,27 @@
 /**
- * The built page (`pnpm build`) in Debian's chromium, driven by playwright-core: trajectories,
- * MNIST training, save, reload, restore and continue, and bad state files. The steps share one
- * browser and run in order, as a user would; a failing step leaves a screenshot in test-results/.
+ * The page in Debian's chromium, driven by playwright-core, as users open it: the built page
+ * (`pnpm build`) under the real `vite preview` server (trajectories, MNIST training, save, reload,
+ * restore and continue, bad state files, a 420 px wide window, the WebGL and WebGPU backends), and
+ * the sources under the real Vite dev server. The steps share one browser and run in order, as a
+ * user would; a failing step leaves a screenshot in test-results/.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium, serveStatic } from '@optimkit/browser-harness';
+import { gunzipSync } from 'node:zlib';
+import { launchChromium, WEBGPU_ARGS } from '@optimkit/browser-harness';
 import { sgd } from '@optimkit/sgd';
 import * as tf from '@tensorflow/tfjs';
 import type { BrowserContext, Download, Page } from 'playwright-core';
+import { createServer, preview } from 'vite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MNIST_ASSET_NAME } from '../src/web/mnist-format.js';
 
 const APP = fileURLToPath(new URL('..', import.meta.url));
 const DIST = join(APP, 'dist');
 const RESULTS = join(APP, 'test-results');
-let server: Awaited<ReturnType<typeof serveStatic>>;
+let server: { url: string; close: () => Promise<void> };
 let context: BrowserContext;
 let closeBrowser: (() => Promise<void>) | undefined;
 let page: Page;
@@ -26,7 +31,7 @@ beforeAll(async () => {
   if (!existsSync(join(DIST, 'index.html'))) {
     throw new Error(`${DIST} has no built page: run \`pnpm --filter @optimkit/playground build\` first`);
   }
-  server = await serveStatic(DIST);
+  server = await startPreview();
   downloads = mkdtempSync(join(tmpdir(), 'optimkit-downloads-'));
   ({ context, close: closeBrowser } = await launchChromium({
     acceptDownloads: true,
@@ -53,11 +58,68 @@ afterAll(async () => {
 
 // ---------------------------------------------------------------------------------------------
 
-async function waitReady(): Promise<void> {
-  await page.waitForSelector('#status[data-ready="true"], #status[data-ready="error"]', { timeout: 60_000 });
-  expect(await page.getAttribute('#status', 'data-ready'), (await page.textContent('#status')) ?? '').toBe(
+/** `vite preview` on the built page, with this app's config, on a free port. */
+async function startPreview(): Promise<{ url: string; close: () => Promise<void> }> {
+  const previewServer = await preview({
+    root: APP,
+    logLevel: 'warn',
+    preview: { host: '127.0.0.1', port: 0, strictPort: false, open: false },
+  });
+  const url = previewServer.resolvedUrls?.local[0];
+  if (!url) throw new Error('vite preview did not say where it listens');
+  return { url, close: () => previewServer.close() };
+}
+
+/** The Vite dev server on the sources, with this app's config, on a free port. */
+async function startDev(): Promise<{ url: string; close: () => Promise<void> }> {
+  const devServer = await createServer({
+    root: APP,
+    logLevel: 'warn',
+    server: { host: '127.0.0.1', port: 0, strictPort: false, open: false, hmr: false },
+  });
+  await devServer.listen();
+  const url = devServer.resolvedUrls?.local[0];
+  if (!url) throw new Error('the vite dev server did not say where it listens');
+  return { url, close: () => devServer.close() };
+}
+
+/**
+ * The digits as a browser receives them from `url`: fetch undoes any transport encoding the server
+ * adds (vite preview compresses every response; a server that took a `.gz` name for a precompressed
+ * file would label the page's own gzip as transport encoding, and the browser would strip it), so
+ * the body must still be the page's gzip layer, and inflate to the OKMN asset.
+ */
+async function checkDigitsAsset(url: string): Promise<void> {
+  const response = await fetch(`${url}${MNIST_ASSET_NAME}`, { headers: { 'Accept-Encoding': 'gzip, br' } });
+  expect(response.status).toBe(200);
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  expect([bytes[0], bytes[1]]).toEqual([0x1f, 0x8b]);
+  expect(gunzipSync(bytes).subarray(0, 4).toString('latin1')).toBe('OKMN');
+}
+
+async function waitReady(on: Page = page, timeout = 60_000): Promise<void> {
+  await on.waitForSelector('#status[data-ready="true"], #status[data-ready="error"]', { timeout });
+  expect(await on.getAttribute('#status', 'data-ready'), (await on.textContent('#status')) ?? '').toBe(
     'true',
   );
+}
+
+/** Trains `n` steps on `on` from a fresh run and returns the recorded losses. */
+async function trainFresh(on: Page, n: number): Promise<number[]> {
+  await on.click('#mnist-new');
+  await on.waitForSelector('#mnist-progress[data-step="0"]');
+  await on.fill('#mnist-steps', String(n));
+  await on.click('#mnist-train');
+  await on.waitForSelector(`#mnist-progress[data-training="false"][data-step="${n}"]`, { timeout: 60_000 });
+  return JSON.parse((await on.getAttribute('#loss-canvas', 'data-losses')) ?? '[]');
+}
+
+/** Whether the page's browser has a WebGPU adapter. */
+function adapterIn(on: Page): Promise<boolean> {
+  return on.evaluate(async () => {
+    const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+    return gpu ? (await gpu.requestAdapter().catch(() => null)) != null : false;
+  });
 }
 
 async function step(): Promise<number> {
@@ -82,8 +144,9 @@ async function train(n: number): Promise<void> {
   });
 }
 
-async function message(): Promise<{ kind: string | null; text: string }> {
-  const element = page.locator('#mnist-message');
+/** The message next to the buttons of one group: `mnist-train-message`, `save-message`, `restore-message`… */
+async function message(id: string): Promise<{ kind: string | null; text: string }> {
+  const element = page.locator(`#${id}`);
   return { kind: await element.getAttribute('data-kind'), text: (await element.textContent()) ?? '' };
 }
 
@@ -116,15 +179,22 @@ describe('the playground page in chromium', () => {
   let modelFiles: string[] = [];
 
   it('loads with every optimizer of the catalog, the plugin and the tf.train baselines', async () => {
+    const errors: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    await checkDigitsAsset(server.url);
     await page.goto(server.url);
     await waitReady();
+    expect(errors).toEqual([]);
     const options = await page
       .locator('#mnist-optimizer option')
       .evaluateAll((els) => els.map((e) => (e as HTMLOptionElement).value));
     const rows = await page
       .locator('#traj-optimizers tbody tr')
       .evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.optimizer));
-    expect(options).toEqual(rows);
+    // The menu groups them by source (optimkit, plugin, tf.train); the table keeps the catalog's order.
+    expect([...options].sort()).toEqual([...rows].sort());
     expect(options).toEqual(
       expect.arrayContaining(['sgd', 'adamw', 'lion', 'came', 'adabelief', 'tf-sgd', 'tf-adam']),
     );
@@ -195,15 +265,17 @@ describe('the playground page in chromium', () => {
     trained = history;
 
     await page.click('#mnist-evaluate');
-    await expect.poll(async () => (await message()).text).toMatch(/^Test accuracy at step 20: [\d.]+%/);
-    const accuracy = Number((await message()).text.match(/([\d.]+)%/)![1]);
+    await expect
+      .poll(async () => (await message('mnist-train-message')).text)
+      .toMatch(/^Test accuracy at step 20: [\d.]+%/);
+    const accuracy = Number((await message('mnist-train-message')).text.match(/([\d.]+)%/)![1]);
     expect(accuracy).toBeGreaterThan(30); // chance is 10%
   });
 
   it('saves to IndexedDB and downloads the optimizer state and the model', async () => {
     await page.click('#save-idb');
-    await expect.poll(async () => (await message()).text).toContain('Saved step 20');
-    expect((await message()).kind).toBe('info');
+    await expect.poll(async () => (await message('save-message')).text).toContain('Saved step 20');
+    expect((await message('save-message')).kind).toBe('info');
 
     const [stateDownload] = await Promise.all([page.waitForEvent('download'), page.click('#download-state')]);
     stateFile = await saveDownload(stateDownload);
@@ -235,7 +307,9 @@ describe('the playground page in chromium', () => {
     expect(await step()).toBe(0);
     await expect.poll(() => page.textContent('#checkpoint-info')).toContain('AdaBelief (plugin) at step 20');
     await page.click('#restore-idb');
-    await expect.poll(async () => (await message()).text).toContain('Restored AdaBelief (plugin) at step 20');
+    await expect
+      .poll(async () => (await message('restore-message')).text)
+      .toContain('Restored AdaBelief (plugin) at step 20');
     expect(await step()).toBe(20);
     expect(await page.inputValue('#mnist-optimizer')).toBe('adabelief');
     expect(await page.inputValue('#mnist-learningRate')).toBe('0.002');
@@ -262,12 +336,18 @@ describe('the playground page in chromium', () => {
       mimeType: 'application/octet-stream',
       buffer: Buffer.from('GIF89a: not an optimizer state at all'),
     });
-    await expect.poll(async () => (await message()).text).toContain('StateFormatError');
-    const foreign = await message();
+    await expect.poll(async () => (await message('restore-message')).text).toContain('StateFormatError');
+    const foreign = await message('restore-message');
     expect(foreign.kind).toBe('error');
     expect(foreign.text).toContain('Not an optimkit optimizer state: the magic tag "OPTK" is missing');
     expect(foreign.text).toContain('the current run is unchanged');
-    expect(await page.isVisible('#mnist-message')).toBe(true);
+    expect(await page.isVisible('#restore-message')).toBe(true);
+    // Next to the restore controls that caused it, not at the bottom of the section.
+    const [messageBox, restoreBox] = await Promise.all([
+      page.locator('#restore-message').boundingBox(),
+      page.locator('#restore-idb').boundingBox(),
+    ]);
+    expect(messageBox!.y - (restoreBox!.y + restoreBox!.height)).toBeLessThan(60);
 
     // Training went on through the error, to the end of its 40 steps, without a restore.
     await page.waitForSelector(`#mnist-progress[data-training="false"][data-step="${before + 40}"]`, {
@@ -285,9 +365,9 @@ describe('the playground page in chromium', () => {
       mimeType: 'application/octet-stream',
       buffer: corrupt,
     });
-    await expect.poll(async () => (await message()).text).toContain('flipped.optk');
-    expect((await message()).kind).toBe('error');
-    expect((await message()).text).toContain(
+    await expect.poll(async () => (await message('restore-message')).text).toContain('flipped.optk');
+    expect((await message('restore-message')).kind).toBe('error');
+    expect((await message('restore-message')).text).toContain(
       'StateFormatError: flipped.optk: Optimizer state is corrupt or truncated',
     );
     expect(await step()).toBe(before + 40);
@@ -298,9 +378,9 @@ describe('the playground page in chromium', () => {
       mimeType: 'application/octet-stream',
       buffer: await otherModelsState(),
     });
-    await expect.poll(async () => (await message()).text).toContain('other-model.optk');
-    expect((await message()).kind).toBe('error');
-    expect((await message()).text).toContain(
+    await expect.poll(async () => (await message('restore-message')).text).toContain('other-model.optk');
+    expect((await message('restore-message')).kind).toBe('error');
+    expect((await message('restore-message')).text).toContain(
       "StateFormatError: other-model.optk: Optimizer state has no live variable 'other/w'",
     );
     expect(await step()).toBe(before + 40);
@@ -311,11 +391,14 @@ describe('the playground page in chromium', () => {
 
   it('restores from the downloaded files and continues exactly as the IndexedDB restore did', async () => {
     await page.setInputFiles('#restore-files', [stateFile, ...modelFiles]);
-    await expect.poll(async () => (await message()).text).toContain('and the model weights at step 20');
+    await expect
+      .poll(async () => (await message('restore-message')).text)
+      .toContain('and the model weights at step 20');
     expect(await step()).toBe(20);
-    expect(await losses()).toEqual({ losses: [], offset: 20 });
+    // The loss history came back with the state, from the model's JSON.
+    expect(await losses()).toEqual({ losses: trained, offset: 0 });
     await train(10);
-    expect((await losses()).losses).toEqual(resumed);
+    expect((await losses()).losses).toEqual([...trained, ...resumed]);
   });
 
   it('gives the same losses after save, reload and restore as an uninterrupted run', async () => {
@@ -339,4 +422,85 @@ describe('the playground page in chromium', () => {
     expect(await page.isDisabled('#download-model')).toBe(false);
     expect(await page.textContent('#save-note')).toContain('tf.train keeps no optimkit state');
   });
+
+  it('fits a 420 px wide window: nothing wider than the window, the canvases scaled down', async () => {
+    const narrow = await context.newPage();
+    try {
+      await narrow.setViewportSize({ width: 420, height: 900 });
+      await narrow.goto(server.url);
+      await waitReady(narrow);
+      expect(await narrow.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(420);
+      for (const id of ['traj-canvas', 'loss-canvas', 'traj-run', 'mnist-train', 'save-idb', 'restore-idb']) {
+        const box = await narrow.locator(`#${id}`).boundingBox();
+        expect(box, id).not.toBeNull();
+        expect(box!.x, id).toBeGreaterThanOrEqual(0);
+        expect(box!.x + box!.width, id).toBeLessThanOrEqual(420);
+      }
+    } finally {
+      await narrow.close();
+    }
+  });
+
+  it('switches to the WebGL backend from the menu and trains there', async () => {
+    await Promise.all([page.waitForNavigation(), page.selectOption('#backend', 'webgl')]);
+    await waitReady();
+    expect(await page.getAttribute('#backend', 'data-backend')).toBe('webgl');
+    expect(await page.textContent('#status')).toContain('webgl backend');
+    await page.selectOption('#mnist-optimizer', 'adamw');
+    const history = await trainFresh(page, 5);
+    expect(history).toHaveLength(5);
+    expect(history.every(Number.isFinite)).toBe(true);
+  });
+
+  it('offers WebGPU exactly when the browser has an adapter, and trains there when it has one', async () => {
+    expect(await page.isDisabled('#backend option[value="webgpu"]')).toBe(!(await adapterIn(page)));
+    const gpu = await launchChromium({ args: WEBGPU_ARGS });
+    try {
+      const gpuPage = gpu.context.pages()[0] ?? (await gpu.context.newPage());
+      await gpuPage.goto(`${server.url}?backend=webgpu`);
+      await waitReady(gpuPage);
+      const adapter = await adapterIn(gpuPage);
+      expect(await gpuPage.isDisabled('#backend option[value="webgpu"]')).toBe(!adapter);
+      if (adapter) {
+        expect(await gpuPage.getAttribute('#backend', 'data-backend')).toBe('webgpu');
+        const history = await trainFresh(gpuPage, 5);
+        expect(history).toHaveLength(5);
+        expect(history.every(Number.isFinite)).toBe(true);
+      } else {
+        expect(await gpuPage.textContent('#status')).toContain('no WebGPU adapter');
+      }
+    } finally {
+      await gpu.close();
+    }
+  });
+});
+
+describe('the page under the Vite dev server', () => {
+  it('serves the digits as they are, starts without errors, and runs trajectories and training', async () => {
+    const dev = await startDev();
+    const devPage = await context.newPage();
+    const errors: string[] = [];
+    devPage.on('pageerror', (error) => errors.push(String(error)));
+    devPage.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    try {
+      await checkDigitsAsset(dev.url);
+      await devPage.goto(`${dev.url}?backend=cpu`);
+      await waitReady(devPage, 150_000);
+      await devPage.selectOption('#surface', 'bowl');
+      await devPage.click('#traj-none');
+      await devPage.check('#traj-use-adam');
+      await devPage.fill('#traj-steps', '50');
+      await devPage.click('#traj-run');
+      await devPage.waitForSelector('#trajectories[data-state="done"], #trajectories[data-state="error"]');
+      expect(await devPage.getAttribute('#trajectories', 'data-state')).toBe('done');
+      const history = await trainFresh(devPage, 3);
+      expect(history.every(Number.isFinite)).toBe(true);
+      expect(errors).toEqual([]);
+    } finally {
+      await devPage.close();
+      await dev.close();
+    }
+  }, 240_000);
 });

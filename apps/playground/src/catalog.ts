@@ -1,9 +1,28 @@
-import { adam, adamax, adamw, nadam, radam } from '@optimkit/adam';
-import { adadelta, adagrad, rmsprop } from '@optimkit/adaptive';
-import { adafactor, came } from '@optimkit/factored';
-import { lamb, lars } from '@optimkit/layerwise';
+/**
+ * The optimizers the playground compares, as data: one `entry(…)` line per optimizer. Adding an
+ * optimizer to every comparison (CLI, report, plots, web page) is adding one line to
+ * {@link catalog}; its learning rate on the 2-D surfaces comes from the search in `surfaces.ts`
+ * (recorded in `surface-learning-rates.json`, searched at run time when missing).
+ */
+import {
+  adabelief as adabeliefOptimkit,
+  adam,
+  adamax,
+  adamw,
+  adopt,
+  nadam,
+  radam,
+  yogi,
+} from '@optimkit/adam';
+import { adadelta, adagrad, rmsprop, rprop } from '@optimkit/adaptive';
+import { adafactor, came, sm3 } from '@optimkit/factored';
+import { lamb, lars, novograd } from '@optimkit/layerwise';
 import { lion } from '@optimkit/lion';
-import { sgd } from '@optimkit/sgd';
+import { adan, ademamix } from '@optimkit/multi-momentum';
+import { type MuonOptions, muon } from '@optimkit/muon';
+import { prodigy } from '@optimkit/prodigy';
+import { scheduleFreeAdamW, scheduleFreeSgd } from '@optimkit/schedule-free';
+import { asgd, sgd, signum } from '@optimkit/sgd';
 import * as tf from '@tensorflow/tfjs-core';
 import { adabelief } from './plugin/adabelief.js';
 
@@ -15,181 +34,150 @@ export type Overrides = Partial<
   Record<'learningRate' | 'momentum' | 'beta1' | 'beta2' | 'weightDecay', number>
 >;
 
-/** One optimizer of the comparisons, with hyperparameters chosen per task. */
+/** One optimizer of the comparisons. */
 export interface CatalogEntry {
   name: string;
   label: string;
+  /** The panel of the small-multiple plots it is drawn in. */
+  family: string;
   source: Source;
-  /** For the 784-200-10 MNIST MLP, batch 64; `overrides` replace top-level options (param groups stay). */
+  /** Its hyperparameters for the MNIST MLP, in words (the report's tables). */
+  hyperparameters: string;
+  /** The optimizer for the 784-200-10 MNIST MLP, batch 64; `overrides` replace top-level options. */
   mnist: (overrides?: Overrides) => tf.Optimizer;
-  /** For the 2-D surfaces, given a learning-rate scale for the surface (1 = nominal). */
-  surface: (scale: number, overrides?: Overrides) => tf.Optimizer;
+  /**
+   * The optimizer for the 2-D surfaces at `learningRate`: the MNIST options without param groups
+   * and without weight decay (decay would change the function being minimised).
+   */
+  surface: (learningRate: number, overrides?: Overrides) => tf.Optimizer;
 }
 
-/** Biases and other vectors: no weight decay and no trust ratio, as usual. */
-const isVector = (v: tf.Variable) => v.rank <= 1;
+type Options = Record<string, unknown>;
 
+/** Biases and other vectors: no weight decay (and no trust ratio for LARS/LAMB), as usual. */
+const vectors = (overrides: Options) => ({
+  description: `rank ≤ 1: ${describeOptions(overrides)}`,
+  groups: [{ match: (v: tf.Variable) => v.rank <= 1, ...overrides }],
+});
+
+function formatValue(value: unknown): string {
+  if (typeof value !== 'number') return String(value);
+  if (value !== 0 && (Math.abs(value) < 1e-2 || Math.abs(value) >= 1e4)) {
+    return value.toExponential().replace(/\.?0*e\+?/, 'e');
+  }
+  return String(value);
+}
+
+export function describeOptions(options: Options): string {
+  const parts = Object.entries(options).map(([key, value]) => `${key} ${formatValue(value)}`);
+  return parts.length > 0 ? parts.join(', ') : 'defaults';
+}
+
+/**
+ * A catalog entry from a factory and its MNIST options. `groups` adds param groups for MNIST;
+ * `surface` replaces options on the 2-D surfaces.
+ */
+function entry<O extends object>(spec: {
+  name: string;
+  label: string;
+  family: string;
+  source?: Source;
+  make: (options: O) => tf.Optimizer;
+  options: O;
+  groups?: ReturnType<typeof vectors>;
+  surface?: Partial<O>;
+}): CatalogEntry {
+  const { make, options, groups } = spec;
+  const build = (o: Options) => make(o as O);
+  const base = options as Options;
+  return {
+    name: spec.name,
+    label: spec.label,
+    family: spec.family,
+    source: spec.source ?? 'optimkit',
+    hyperparameters: [describeOptions(base), groups?.description].filter(Boolean).join('; '),
+    mnist: (overrides = {}) =>
+      build({ ...base, ...(groups ? { paramGroups: groups.groups } : {}), ...overrides }),
+    surface: (learningRate, overrides = {}) =>
+      build({
+        ...base,
+        ...('weightDecay' in base ? { weightDecay: 0 } : {}),
+        ...(spec.surface as Options | undefined),
+        learningRate,
+        ...overrides,
+      }),
+  };
+}
+
+// tf.train's factories take positional arguments; these take the same options objects as optimkit's.
+const tfSgd = (o: { learningRate: number }) => tf.train.sgd(o.learningRate);
+const tfMomentum = (o: { learningRate: number; momentum: number; nesterov?: boolean }) =>
+  tf.train.momentum(o.learningRate, o.momentum, o.nesterov ?? false);
+const tfAdam = (o: { learningRate: number; beta1?: number; beta2?: number; epsilon?: number }) =>
+  tf.train.adam(o.learningRate, o.beta1, o.beta2, o.epsilon);
+
+const noDecay = vectors({ weightDecay: 0 });
+
+/** Every optimizer of the main comparison, in the order of the tables' families. */
+// biome-ignore format: one line per optimizer, so that adding one is a one-line change
 export const catalog: readonly CatalogEntry[] = [
-  {
-    name: 'sgd',
-    label: 'SGD + Nesterov',
-    source: 'optimkit',
-    mnist: (o) => sgd({ learningRate: 0.05, momentum: 0.9, nesterov: true, ...o }),
-    surface: (s, o) => sgd({ learningRate: 2e-3 * s, momentum: 0.9, nesterov: true, ...o }),
-  },
-  {
-    name: 'adagrad',
-    label: 'AdaGrad',
-    source: 'optimkit',
-    mnist: (o) => adagrad({ learningRate: 0.03, ...o }),
-    surface: (s, o) => adagrad({ learningRate: 0.5 * s, ...o }),
-  },
-  {
-    name: 'rmsprop',
-    label: 'RMSProp',
-    source: 'optimkit',
-    mnist: (o) => rmsprop({ learningRate: 1e-3, ...o }),
-    surface: (s, o) => rmsprop({ learningRate: 1e-2 * s, ...o }),
-  },
-  {
-    name: 'adadelta',
-    label: 'AdaDelta',
-    source: 'optimkit',
-    mnist: (o) => adadelta({ learningRate: 1, ...o }),
-    surface: (s, o) => adadelta({ learningRate: 10 * s, ...o }),
-  },
-  {
-    name: 'adam',
-    label: 'Adam',
-    source: 'optimkit',
-    mnist: (o) => adam({ learningRate: 1e-3, ...o }),
-    surface: (s, o) => adam({ learningRate: 0.05 * s, ...o }),
-  },
-  {
-    name: 'amsgrad',
-    label: 'AMSGrad',
-    source: 'optimkit',
-    mnist: (o) => adam({ learningRate: 1e-3, amsgrad: true, ...o }),
-    surface: (s, o) => adam({ learningRate: 0.05 * s, amsgrad: true, ...o }),
-  },
-  {
-    name: 'adamw',
-    label: 'AdamW',
-    source: 'optimkit',
-    mnist: (o) =>
-      adamw({
-        learningRate: 1e-3,
-        weightDecay: 1e-2,
-        paramGroups: [{ match: isVector, weightDecay: 0 }],
-        ...o,
-      }),
-    surface: (s, o) => adamw({ learningRate: 0.05 * s, weightDecay: 0, ...o }),
-  },
-  {
-    name: 'adamax',
-    label: 'Adamax',
-    source: 'optimkit',
-    mnist: (o) => adamax({ learningRate: 2e-3, ...o }),
-    surface: (s, o) => adamax({ learningRate: 0.05 * s, ...o }),
-  },
-  {
-    name: 'nadam',
-    label: 'NAdam',
-    source: 'optimkit',
-    mnist: (o) => nadam({ learningRate: 2e-3, ...o }),
-    surface: (s, o) => nadam({ learningRate: 0.05 * s, ...o }),
-  },
-  {
-    name: 'radam',
-    label: 'RAdam',
-    source: 'optimkit',
-    mnist: (o) => radam({ learningRate: 1e-3, ...o }),
-    surface: (s, o) => radam({ learningRate: 0.05 * s, ...o }),
-  },
-  {
-    name: 'lars',
-    label: 'LARS',
-    source: 'optimkit',
-    mnist: (o) =>
-      lars({
-        learningRate: 5,
-        momentum: 0.9,
-        weightDecay: 1e-4,
-        paramGroups: [{ match: isVector, weightDecay: 0, trustRatio: false, learningRate: 0.05 }],
-        ...o,
-      }),
-    surface: (s, o) => lars({ learningRate: 20 * s, momentum: 0.9, ...o }),
-  },
-  {
-    name: 'lamb',
-    label: 'LAMB',
-    source: 'optimkit',
-    mnist: (o) =>
-      lamb({
-        learningRate: 5e-3,
-        weightDecay: 1e-2,
-        paramGroups: [{ match: isVector, weightDecay: 0, trustRatio: false }],
-        ...o,
-      }),
-    surface: (s, o) => lamb({ learningRate: 0.02 * s, ...o }),
-  },
-  {
-    name: 'lion',
-    label: 'Lion',
-    source: 'optimkit',
-    mnist: (o) =>
-      lion({
-        learningRate: 2e-4,
-        weightDecay: 0.1,
-        paramGroups: [{ match: isVector, weightDecay: 0 }],
-        ...o,
-      }),
-    surface: (s, o) => lion({ learningRate: 0.01 * s, ...o }),
-  },
-  {
-    name: 'adafactor',
-    label: 'Adafactor',
-    source: 'optimkit',
-    mnist: (o) => adafactor({ ...o }),
-    surface: (s, o) =>
-      adafactor({ learningRate: 0.05 * s, relativeStep: false, scaleParameter: false, ...o }),
-  },
-  {
-    name: 'came',
-    label: 'CAME',
-    source: 'optimkit',
-    mnist: (o) => came({ learningRate: 5e-4, ...o }),
-    surface: (s, o) => came({ learningRate: 0.05 * s, ...o }),
-  },
-  {
-    name: 'adabelief',
-    label: 'AdaBelief (plugin)',
-    source: 'plugin',
-    mnist: (o) => adabelief({ learningRate: 1e-3, ...o }),
-    surface: (s, o) => adabelief({ learningRate: 0.05 * s, ...o }),
-  },
-  {
-    name: 'tf-sgd',
-    label: 'tf.train.sgd',
-    source: 'tf.train',
-    mnist: (o) => tf.train.sgd(o?.learningRate ?? 0.1),
-    surface: (s, o) => tf.train.sgd(o?.learningRate ?? 2e-3 * s),
-  },
-  {
-    name: 'tf-momentum',
-    label: 'tf.train.momentum',
-    source: 'tf.train',
-    mnist: (o) => tf.train.momentum(o?.learningRate ?? 0.05, o?.momentum ?? 0.9, true),
-    surface: (s, o) => tf.train.momentum(o?.learningRate ?? 2e-3 * s, o?.momentum ?? 0.9, true),
-  },
-  {
-    name: 'tf-adam',
-    label: 'tf.train.adam',
-    source: 'tf.train',
-    mnist: (o) => tf.train.adam(o?.learningRate ?? 1e-3, o?.beta1, o?.beta2),
-    surface: (s, o) => tf.train.adam(o?.learningRate ?? 0.05 * s, o?.beta1, o?.beta2),
-  },
+  entry({ name: 'sgd', label: 'SGD + Nesterov', family: 'SGD', make: sgd, options: { learningRate: 0.05, momentum: 0.9, nesterov: true } }),
+  entry({ name: 'tf-sgd', label: 'tf.train.sgd', family: 'SGD', source: 'tf.train', make: tfSgd, options: { learningRate: 0.1 } }),
+  entry({ name: 'tf-momentum', label: 'tf.train.momentum', family: 'SGD', source: 'tf.train', make: tfMomentum, options: { learningRate: 0.05, momentum: 0.9, nesterov: true } }),
+  entry({ name: 'adagrad', label: 'AdaGrad', family: 'Adaptive', make: adagrad, options: { learningRate: 0.03 } }),
+  entry({ name: 'rmsprop', label: 'RMSProp', family: 'Adaptive', make: rmsprop, options: { learningRate: 1e-3 } }),
+  entry({ name: 'adadelta', label: 'AdaDelta', family: 'Adaptive', make: adadelta, options: { learningRate: 1 } }),
+  entry({ name: 'adam', label: 'Adam', family: 'Adam', make: adam, options: { learningRate: 1e-3 } }),
+  entry({ name: 'amsgrad', label: 'AMSGrad', family: 'Adam', make: adam, options: { learningRate: 1e-3, amsgrad: true } }),
+  entry({ name: 'adamw', label: 'AdamW', family: 'Adam', make: adamw, options: { learningRate: 1e-3, weightDecay: 1e-2 }, groups: noDecay }),
+  entry({ name: 'adamax', label: 'Adamax', family: 'Adam', make: adamax, options: { learningRate: 2e-3 } }),
+  entry({ name: 'nadam', label: 'NAdam', family: 'Adam', make: nadam, options: { learningRate: 2e-3 } }),
+  entry({ name: 'radam', label: 'RAdam', family: 'Adam', make: radam, options: { learningRate: 1e-3 } }),
+  entry({ name: 'tf-adam', label: 'tf.train.adam', family: 'Adam', source: 'tf.train', make: tfAdam, options: { learningRate: 1e-3 } }),
+  entry({ name: 'adabelief', label: 'AdaBelief (plugin)', family: 'Adam', source: 'plugin', make: adabelief, options: { learningRate: 1e-3 } }),
+  entry({ name: 'lars', label: 'LARS', family: 'Layer-wise', make: lars, options: { learningRate: 5, momentum: 0.9, weightDecay: 1e-4 }, groups: vectors({ weightDecay: 0, trustRatio: false, learningRate: 0.05 }) }),
+  entry({ name: 'lamb', label: 'LAMB', family: 'Layer-wise', make: lamb, options: { learningRate: 5e-3, weightDecay: 1e-2 }, groups: vectors({ weightDecay: 0, trustRatio: false }) }),
+  entry({ name: 'lion', label: 'Lion', family: 'Sign-based', make: lion, options: { learningRate: 2e-4, weightDecay: 0.1 }, groups: noDecay }),
+  entry({ name: 'adafactor', label: 'Adafactor', family: 'Factored', make: adafactor, options: {}, surface: { relativeStep: false, scaleParameter: false } }),
+  entry({ name: 'came', label: 'CAME', family: 'Factored', make: came, options: { learningRate: 5e-4 } }),
+  entry({ name: 'sm3', label: 'SM3', family: 'Factored', make: sm3, options: { learningRate: 0.1 } }),
+  entry({ name: 'asgd', label: 'ASGD', family: 'SGD', make: asgd, options: { learningRate: 0.05 } }),
+  entry({ name: 'signum', label: 'Signum', family: 'Sign-based', make: signum, options: { learningRate: 1e-3 } }),
+  entry({ name: 'rprop', label: 'Rprop', family: 'Adaptive', make: rprop, options: { learningRate: 1e-3 } }),
+  entry({ name: 'novograd', label: 'NovoGrad', family: 'Layer-wise', make: novograd, options: { learningRate: 1e-2 } }),
+  entry({ name: 'adabelief-optimkit', label: 'AdaBelief', family: 'Adam', make: adabeliefOptimkit, options: { learningRate: 1e-3 } }),
+  entry({ name: 'yogi', label: 'Yogi', family: 'Adam', make: yogi, options: { learningRate: 1e-3 } }),
+  entry({ name: 'adopt', label: 'ADOPT', family: 'Adam', make: adopt, options: { learningRate: 1e-3 } }),
+  entry({ name: 'adan', label: 'Adan', family: 'Multi-momentum', make: adan, options: { learningRate: 1e-3 } }),
+  entry({ name: 'ademamix', label: 'AdEMAMix', family: 'Multi-momentum', make: ademamix, options: { learningRate: 1e-3 } }),
+  entry({ name: 'muon', label: 'Muon (+ AdamW for vectors)', family: 'Muon', make: muon, options: { learningRate: 0.02 } as MuonOptions, groups: vectors({ useMuon: false, learningRate: 1e-3, weightDecay: 0 }), surface: { paramGroups: [{ match: () => true, useMuon: false }] } }),
+  entry({ name: 'schedule-free-adamw', label: 'Schedule-Free AdamW', family: 'Learning-rate-free', make: scheduleFreeAdamW, options: { learningRate: 2.5e-3 } }),
+  entry({ name: 'schedule-free-sgd', label: 'Schedule-Free SGD', family: 'Learning-rate-free', make: scheduleFreeSgd, options: { learningRate: 0.1 } }),
+  entry({ name: 'prodigy', label: 'Prodigy', family: 'Learning-rate-free', make: prodigy, options: {} }),
 ];
+
+/**
+ * The classic experiment: the seven optimizers of the textbook MNIST comparison, each at its
+ * customary default, which is Keras 2's (the values of the papers or lecture that introduced them:
+ * Hinton's RMSProp lecture, lr 1e-3 and decay 0.9; Zeiler's AdaDelta, lr 1 and ρ 0.95; Kingma and
+ * Ba's Adam, lr 1e-3, β 0.9/0.999); SGD, momentum and Nesterov share plain SGD's learning rate 1e-2
+ * so that momentum is the only change. Every ε is optimkit's (PyTorch's) default.
+ */
+// biome-ignore format: one line per optimizer
+export const classicExperiment: readonly CatalogEntry[] = [
+  entry({ name: 'classic-sgd', label: 'SGD', family: 'SGD', make: sgd, options: { learningRate: 1e-2 } }),
+  entry({ name: 'classic-momentum', label: 'SGD + momentum', family: 'SGD', make: sgd, options: { learningRate: 1e-2, momentum: 0.9 } }),
+  entry({ name: 'classic-nesterov', label: 'Nesterov', family: 'SGD', make: sgd, options: { learningRate: 1e-2, momentum: 0.9, nesterov: true } }),
+  entry({ name: 'classic-adagrad', label: 'AdaGrad', family: 'Adaptive', make: adagrad, options: { learningRate: 1e-2 } }),
+  entry({ name: 'classic-rmsprop', label: 'RMSProp', family: 'Adaptive', make: rmsprop, options: { learningRate: 1e-3, alpha: 0.9 } }),
+  entry({ name: 'classic-adadelta', label: 'AdaDelta', family: 'Adaptive', make: adadelta, options: { learningRate: 1, rho: 0.95 } }),
+  entry({ name: 'classic-adam', label: 'Adam', family: 'Adam', make: adam, options: { learningRate: 1e-3, beta1: 0.9, beta2: 0.999 } }),
+];
+
+/** The families in the order of their first entry. */
+export function familiesOf(entries: readonly { family: string }[]): string[] {
+  return [...new Set(entries.map((e) => e.family))];
+}
 
 /** The catalog entries for `names` (all when empty); throws a one-line error naming the valid choices. */
 export function selectOptimizers(names: readonly string[]): CatalogEntry[] {

@@ -1,6 +1,11 @@
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, Option, program } from 'commander';
 import { UsageError } from './catalog.js';
-import { runComparisons } from './run.js';
+import { quietTfjsBanner } from './quiet.js';
+import { DEFAULTS, QUICK, runComparisons } from './run.js';
+
+quietTfjsBanner();
 
 function positiveInteger(value: string): number {
   const n = Number(value);
@@ -8,40 +13,83 @@ function positiveInteger(value: string): number {
   return n;
 }
 
+const DEFAULT_OUT = fileURLToPath(new URL('../report', import.meta.url));
+
 program
   .name('optimkit-playground')
   .description(
-    'Classic optimizer comparisons with every optimkit optimizer: an MLP on MNIST and 2-D trajectories.',
+    'Classic optimizer comparisons with every optimkit optimizer: the classic MNIST experiment, every ' +
+      'optimizer on the same MLP, and 2-D trajectories. Writes a markdown report with SVG plots.',
   )
-  .option('--quick', 'CI-sized run: a subset of MNIST, one epoch, short trajectories', false)
-  .option('--optimizers <names>', 'comma-separated optimizer names (default: all)', (v) =>
-    v
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
+  .option(
+    '--quick',
+    `CI-sized run: ${QUICK.limit} digits, ${QUICK.seeds} seeds, 1 epoch, short trajectories (its rankings mean nothing)`,
+    false,
   )
-  .option('--epochs <n>', 'MNIST epochs (default 3, or 1 with --quick)', positiveInteger)
-  .addOption(new Option('--backend <name>', 'tfjs backend').choices(['cpu', 'wasm']).default('wasm'))
-  .option('--out <dir>', 'report directory', 'report')
-  .option('--no-mnist', 'skip the MNIST comparison')
+  .option(
+    '--optimizers <names>',
+    'comma-separated optimizer names for the comparison and the surfaces (default: all)',
+    (v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+  )
+  .option(
+    '--epochs <n>',
+    `epochs of the every-optimizer comparison (default ${DEFAULTS.epochs})`,
+    positiveInteger,
+  )
+  .option(
+    '--seeds <n>',
+    `seeds per optimizer: every figure is a mean ± standard deviation over them (default ${DEFAULTS.seeds}, or ${QUICK.seeds} with --quick)`,
+    positiveInteger,
+  )
+  .addOption(
+    new Option('--backend <name>', 'tfjs backend for the MNIST runs')
+      .choices(['cpu', 'wasm'])
+      .default('wasm'),
+  )
+  .option(
+    '--out <dir>',
+    'report directory, relative to where you run the command; a previous report there is replaced',
+    DEFAULT_OUT,
+  )
+  .option('--classic', `only the classic experiment (${DEFAULTS.classicEpochs} epochs, 7 optimizers)`)
+  .option('--no-classic', 'skip the classic experiment')
+  .option('--no-mnist', 'skip the every-optimizer MNIST comparison')
   .option('--no-surfaces', 'skip the 2-D trajectories')
   .showHelpAfterError(false)
   .configureOutput({ outputError: (message, write) => write(`${message.trim().split('\n')[0]}\n`) })
   .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
 
-program.parse();
+// `pnpm --filter @optimkit/playground start -- --help` passes the literal `--` through.
+program.parse(process.argv.filter((arg, i) => i < 2 || arg !== '--'));
 const options = program.opts<{
   quick: boolean;
   optimizers?: string[];
   epochs?: number;
+  seeds?: number;
   backend: 'cpu' | 'wasm';
   out: string;
+  classic?: boolean;
   mnist: boolean;
   surfaces: boolean;
 }>();
+const classicOnly = options.classic === true;
 
 try {
-  await runComparisons(options);
+  // pnpm runs scripts in the package's folder and keeps the user's in INIT_CWD.
+  const out = resolve(process.env.INIT_CWD ?? process.cwd(), options.out);
+  const { written } = await runComparisons({
+    ...options,
+    out,
+    classic: options.classic !== false,
+    mnist: options.mnist && !classicOnly,
+    surfaces: options.surfaces && !classicOnly,
+  });
+  console.log(`report: ${written.find((f) => f.endsWith('README.md'))}`);
+  for (const file of written) console.log(`  ${file}`);
 } catch (error) {
   if (error instanceof UsageError) {
     console.error(`error: ${error.message}`);

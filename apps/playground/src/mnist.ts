@@ -10,7 +10,8 @@ export interface MnistData {
 
 export const IMAGE_SIZE = 784;
 
-function mulberry32(seed: number): () => number {
+/** A small seeded generator of uniform numbers in [0, 1) (mulberry32). */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

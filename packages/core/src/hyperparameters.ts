@@ -57,6 +57,8 @@ export function checkHyperparameters(
     if (typeof def === 'boolean') {
       if (typeof value !== 'boolean')
         throw new TypeError(`Option '${key}' of ${className} must be a boolean`);
+    } else if (typeof def === 'string') {
+      if (typeof value !== 'string') throw new TypeError(`Option '${key}' of ${className} must be a string`);
     } else if (
       !(typeof value === 'number' || typeof value === 'function' || (value === null && def === null))
     ) {

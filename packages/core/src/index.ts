@@ -18,9 +18,17 @@ export type { Layout, Mask, Operand, RuleOps, RuleResult, Value } from './rule/g
 export { RuleError } from './rule/graph.js';
 export type { Rule, RuleContext, RuleScalars, RuleVariant } from './rule/rule.js';
 export {
+  defineRuleKernel,
+  type RuleKernel,
+  type RuleKernelContext,
+  type RuleKernelInputs,
+} from './rule/rule-kernel.js';
+export {
   type DecodedState,
   decodeState,
   encodeState,
+  PayloadWriter,
+  readTensorEntry,
   STATE_FORMAT_VERSION,
   StateFormatError,
   type StateHeader,

@@ -396,7 +396,16 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
 
   private createState(variable: tf.Variable, hyperparameters: Resolved<D>[]): VariableState {
     const group = this.groupOf(variable);
-    const slots = createSlots(this.slotSpec(variable.shape, hyperparameters[group + 1]!), variable.shape);
+    let spec: SlotSpec;
+    try {
+      spec = this.slotSpec(variable.shape, hyperparameters[group + 1]!);
+    } catch (error) {
+      // A definition that refuses a variable (Muon: 2-D only) does not know its name: say it here.
+      if (error instanceof Error)
+        error.message += ` (variable '${variable.name}', shape ${shapeString(variable.shape)})`;
+      throw error;
+    }
+    const slots = createSlots(spec, variable.shape);
     const state = { name: variable.name, variable, shape: [...variable.shape], group, step: 0, slots };
     this.states.set(variable.name, state);
     return state;

@@ -16,8 +16,11 @@ export type Schedule = (step: number) => number;
 /** A numeric hyperparameter: a constant or a {@link Schedule}. */
 export type Hyperparameter = number | Schedule;
 
-/** The value type of a default: a number, a boolean flag, or `null` for an optional number. */
-export type DefaultValue = number | boolean | null;
+/**
+ * The value type of a default: a number, a boolean flag, `null` for an optional number, or a string
+ * for a choice among names (its definition's `validate` checks which).
+ */
+export type DefaultValue = number | boolean | null | string;
 
 /** The defaults of an optimizer: every hyperparameter it has, by name. */
 export type Defaults = Record<string, DefaultValue>;
@@ -25,9 +28,11 @@ export type Defaults = Record<string, DefaultValue>;
 /** What a user may pass for a hyperparameter whose default is `V`. */
 export type OptionValue<V> = [V] extends [boolean]
   ? boolean
-  : [V] extends [number]
-    ? Hyperparameter
-    : Hyperparameter | null;
+  : [V] extends [string]
+    ? V
+    : [V] extends [number]
+      ? Hyperparameter
+      : Hyperparameter | null;
 
 /** Hyperparameters with every schedule evaluated for the current step. */
 export type Resolved<D extends Defaults> = { readonly [K in keyof D]: D[K] };

@@ -1,9 +1,4 @@
-import {
-  describeOptimizerConformance,
-  expectClose,
-  float32Values,
-  seededRandom,
-} from '@optimkit/testing';
+import { describeOptimizerConformance, expectClose, float32Values, seededRandom } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { Signum, type SignumOptions, signum } from './index.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
 import { describe, expect, inject, it } from 'vitest';
-import { checksDir, EXPECTED_PUBLISHED, listFiles, run, TFJS_FREE, userEnv } from './workspace.js';
+import { checksDir, EXPECTED_PUBLISHED, listFiles, NATIVE, run, TFJS_FREE, userEnv } from './workspace.js';
 
 type Manifest = Record<string, unknown> & {
   name: string;
@@ -86,7 +86,9 @@ describe.each(packed)('$name, as packed', (pkg) => {
   it('depends on @optimkit/core at most, with tfjs-core as a peer never bundled (or no tfjs at all)', async () => {
     const manifest = await readManifest();
     const dependencies = Object.keys(manifest.dependencies ?? {});
-    expect(dependencies.filter((d) => d !== '@optimkit/core')).toEqual([]);
+    const native = NATIVE.get(pkg.name);
+    expect(dependencies.filter((d) => d !== '@optimkit/core' && d !== native?.build)).toEqual([]);
+    if (native) expect(Object.keys(manifest.peerDependencies ?? {})).toContain(native.peer);
     const distJs = await Promise.all(
       (await listFiles(pkg.extracted))
         .filter((f) => f.startsWith('dist/') && f.endsWith('.js'))
@@ -110,7 +112,7 @@ describe.each(packed)('$name, as packed', (pkg) => {
       // (tfjs-core's kernel registry would come with it).
       if (pkg.name === '@optimkit/core') expect(imported.has('@tensorflow/tfjs-core')).toBe(true);
       expect(distJs.filter((code) => code.includes('kernelRegistry'))).toEqual([]);
-      if (pkg.name !== '@optimkit/core') {
+      if (pkg.name !== '@optimkit/core' && !native) {
         expect(manifest.dependencies?.['@optimkit/core']).toBe(
           `^${packed.find((p) => p.name === '@optimkit/core')?.version}`,
         );
@@ -122,6 +124,7 @@ describe.each(packed)('$name, as packed', (pkg) => {
       '@tensorflow/tfjs-core',
       '@optimkit/core',
       ...(pkg.name === '@optimkit/testing' ? ['vitest'] : []),
+      ...(native ? [native.peer] : []),
     ]);
     expect(bare.filter((s) => !allowed.has(s))).toEqual([]);
   });

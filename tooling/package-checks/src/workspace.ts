@@ -19,9 +19,22 @@ export const EXPECTED_PUBLISHED = [
   '@optimkit/lion',
   '@optimkit/factored',
   '@optimkit/multi-momentum',
+  '@optimkit/muon',
+  '@optimkit/schedule-free',
+  '@optimkit/prodigy',
   '@optimkit/schedules',
   '@optimkit/testing',
+  '@optimkit/zero',
+  '@optimkit/zero-mpi',
 ];
+
+/**
+ * Packages with a native addon built when they are installed: the build tool is their one
+ * dependency besides optimkit's, and they build on another optimkit package, a peer.
+ */
+export const NATIVE: ReadonlyMap<string, { build: string; peer: string }> = new Map([
+  ['@optimkit/zero-mpi', { build: 'node-gyp', peer: '@optimkit/zero' }],
+]);
 
 /** Packages with no TensorFlow.js at all (neither dependency nor import). */
 export const TFJS_FREE = new Set(['@optimkit/schedules']);

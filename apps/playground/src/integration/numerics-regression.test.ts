@@ -7,13 +7,26 @@
  * and say why in the commit.
  */
 import { createHash } from 'node:crypto';
-import { adam, adamax, adamw, nadam, radam } from '@optimkit/adam';
-import { adadelta, adagrad, rmsprop } from '@optimkit/adaptive';
+import {
+  adabelief as adabeliefOptimkit,
+  adam,
+  adamax,
+  adamw,
+  adopt,
+  nadam,
+  radam,
+  yogi,
+} from '@optimkit/adam';
+import { adadelta, adagrad, rmsprop, rprop } from '@optimkit/adaptive';
 import { type OptimkitOptimizer, setFusedKernels } from '@optimkit/core';
-import { adafactor, came } from '@optimkit/factored';
-import { lamb, lars } from '@optimkit/layerwise';
+import { adafactor, came, sm3 } from '@optimkit/factored';
+import { lamb, lars, novograd } from '@optimkit/layerwise';
 import { lion } from '@optimkit/lion';
-import { sgd } from '@optimkit/sgd';
+import { adan, ademamix } from '@optimkit/multi-momentum';
+import { muon } from '@optimkit/muon';
+import { prodigy } from '@optimkit/prodigy';
+import { scheduleFreeAdamW, scheduleFreeSgd } from '@optimkit/schedule-free';
+import { asgd, sgd, signum } from '@optimkit/sgd';
 import { float32Values, seededRandom } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,6 +108,25 @@ const CASES: readonly [string, Factory, readonly object[]][] = [
   ],
   ['came', came, [{ learningRate: 0.01 }, { learningRate: 0.01, weightDecay: 0.1, clipThreshold: 0.5 }]],
   ['adabelief', adabelief, [{}, { learningRate: 0.05, weightDecay: 0.1 }]],
+  // Added with their optimizers (recorded when they landed, after the rule API).
+  ['rprop', rprop, [{}, { learningRate: 0.05, etaMinus: 0.3, etaPlus: 1.5, stepSizeMax: 0.2 }]],
+  ['asgd', asgd, [{}, { learningRate: 0.05, lambd: 0.01, t0: 2, weightDecay: 0.01 }]],
+  ['signum', signum, [{}, { momentum: 0, weightDecay: 0.1, decoupledWeightDecay: true }]],
+  ['novograd', novograd, [{ learningRate: 0.01 }, { learningRate: 0.02, beta1: 0.5, weightDecay: 0.1 }]],
+  ['sm3', sm3, [{ learningRate: 0.1 }, { learningRate: 0.05, momentum: 0 }]],
+  ['adabeliefOptimkit', adabeliefOptimkit, [{}, { amsgrad: true, rectify: false, weightDecay: 0.1 }]],
+  ['yogi', yogi, [{}, { learningRate: 0.05, weightDecay: 0.1 }]],
+  ['adopt', adopt, [{}, { weightDecay: 0.1, decoupledWeightDecay: true }]],
+  ['adan', adan, [{}, { weightDecay: 0.02, noProx: true }]],
+  ['ademamix', ademamix, [{}, { alphaWarmup: 3, beta3Warmup: 3 }]],
+  [
+    'muon',
+    (o: object) => muon({ paramGroups: [{ match: (v: tf.Variable) => v.rank !== 2, useMuon: false }], ...o }),
+    [{}],
+  ],
+  ['scheduleFreeAdamW', scheduleFreeAdamW, [{}, { innerMomentum: 0.9 }]],
+  ['scheduleFreeSgd', scheduleFreeSgd, [{}]],
+  ['prodigy', prodigy, [{}, { beta1: 0 }]],
 ];
 
 let counter = 0;

@@ -8,13 +8,15 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { adam, adamax, adamw, nadam, radam } from '@optimkit/adam';
-import { adadelta, adagrad, rmsprop } from '@optimkit/adaptive';
+import { adabelief, adam, adamax, adamw, adopt, nadam, radam, yogi } from '@optimkit/adam';
+import { adadelta, adagrad, rmsprop, rprop } from '@optimkit/adaptive';
 import { loadOptimizer, type OptimkitOptimizer, setFusedKernels } from '@optimkit/core';
-import { adafactor, came } from '@optimkit/factored';
-import { lamb, lars } from '@optimkit/layerwise';
+import { adafactor, came, sm3 } from '@optimkit/factored';
+import { lamb, lars, novograd } from '@optimkit/layerwise';
 import { lion } from '@optimkit/lion';
-import { sgd } from '@optimkit/sgd';
+import { adan, ademamix } from '@optimkit/multi-momentum';
+import { scheduleFreeAdamW, scheduleFreeSgd } from '@optimkit/schedule-free';
+import { asgd, sgd, signum } from '@optimkit/sgd';
 import { rewriteState } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
@@ -37,6 +39,18 @@ const ALL: readonly [string, Factory, object][] = [
   ['lars', lars, { learningRate: 0.1, momentum: 0.9 }],
   ['adafactor', adafactor, { beta1: 0.9 }],
   ['came', came, { learningRate: 2e-4 }],
+  ['rprop', rprop, {}],
+  ['asgd', asgd, { t0: 2 }],
+  ['signum', signum, { weightDecay: 0.1 }],
+  ['novograd', novograd, { learningRate: 0.01 }],
+  ['sm3', sm3, { learningRate: 0.1 }],
+  ['adabelief', adabelief, { amsgrad: true, rectify: false }],
+  ['yogi', yogi, {}],
+  ['adopt', adopt, { weightDecay: 0.1, decoupledWeightDecay: true }],
+  ['adan', adan, { weightDecay: 0.02 }],
+  ['ademamix', ademamix, { alphaWarmup: 3, beta3Warmup: 3 }],
+  ['scheduleFreeAdamW', scheduleFreeAdamW, { warmupSteps: 2 }],
+  ['scheduleFreeSgd', scheduleFreeSgd, {}],
 ];
 
 let counter = 0;
@@ -80,8 +94,9 @@ describe('every optimizer', () => {
         checked += 1;
       }
     }
-    // Every optimizer with a division by a root declares its epsilon (all but sgd and lion).
-    expect(checked).toBe(13);
+    // Every optimizer with a division by a root declares its epsilon: all but sgd, lion, rprop,
+    // asgd, signum, scheduleFreeSgd and sm3 (whose epsilon is Optax's fixed 1e-8); came has two.
+    expect(checked).toBe(20);
   });
 
   it('maximize equals minimizing with negated gradients, bit for bit, fused and composite', () => {

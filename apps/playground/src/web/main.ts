@@ -2,7 +2,7 @@ import './style.css';
 import * as tf from '@tensorflow/tfjs';
 import { type CatalogEntry, catalog, type Overrides, type Source } from '../catalog.js';
 import { buildMnist } from '../mnist.js';
-import { type Surface, surfaces, type Trajectory, trajectory } from '../surfaces.js';
+import { recordedLearningRate, type Surface, surfaces, type Trajectory, trajectory } from '../surfaces.js';
 import {
   defaultFields,
   describeFields,
@@ -12,8 +12,8 @@ import {
   renderFields,
 } from './hyperparameters.js';
 import { drawLossChart } from './loss-chart.js';
-import { decodeDigits, MNIST_ASSET_NAME } from './mnist-format.js';
-import { isOptimkit, MnistSession } from './session.js';
+import { decodeDigits, inflateAsset, MNIST_ASSET_NAME } from './mnist-format.js';
+import { isOptimkit, MnistSession, type RestoreSource } from './session.js';
 import { loadCheckpoint, saveCheckpoint } from './storage.js';
 import { type Path, SurfacePlot } from './surface-plot.js';
 
@@ -61,42 +61,68 @@ const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 // ---------------------------------------------------------------------------------------------
 // Backend and data
 
-/** The wasm backend (default: about five times faster than cpu here), or cpu when asked or when wasm fails. */
-async function setUpBackend(): Promise<{ backend: string; note: string }> {
-  if (new URLSearchParams(location.search).get('backend') !== 'cpu') {
-    try {
-      const [wasm, plain, simd, threaded] = await Promise.all([
-        import('@tensorflow/tfjs-backend-wasm'),
-        import('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url'),
-        import('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url'),
-        import('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url'),
-      ]);
-      wasm.setWasmPaths({
-        'tfjs-backend-wasm.wasm': plain.default,
-        'tfjs-backend-wasm-simd.wasm': simd.default,
-        'tfjs-backend-wasm-threaded-simd.wasm': threaded.default,
-      });
-      if (await tf.setBackend('wasm')) {
-        await tf.ready();
-        return { backend: 'wasm', note: '' };
-      }
-    } catch (error) {
-      console.warn('wasm backend unavailable', error);
-    }
-    if (!(await tf.setBackend('cpu')))
-      throw new Error('neither the wasm nor the cpu backend could be initialised');
-    return { backend: 'cpu', note: ' (the wasm backend could not start here)' };
+const BACKENDS = ['wasm', 'cpu', 'webgl', 'webgpu'] as const;
+type BackendName = (typeof BACKENDS)[number];
+
+/** Whether this browser has a WebGPU adapter (the webgpu backend needs one). */
+async function hasWebGpuAdapter(): Promise<boolean> {
+  const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+  if (!gpu) return false;
+  try {
+    return (await gpu.requestAdapter()) != null;
+  } catch {
+    return false;
   }
-  if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend could not be initialised');
-  return { backend: 'cpu', note: '' };
+}
+
+async function registerBackend(name: BackendName): Promise<void> {
+  if (name === 'wasm') {
+    const [wasm, plain, simd, threaded] = await Promise.all([
+      import('@tensorflow/tfjs-backend-wasm'),
+      import('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url'),
+      import('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url'),
+      import('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url'),
+    ]);
+    wasm.setWasmPaths({
+      'tfjs-backend-wasm.wasm': plain.default,
+      'tfjs-backend-wasm-simd.wasm': simd.default,
+      'tfjs-backend-wasm-threaded-simd.wasm': threaded.default,
+    });
+  } else if (name === 'webgpu') {
+    await import('@tensorflow/tfjs-backend-webgpu');
+  }
+  // cpu and webgl come with @tensorflow/tfjs.
+}
+
+/**
+ * The backend asked for in the URL (`?backend=`, default wasm: about five times faster than cpu
+ * here); if it cannot start, cpu, with a note saying why.
+ */
+async function setUpBackend(webgpu: boolean): Promise<{ backend: string; note: string }> {
+  const asked = new URLSearchParams(location.search).get('backend') ?? 'wasm';
+  const choice = (BACKENDS as readonly string[]).includes(asked) ? (asked as BackendName) : 'wasm';
+  let reason = '';
+  if (choice === 'webgpu' && !webgpu) reason = 'this browser has no WebGPU adapter';
+  else {
+    try {
+      await registerBackend(choice);
+      if (await tf.setBackend(choice)) {
+        await tf.ready();
+        return { backend: choice, note: '' };
+      }
+      reason = `the ${choice} backend could not start here`;
+    } catch (error) {
+      reason = `the ${choice} backend could not start here: ${errorText(error)}`;
+    }
+  }
+  if (!(await tf.setBackend('cpu'))) throw new Error(`${reason}, and neither could the cpu backend`);
+  return { backend: 'cpu', note: ` (${reason})` };
 }
 
 async function loadDigits(): Promise<Float32Array[]> {
   const response = await fetch(`${import.meta.env.BASE_URL}${MNIST_ASSET_NAME}`);
-  if (!response.ok || !response.body)
-    throw new Error(`could not fetch the MNIST digits: HTTP ${response.status}`);
-  const inflated = response.body.pipeThrough(new DecompressionStream('gzip'));
-  return decodeDigits(new Uint8Array(await new Response(inflated).arrayBuffer()));
+  if (!response.ok) throw new Error(`could not fetch the MNIST digits: HTTP ${response.status}`);
+  return decodeDigits(await inflateAsset(new Uint8Array(await response.arrayBuffer())));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -142,9 +168,7 @@ function setUpTrajectories(): void {
     stepsInput.value = String(surface.steps);
     for (const entry of catalog) {
       const row = rows.get(entry.name)!;
-      const fields = defaultFields(() => entry.surface(surface.scale)).filter(
-        (f) => f.key === 'learningRate',
-      );
+      const fields: Field[] = [{ key: 'learningRate', value: surfaceLearningRate(entry, surface) }];
       row.read = renderFields(row.fields, fields, `traj-${entry.name}`).read;
     }
     plot.setSurface(surface);
@@ -181,8 +205,9 @@ function setUpTrajectories(): void {
         await nextTask();
         try {
           const result = trajectory(
-            { ...entry, surface: (scale) => entry.surface(scale, overrides) },
+            entry,
             surface,
+            overrides.learningRate ?? surfaceLearningRate(entry, surface),
             steps,
           );
           runs.push({ entry, overrides, result });
@@ -224,27 +249,56 @@ function animate(plot: SurfacePlot, paths: Path[]): Promise<void> {
   });
 }
 
+/** The learning rate the search chose for `entry` on `surface`, else (not yet searched) its MNIST one. */
+function surfaceLearningRate(entry: CatalogEntry, surface: Surface): number {
+  const recorded = recordedLearningRate(entry, surface)?.learningRate;
+  if (recorded !== undefined) return recorded;
+  const optimizer = entry.mnist();
+  try {
+    const lr = (optimizer.getConfig() as { learningRate?: unknown }).learningRate;
+    return typeof lr === 'number' ? lr : 1e-2;
+  } finally {
+    optimizer.dispose();
+  }
+}
+
+/** What happened to a path, in words: its steps, and why it stopped early. */
+function outcomeText(entry: CatalogEntry, surface: Surface, result: Trajectory): string {
+  const steps = result.points.length - 1;
+  if (result.divergedAt !== null) {
+    const searched = recordedLearningRate(entry, surface);
+    const limit =
+      searched?.smallestDiverging != null
+        ? ` (the search saw it diverge from ${searched.smallestDiverging})`
+        : '';
+    return (
+      `${steps}: diverged (a coordinate left ±1e6): the learning rate is above this optimizer's stable limit ` +
+      `on this surface${limit}`
+    );
+  }
+  if (result.escapedAt !== null) return `${steps}: left the saddle (f falls without bound from here)`;
+  return String(steps);
+}
+
 function showResults(
   surface: Surface,
   runs: { entry: CatalogEntry; overrides: Overrides; result: Trajectory }[],
 ) {
   const tbody = $('traj-results').querySelector('tbody')!;
   tbody.replaceChildren();
-  for (const { entry, overrides, result } of runs) {
+  for (const { entry, result } of runs) {
     const row = tbody.insertRow();
     row.dataset.optimizer = entry.name;
     row.dataset.finalValue = String(result.finalValue);
-    row.dataset.diverged = String(result.diverged);
+    row.dataset.diverged = String(result.divergedAt !== null);
     const last = result.points[result.points.length - 1]!;
-    const lr = learningRateText(entry, surface, overrides);
-    const steps = result.points.length - 1;
     const distance = surface.minimum
       ? Math.hypot(last[0] - surface.minimum[0], last[1] - surface.minimum[1])
       : null;
     for (const text of [
       entry.label,
-      lr,
-      result.diverged ? `${steps} (diverged)` : String(steps),
+      formatNumber(result.learningRate),
+      outcomeText(entry, surface, result),
       Number.isFinite(result.finalValue) ? result.finalValue.toPrecision(4) : 'not finite',
       distance === null
         ? '— (no minimum)'
@@ -255,13 +309,6 @@ function showResults(
       row.insertCell().textContent = text;
     }
   }
-}
-
-/** The learning rate a trajectory ran with: the user's, else the catalog's for this surface. */
-function learningRateText(entry: CatalogEntry, surface: Surface, overrides: Overrides): string {
-  if (overrides.learningRate !== undefined) return formatNumber(overrides.learningRate);
-  const lr = defaultFields(() => entry.surface(surface.scale)).find((f) => f.key === 'learningRate');
-  return lr?.value == null ? 'relative step' : formatNumber(lr.value);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -275,7 +322,16 @@ function setUpMnist(session: MnistSession): void {
   const stepsInput = $<HTMLInputElement>('mnist-steps');
   const progress = $('mnist-progress');
   const lossCanvas = $<HTMLCanvasElement>('loss-canvas');
-  const message = $('mnist-message');
+  // Each message sits next to the buttons whose outcome it reports.
+  const messages = {
+    newRun: $('mnist-new-message'),
+    train: $('mnist-train-message'),
+    save: $('save-message'),
+    restore: $('restore-message'),
+  };
+  const clearMessages = () => {
+    for (const element of Object.values(messages)) showMessage(element, '', 'info');
+  };
   const saveNote = $('save-note');
   const checkpointInfo = $('checkpoint-info');
   const buttons = {
@@ -369,11 +425,12 @@ function setUpMnist(session: MnistSession): void {
     showFields(fieldsOf(session.optimizer));
   };
 
-  /** Runs a save or restore action, reporting its outcome; actions do not overlap. */
-  const action = async (work: () => Promise<string>) => {
+  /** Runs an action, reporting its outcome in `message`; actions do not overlap. */
+  const action = async (message: HTMLElement, work: () => Promise<string>) => {
     if (busy) return;
     busy = true;
     refreshButtons();
+    clearMessages();
     try {
       showMessage(message, await work(), 'info');
     } catch (error) {
@@ -385,7 +442,7 @@ function setUpMnist(session: MnistSession): void {
   };
 
   buttons.newRun.addEventListener('click', () =>
-    action(async () => {
+    action(messages.newRun, async () => {
       const entry = entryOf(select.value)!;
       await session.newRun(entry, readFields());
       selectRun();
@@ -395,9 +452,9 @@ function setUpMnist(session: MnistSession): void {
 
   buttons.train.addEventListener('click', async () => {
     const steps = Number(stepsInput.value);
+    clearMessages();
     if (!Number.isInteger(steps) || steps < 1)
-      return showMessage(message, 'Steps must be a positive whole number.', 'error');
-    showMessage(message, '', 'info');
+      return showMessage(messages.train, 'Steps must be a positive whole number.', 'error');
     let lastDraw = 0;
     const done = session.train(steps, async () => {
       showProgress();
@@ -411,14 +468,14 @@ function setUpMnist(session: MnistSession): void {
     try {
       await done;
     } catch (error) {
-      showMessage(message, `Training stopped: ${errorText(error)}`, 'error');
+      showMessage(messages.train, `Training stopped: ${errorText(error)}`, 'error');
     } finally {
       refreshAll();
     }
   });
   buttons.stop.addEventListener('click', () => session.stop());
   buttons.evaluate.addEventListener('click', () =>
-    action(async () => {
+    action(messages.train, async () => {
       const accuracy = await session.testAccuracy();
       return `Test accuracy at step ${session.step}: ${(accuracy * 100).toFixed(2)}% of ${session.data.testCount} held-out digits.`;
     }),
@@ -426,7 +483,7 @@ function setUpMnist(session: MnistSession): void {
 
   const fileStem = () => `optimkit-mnist-${session.optimizerName || 'restored'}-step${session.step}`;
   buttons.saveIdb.addEventListener('click', () =>
-    action(async () => {
+    action(messages.save, async () => {
       const checkpoint = await session.checkpoint();
       await saveCheckpoint(checkpoint);
       showCheckpointInfo();
@@ -434,7 +491,7 @@ function setUpMnist(session: MnistSession): void {
     }),
   );
   buttons.downloadState.addEventListener('click', () =>
-    action(async () => {
+    action(messages.save, async () => {
       if (!isOptimkit(session.optimizer)) throw new Error('tf.train optimizers have no optimkit state');
       const bytes = await session.optimizer.saveState();
       download(new Blob([bytes.slice()], { type: 'application/octet-stream' }), `${fileStem()}.optk`);
@@ -442,14 +499,16 @@ function setUpMnist(session: MnistSession): void {
     }),
   );
   buttons.downloadModel.addEventListener('click', () =>
-    action(async () => {
+    action(messages.save, async () => {
+      // The loss history travels in the model's JSON, so that a restore from files draws it again.
+      session.model.setUserDefinedMetadata({ optimkitHistory: session.history() });
       await session.model.save(`downloads://${fileStem()}`);
       return `Downloaded the model at step ${session.step}: ${fileStem()}.json and ${fileStem()}.weights.bin.`;
     }),
   );
 
   buttons.restoreIdb.addEventListener('click', () =>
-    action(async () => {
+    action(messages.restore, async () => {
       const checkpoint = await loadCheckpoint();
       if (!checkpoint) throw new Error('Nothing is saved in this browser yet');
       await session.restore({
@@ -468,7 +527,7 @@ function setUpMnist(session: MnistSession): void {
     const files = Array.from(filesInput.files ?? []);
     filesInput.value = '';
     if (files.length === 0) return;
-    return action(async () => {
+    return action(messages.restore, async () => {
       const json = files.filter((f) => f.name.endsWith('.json'));
       const bins = files.filter((f) => f.name.endsWith('.bin'));
       const states = files.filter((f) => !json.includes(f) && !bins.includes(f));
@@ -480,8 +539,10 @@ function setUpMnist(session: MnistSession): void {
       }
       const stateFile = states[0]!;
       let weights: tf.Tensor[] | undefined;
+      let history: RestoreSource['history'];
       if (json.length === 1) {
         const artifacts = await tf.io.browserFiles([json[0]!, bins[0]!]).load!();
+        history = historyFrom(artifacts.userDefinedMetadata);
         if (!artifacts.weightSpecs || !artifacts.weightData)
           throw new Error('The model files hold no weights');
         const named = tf.io.decodeWeights(artifacts.weightData, artifacts.weightSpecs);
@@ -496,7 +557,11 @@ function setUpMnist(session: MnistSession): void {
       }
       const bytes = new Uint8Array(await stateFile.arrayBuffer());
       try {
-        await session.restore({ state: bytes, ...(weights ? { weights } : {}) });
+        await session.restore({
+          state: bytes,
+          ...(weights ? { weights } : {}),
+          ...(history ? { history } : {}),
+        });
       } catch (error) {
         if (error instanceof Error) error.message = `${stateFile.name}: ${error.message}`;
         throw error;
@@ -530,6 +595,15 @@ function setUpMnist(session: MnistSession): void {
   showFields(fieldsOf(session.optimizer));
   void showCheckpointInfo();
   refreshAll();
+}
+
+/** The loss history saved in a model's JSON by this page, if it is one. */
+function historyFrom(metadata: unknown): RestoreSource['history'] {
+  const h = (metadata as { optimkitHistory?: Record<string, unknown> } | undefined)?.optimkitHistory;
+  const numbers = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => typeof x === 'number');
+  if (!h || !numbers(h.losses) || !numbers(h.restoredAt) || typeof h.lossOffset !== 'number')
+    return undefined;
+  return { losses: h.losses, lossOffset: h.lossOffset, restoredAt: h.restoredAt };
 }
 
 /** The catalog entry a restored optimizer most likely came from: same class, most equal options. */
@@ -569,8 +643,13 @@ async function main(): Promise<void> {
   const status = $('status');
   const backendSelect = $<HTMLSelectElement>('backend');
   try {
-    const { backend, note } = await setUpBackend();
+    const webgpu = await hasWebGpuAdapter();
+    const webgpuOption = backendSelect.querySelector<HTMLOptionElement>('option[value="webgpu"]')!;
+    webgpuOption.disabled = !webgpu;
+    if (!webgpu) webgpuOption.textContent = 'webgpu (no adapter in this browser)';
+    const { backend, note } = await setUpBackend(webgpu);
     backendSelect.value = backend;
+    backendSelect.dataset.backend = backend;
     backendSelect.addEventListener('change', () => {
       const url = new URL(location.href);
       url.searchParams.set('backend', backendSelect.value);

@@ -9,7 +9,13 @@
  */
 import { IMAGE_SIZE } from '../mnist.js';
 
-export const MNIST_ASSET_NAME = 'mnist-digits.bin.gz';
+/**
+ * The page downloads the gzip of these bytes under a name that no server maps to an encoding: a
+ * `.gz` name makes servers such as `vite preview` (sirv) add `Content-Encoding: gzip`, after which
+ * the browser inflates the bytes itself and the page's own inflation fails. {@link inflateAsset}
+ * accepts either form, should a proxy still decode it on the way.
+ */
+export const MNIST_ASSET_NAME = 'mnist-digits.okmn-gzip';
 const MAGIC = 'OKMN';
 const VERSION = 1;
 
@@ -33,6 +39,13 @@ export function encodeDigits(digits: readonly ArrayLike<number>[]): Uint8Array {
     }
   });
   return out;
+}
+
+/** The OKMN bytes of a downloaded asset: inflated if they are gzip (magic 1f 8b), as they are otherwise. */
+export async function inflateAsset(bytes: Uint8Array): Promise<Uint8Array> {
+  if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
+  const stream = new Blob([bytes.slice()]).stream().pipeThrough(new DecompressionStream('gzip'));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
 /** The pixels of each class (index = label), values in [0, 1], 784 per image. */

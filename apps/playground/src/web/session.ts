@@ -89,6 +89,11 @@ export class MnistSession {
     this.restoredAt = [];
   }
 
+  /** The loss history of this run, as a checkpoint keeps it. */
+  history(): { losses: number[]; lossOffset: number; restoredAt: number[] } {
+    return { losses: [...this.losses], lossOffset: this.lossOffset, restoredAt: [...this.restoredAt] };
+  }
+
   /** Trains `steps` more steps (or until {@link stop}), calling `onStep` after each. */
   train(steps: number, onStep: () => void | Promise<void>): Promise<void> {
     if (this.running) throw new Error('Training is already running');
@@ -214,10 +219,12 @@ export class MnistSession {
     this.optimizerName = '';
     this.label = optimizer.getClassName();
     this.step = optimizer.iterations;
-    if (source.history) {
-      this.losses = [...source.history.losses];
-      this.lossOffset = source.history.lossOffset;
-      this.restoredAt = [...source.history.restoredAt];
+    const history = source.history;
+    // A history is kept only if it ends where the state does (files picked from different saves do not).
+    if (history && history.lossOffset + history.losses.length === this.step) {
+      this.losses = [...history.losses];
+      this.lossOffset = history.lossOffset;
+      this.restoredAt = [...history.restoredAt];
     } else {
       this.losses = [];
       this.lossOffset = this.step;

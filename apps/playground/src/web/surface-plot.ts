@@ -1,6 +1,7 @@
 /**
  * A 2-D surface as filled contour bands (levels at quantiles of f over the plotted domain, so that
- * valleys get as many contours as slopes) with the optimizers' paths drawn over it.
+ * valleys get as many contours as slopes), with x and y axes, a colour bar of f labelled at the
+ * band edges, and the optimizers' paths drawn over it.
  */
 import type { Surface } from '../surfaces.js';
 
@@ -29,20 +30,49 @@ function rampColor(t: number): [number, number, number] {
   return [0, 1, 2].map((k) => Math.round(a[k]! + (b[k]! - a[k]!) * f)) as [number, number, number];
 }
 
+/** Room around the plotted square: axes at the left and bottom, the colour bar at the right. */
+const MARGIN = { left: 48, right: 92, top: 26, bottom: 42 };
+
+function niceStep(range: number, ticks: number): number {
+  const raw = range / ticks;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  return ([1, 2, 5, 10].find((m) => m * power >= raw) ?? 10) * power;
+}
+
+function formatLevel(value: number): string {
+  if (value === 0) return '0';
+  return Math.abs(value) >= 1e4 || Math.abs(value) < 1e-2
+    ? value.toExponential(1)
+    : String(Number(value.toPrecision(3)));
+}
+
 export class SurfacePlot {
-  private background: ImageData | null = null;
+  private frame: HTMLCanvasElement | null = null;
   private surface: Surface | null = null;
 
   constructor(private readonly canvas: HTMLCanvasElement) {}
 
-  private toCanvas(surface: Surface, [px, py]: readonly [number, number]): [number, number] {
-    const { width, height } = this.canvas;
-    const { x, y } = surface.domain;
-    return [((px - x[0]) / (x[1] - x[0])) * width, height - ((py - y[0]) / (y[1] - y[0])) * height];
+  private get area() {
+    return {
+      x: MARGIN.left,
+      y: MARGIN.top,
+      width: this.canvas.width - MARGIN.left - MARGIN.right,
+      height: this.canvas.height - MARGIN.top - MARGIN.bottom,
+    };
   }
 
+  private toCanvas(surface: Surface, [px, py]: readonly [number, number]): [number, number] {
+    const area = this.area;
+    const { x, y } = surface.domain;
+    return [
+      area.x + ((px - x[0]) / (x[1] - x[0])) * area.width,
+      area.y + area.height - ((py - y[0]) / (y[1] - y[0])) * area.height,
+    ];
+  }
+
+  /** Draws the contour bands, the axes and the colour bar once, for {@link draw} to copy. */
   setSurface(surface: Surface): void {
-    const { width, height } = this.canvas;
+    const { width, height } = this.area;
     const { x, y } = surface.domain;
     const values = new Float64Array(width * height);
     for (let j = 0; j < height; j++) {
@@ -72,17 +102,108 @@ export class SurfacePlot {
       const shade = edge ? 0.72 : 1;
       image.data.set([r * shade, g * shade, b * shade, 255], p * 4);
     }
-    this.background = image;
+    const frame = document.createElement('canvas');
+    frame.width = this.canvas.width;
+    frame.height = this.canvas.height;
+    const ctx = frame.getContext('2d')!;
+    ctx.fillStyle = '#fff';
+    ctx.fillRect(0, 0, frame.width, frame.height);
+    ctx.putImageData(image, MARGIN.left, MARGIN.top);
+    this.drawAxes(ctx, surface);
+    this.drawColourBar(ctx, sorted[0]!, levels, sorted[sorted.length - 1]!);
+    this.frame = frame;
     this.surface = surface;
     this.draw([], 0);
   }
 
-  /** Draws the background and the first `upto` points of every path. */
+  private drawAxes(ctx: CanvasRenderingContext2D, surface: Surface): void {
+    const area = this.area;
+    ctx.strokeStyle = '#444';
+    ctx.fillStyle = '#333';
+    ctx.lineWidth = 1;
+    ctx.font = '11px system-ui, sans-serif';
+    ctx.strokeRect(area.x - 0.5, area.y - 0.5, area.width + 1, area.height + 1);
+    const ticks = (axis: 'x' | 'y') => {
+      const [low, high] = surface.domain[axis];
+      const step = niceStep(high - low, 5);
+      const out: number[] = [];
+      for (let v = Math.ceil(low / step) * step; v <= high + 1e-9; v += step)
+        out.push(Number(v.toPrecision(6)));
+      return out;
+    };
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'top';
+    for (const v of ticks('x')) {
+      const [cx] = this.toCanvas(surface, [v, surface.domain.y[0]]);
+      ctx.beginPath();
+      ctx.moveTo(cx, area.y + area.height);
+      ctx.lineTo(cx, area.y + area.height + 5);
+      ctx.stroke();
+      ctx.fillText(String(v), cx, area.y + area.height + 7);
+    }
+    ctx.fillText('x', area.x + area.width / 2, area.y + area.height + 24);
+    ctx.textAlign = 'right';
+    ctx.textBaseline = 'middle';
+    for (const v of ticks('y')) {
+      const [, cy] = this.toCanvas(surface, [surface.domain.x[0], v]);
+      ctx.beginPath();
+      ctx.moveTo(area.x, cy);
+      ctx.lineTo(area.x - 5, cy);
+      ctx.stroke();
+      ctx.fillText(String(v), area.x - 7, cy);
+    }
+    ctx.save();
+    ctx.translate(12, area.y + area.height / 2);
+    ctx.rotate(-Math.PI / 2);
+    ctx.textAlign = 'center';
+    ctx.fillText('y', 0, 0);
+    ctx.restore();
+  }
+
+  /** A bar of the contour bands, low f at the bottom, labelled with the level values. */
+  private drawColourBar(
+    ctx: CanvasRenderingContext2D,
+    low: number,
+    levels: readonly number[],
+    high: number,
+  ): void {
+    const area = this.area;
+    const x = area.x + area.width + 18;
+    const barWidth = 14;
+    const bandHeight = area.height / LEVELS;
+    for (let b = 0; b < LEVELS; b++) {
+      const [r, g, bl] = rampColor(b / (LEVELS - 1));
+      ctx.fillStyle = `rgb(${r}, ${g}, ${bl})`;
+      ctx.fillRect(x, area.y + area.height - (b + 1) * bandHeight, barWidth, bandHeight + 0.5);
+    }
+    ctx.strokeStyle = '#444';
+    ctx.strokeRect(x - 0.5, area.y - 0.5, barWidth + 1, area.height + 1);
+    ctx.fillStyle = '#333';
+    ctx.font = '10px system-ui, sans-serif';
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'middle';
+    const bounds = [low, ...levels, high];
+    for (let k = 0; k < bounds.length; k += 3) {
+      const cy = area.y + area.height - k * bandHeight;
+      ctx.fillText(formatLevel(bounds[k]!), x + barWidth + 4, cy);
+    }
+    ctx.font = '11px system-ui, sans-serif';
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'bottom';
+    ctx.fillText('f(x, y)', x + barWidth / 2 + 10, area.y - 6);
+  }
+
+  /** Draws the frame and the first `upto` points of every path. */
   draw(paths: readonly Path[], upto: number): void {
     const surface = this.surface;
-    if (!surface || !this.background) return;
+    if (!surface || !this.frame) return;
     const ctx = this.canvas.getContext('2d')!;
-    ctx.putImageData(this.background, 0, 0);
+    ctx.drawImage(this.frame, 0, 0);
+    const area = this.area;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(area.x, area.y, area.width, area.height);
+    ctx.clip();
     const marker = (point: readonly [number, number], color: string, size: number, star = false) => {
       const [cx, cy] = this.toCanvas(surface, point);
       ctx.fillStyle = color;
@@ -122,5 +243,6 @@ export class SurfacePlot {
       const head = shown[shown.length - 1];
       if (head?.every(Number.isFinite)) marker(head, path.color, 4.5);
     }
+    ctx.restore();
   }
 }

@@ -14,14 +14,16 @@ import {
   type Value,
 } from './graph.js';
 
-/** The keys of `D` whose values are booleans (flags). */
-export type FlagKeys<D extends Defaults> = { [K in keyof D]: D[K] extends boolean ? K : never }[keyof D] &
+/** The keys of `D` whose values are booleans (flags) or strings (choices). */
+export type FlagKeys<D extends Defaults> = {
+  [K in keyof D]: D[K] extends boolean | string ? K : never;
+}[keyof D] &
   string;
 /** The keys of `D` whose values are numbers (or optional numbers). */
 export type NumericKeys<D extends Defaults> = Exclude<keyof D & string, FlagKeys<D>>;
 
-/** What a rule may branch on: the boolean hyperparameters and the definition's `variant`. */
-export type RuleVariant<D extends Defaults, V> = { readonly [K in FlagKeys<D>]: boolean } & Readonly<V>;
+/** What a rule may branch on: the boolean and string hyperparameters and the definition's `variant`. */
+export type RuleVariant<D extends Defaults, V> = { readonly [K in FlagKeys<D>]: D[K] } & Readonly<V>;
 
 /** The scalars a rule reads: every numeric hyperparameter and what `scalars()` returns. */
 export type RuleScalars<D extends Defaults, S extends string> = { readonly [K in NumericKeys<D> | S]: Value };
@@ -87,8 +89,9 @@ export class CompiledRule<D extends Defaults> {
 
   constructor(parts: RuleParts<D>, defaults: D) {
     this.parts = parts;
-    this.flags = Object.keys(defaults).filter((k) => typeof defaults[k] === 'boolean');
-    this.numeric = Object.keys(defaults).filter((k) => typeof defaults[k] !== 'boolean');
+    const structural = (k: string) => typeof defaults[k] === 'boolean' || typeof defaults[k] === 'string';
+    this.flags = Object.keys(defaults).filter(structural);
+    this.numeric = Object.keys(defaults).filter((k) => !structural(k));
   }
 
   /** The variant of a variable at a step. */

@@ -1,0 +1,7 @@
+export {
+  Muon,
+  type MuonDefaults,
+  type MuonLearningRateAdjustment,
+  type MuonOptions,
+  muon,
+} from './muon.js';

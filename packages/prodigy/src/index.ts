@@ -1,0 +1,1 @@
+export { Prodigy, type ProdigyDefaults, type ProdigyOptions, prodigy } from './prodigy.js';
