@@ -17,7 +17,7 @@ import {
 import { LAMB, type LAMBOptions, lamb } from './index.js';
 
 // ------------------------------------------------------------------------------------------------
-// Independent float64 reference, written from algorithms.md §11 (paper reference TF Addons =
+// Independent float64 reference, written from docs/algorithms/layerwise.md#lamb (paper reference TF Addons =
 // Optax: ratio ‖p‖/‖u‖ on every tensor, 1 if either norm is 0, no clipping).
 
 interface LambHyper {

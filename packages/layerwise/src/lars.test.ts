@@ -18,7 +18,7 @@ import {
 import { LARS, type LARSDefaults, type LARSOptions, lars } from './index.js';
 
 // ------------------------------------------------------------------------------------------------
-// Independent float64 reference, written from algorithms.md §12 (paper/timm trust ratio on every
+// Independent float64 reference, written from docs/algorithms/layerwise.md#lars (paper/timm trust ratio on every
 // tensor, then exactly PyTorch's SGD momentum) and §1 (PyTorch SGD).
 
 interface LarsHyper {
