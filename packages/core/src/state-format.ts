@@ -130,6 +130,7 @@ export class PayloadWriter {
   private readonly chunks: { values: Float32Array | Int32Array; offset: number }[] = [];
   private length = 0;
 
+  /** Appends a tensor's elements to the payload and returns its entry for the header. */
   add(values: Float32Array | Int32Array, shape: number[]): TensorEntry {
     const entry: TensorEntry = {
       shape: [...shape],

@@ -26,6 +26,7 @@ export interface FixtureCase {
 
 /** What replaying needs of an optimizer. */
 export interface FixtureOptimizer extends tf.Optimizer {
+  /** The slots of a variable by name, or undefined when it has no state. */
   getSlots(variableName: string): Readonly<Record<string, tf.Tensor>> | undefined;
 }
 

@@ -194,18 +194,21 @@ export class TrafficCounter implements CollectiveStats {
     private readonly worldSize: number,
   ) {}
 
+  /** Counts a reduce-scatter of float32 shards of the given element counts, one per rank. */
   reduceScatter(counts: readonly number[]): void {
     const total = counts.reduce((a, b) => a + b, 0);
     const own = counts[this.rank]!;
     this.add((total - own) * 4, (this.worldSize - 1) * own * 4);
   }
 
+  /** Counts an all-gather of float32 shards of the given element counts, one per rank. */
   allGather(counts: readonly number[]): void {
     const total = counts.reduce((a, b) => a + b, 0);
     const own = counts[this.rank]!;
     this.add((this.worldSize - 1) * own * 4, (total - own) * 4);
   }
 
+  /** Counts an all-reduce of `length` float32 elements (a reduce-scatter then an all-gather). */
   allReduce(length: number): void {
     const counts = balancedCounts(length, this.worldSize);
     this.reduceScatter(counts);
@@ -213,11 +216,13 @@ export class TrafficCounter implements CollectiveStats {
     this.operations -= 1;
   }
 
+  /** Counts a broadcast of `bytes` from rank `root`. */
   broadcast(bytes: number, root: number): void {
     if (this.rank === root) this.add((this.worldSize - 1) * bytes, 0);
     else this.add(0, bytes);
   }
 
+  /** Counts a barrier (an operation without payload). */
   barrier(): void {
     this.add(0, 0);
   }
