@@ -1,8 +1,7 @@
-import { defineConfig } from 'tsdown';
+import { optimkitBuild } from '@optimkit/build-config';
 
-export default defineConfig({
-  entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' },
-  format: 'esm',
-  platform: 'neutral',
-  dts: true,
-});
+export default [
+  optimkitBuild({ index: 'src/index.ts' }),
+  // The conformance kit runs inside vitest, which is ESM-only: no CommonJS form.
+  optimkitBuild({ 'testing/index': 'src/testing/index.ts' }, { format: 'esm', clean: false }),
+];

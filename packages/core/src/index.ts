@@ -13,10 +13,22 @@ export {
   OptimkitOptimizer,
   type StatefulSchedule,
 } from './optimizer.js';
-export { getRegisteredOptimizer, loadOptimizer, type OptimizerClass, registerOptimizer } from './registry.js';
+export {
+  getRegisteredOptimizer,
+  loadOptimizer,
+  type OptimizerClass,
+  registerOptimizer,
+  registerOptimizers,
+  type ScheduleFactory,
+} from './registry.js';
 export type { Layout, Mask, Operand, RuleOps, RuleResult, Value } from './rule/graph.js';
 export { RuleError } from './rule/graph.js';
 export type { Rule, RuleContext, RuleScalars, RuleVariant } from './rule/rule.js';
+export {
+  getRegisteredSchedule,
+  registerSchedule,
+  type ScheduleRecord,
+} from './schedule-registry.js';
 export { STATE_FORMAT_VERSION, StateFormatError } from './state-format.js';
 export type {
   CommonOptions,
