@@ -17,6 +17,9 @@ export function optimkitBuild(entry, overrides = {}) {
     platform: 'neutral',
     dts: true,
     fixedExtension: false,
+    // Nothing from node_modules is ever bundled (tfjs, vitest for core's conformance kit, …),
+    // whether or not the manifest declares it.
+    deps: { skipNodeModulesBundle: true },
     ...overrides,
   });
 }

@@ -117,7 +117,7 @@ describe.each(packed)('$name, as packed', (pkg) => {
       const conditions = subpath === './testing' ? ['import'] : ['import', 'require'];
       expect(Object.keys(target), subpath).toEqual(conditions);
       for (const condition of conditions) {
-        const form = (target as Record<string, Record<string, string>>)[condition]!;
+        const form = (target as unknown as Record<string, Record<string, string>>)[condition]!;
         expect(Object.keys(form), `${subpath} ${condition}`).toEqual(['types', 'default']);
         const [types, code] = [form.types!, form.default!];
         expect(code).toMatch(condition === 'import' ? /\.js$/ : /\.cjs$/);
