@@ -63,6 +63,7 @@ export const Adam = /* @__PURE__ */ defineOptimizer({
   validate: validateMoments,
   slots: (_shape, h): SlotSpec<'expAvg' | 'expAvgSq' | 'maxExpAvgSq'> =>
     h.amsgrad ? { expAvg: 0, expAvgSq: 0, maxExpAvgSq: 0 } : { expAvg: 0, expAvgSq: 0 },
+  nonNegativeSlots: ['expAvgSq', 'maxExpAvgSq'],
   epsilons: ['epsilon'],
   variant: decayVariant,
   scalars: adamStepScalars,

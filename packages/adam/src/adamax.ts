@@ -50,6 +50,7 @@ export const Adamax = /* @__PURE__ */ defineOptimizer({
   defaults,
   validate: validateMoments,
   slots: { expAvg: 0, expInf: 0 },
+  nonNegativeSlots: ['expInf'],
   epsilons: ['epsilon'],
   variant: decayVariant,
   scalars: (h, step) => ({ ...momentScalars(h), stepSize: h.learningRate / (1 - h.beta1 ** step) }),

@@ -204,6 +204,33 @@ describe('nadam: cross-equivalences and μ products', () => {
     }
     expect(muProduct(0.9, 4e-3, 100_000)).toBe(0);
   });
+
+  it('muProduct continues in closed form past the memoized steps, within float64 rounding', () => {
+    for (const [beta1, psi] of [
+      [0.9999, 1000],
+      [0.99999, 1e-3],
+      [0.999999, 0],
+    ] as const) {
+      const mu = (t: number) => beta1 * (1 - 0.5 * 0.96 ** (t * psi));
+      let naive = 1;
+      for (let t = 1; t <= 20_000; t++) {
+        naive *= mu(t);
+        if (t % 1000 === 0 && naive >= 2 ** -60) {
+          expect(Math.abs(muProduct(beta1, psi, t) - naive) / naive).toBeLessThan(1e-11);
+        }
+      }
+    }
+  });
+
+  it('muProduct of a huge step count (a loaded state) costs no more than the memoized steps', () => {
+    // μ_i = β₁ exactly in float64 for i ≥ 2 when ψ = 1000, so Π_t = μ_1 · β₁^(t−1).
+    const beta1 = 0.99999999;
+    const t = 1e9;
+    const expected = beta1 * (1 - 0.5 * 0.96 ** 1000) * beta1 ** (t - 1);
+    const got = muProduct(beta1, 1000, t);
+    expect(Math.abs(got - expected) / expected).toBeLessThan(1e-6);
+    expect(got).toBeGreaterThan(4e-5);
+  });
 });
 
 describe('nadam: memory', () => {

@@ -77,13 +77,39 @@ function mu(beta1: number, momentumDecay: number, t: number): number {
  */
 const NEGLIGIBLE = 2 ** -60;
 const MAX_SERIES = 8;
+/** Prefix products kept per (β₁, ψ); later steps use the closed form (bounded time and memory). */
+const MEMO_STEPS = 4096;
 
 /** Prefix products μ_1···μ_t in float64 per (β₁, ψ), multiplied in order from 1, grown on demand. */
 const series = new Map<string, { products: number[]; ended: boolean }>();
 
+/** Σ_{i=1..n} q^i / q = (1 − qⁿ)/(1 − q) for q = e^logQ ≤ 1, accurate as q → 1 (n when q = 1). */
+function geometricSum(logQ: number, n: number): number {
+  return logQ === 0 ? n : Math.expm1(n * logQ) / Math.expm1(logQ);
+}
+
+/**
+ * log of μ_{k+1}···μ_t for t > k without a loop over the steps:
+ * Σ_i [ln β₁ + ln(1 − ½rⁱ)] with r = 0.96^ψ, and ln(1 − x) = −Σ_j xʲ/j, so that the sum over i is
+ * geometric for each j and the series in j converges like 2⁻ʲ.
+ */
+function logProductTail(beta1: number, momentumDecay: number, k: number, t: number): number {
+  const n = t - k;
+  const logR = momentumDecay * Math.log(0.96);
+  let sum = 0;
+  for (let j = 1; j <= 200; j++) {
+    const term = (0.5 ** j / j) * Math.exp(j * (k + 1) * logR) * geometricSum(j * logR, n);
+    sum -= term;
+    if (term <= 1e-17 * Math.abs(sum)) break;
+  }
+  return n * Math.log(beta1) + sum;
+}
+
 /**
  * μ_1···μ_t, as PyTorch's running `mu_product`, but in float64 and rebuilt from the step count, so
- * it needs no extra state and a resumed run gets the same bits. Memoized: O(1) per step amortized.
+ * it needs no extra state and a resumed run gets the same bits. The first {@link MEMO_STEPS}
+ * products are multiplied in order and memoized; later ones continue from the last in closed
+ * form, so no step count costs more time or memory than that.
  */
 export function muProduct(beta1: number, momentumDecay: number, t: number): number {
   const key = `${beta1}:${momentumDecay}`;
@@ -95,12 +121,17 @@ export function muProduct(beta1: number, momentumDecay: number, t: number): numb
     series.set(key, entry);
   }
   const { products } = entry;
-  while (products.length <= t && !entry.ended) {
+  const target = Math.min(t, MEMO_STEPS);
+  while (products.length <= target && !entry.ended) {
     const next = products[products.length - 1]! * mu(beta1, momentumDecay, products.length);
     products.push(next);
     if (next < NEGLIGIBLE) entry.ended = true;
   }
-  return t < products.length ? products[t]! : 0;
+  if (t < products.length) return products[t]!;
+  if (entry.ended || beta1 === 0) return 0;
+  const k = products.length - 1;
+  const product = products[k]! * Math.exp(logProductTail(beta1, momentumDecay, k, t));
+  return product < NEGLIGIBLE ? 0 : product;
 }
 
 /** The NAdam optimizer class (serialization name `OptimkitNAdam`). */
@@ -114,6 +145,7 @@ export const NAdam = /* @__PURE__ */ defineOptimizer({
     checkNonNegative('momentumDecay', h.momentumDecay);
   },
   slots: { expAvg: 0, expAvgSq: 0 },
+  nonNegativeSlots: ['expAvgSq'],
   epsilons: ['epsilon'],
   variant: decayVariant,
   scalars(h, step) {
@@ -161,9 +193,10 @@ export const NAdam = /* @__PURE__ */ defineOptimizer({
  * With `momentumDecay: 0`, μ is the constant β₁/2 and Π_t = (β₁/2)ᵗ.
  *
  * PyTorch keeps Π_t (`mu_product`) as a float32 tensor per parameter that it multiplies each step.
- * Here it is recomputed in float64 from the variable's step count (memoized, so O(1) per step; once
- * Π_t < 2⁻⁶⁰, about 60 steps with the default ψ, it no longer changes any coefficient and reads as
- * 0), which needs no extra slot, is exact to float64 and makes a resumed run bit-identical. The price: with a scheduled `beta1` or `momentumDecay`, Π_t
+ * Here it is recomputed in float64 from the variable's step count (multiplied in order and memoized
+ * for the first 4096 steps, then in closed form, so no step count costs more; once Π_t < 2⁻⁶⁰,
+ * about 60 steps with the default ψ, it no longer changes any coefficient and reads as 0), which
+ * needs no extra slot, is exact to float64 and makes a resumed run bit-identical. The price: with a scheduled `beta1` or `momentumDecay`, Π_t
  * uses the current values for every past step, where PyTorch multiplies in each step's μ.
  *
  * @param options.learningRate Step size, default `2e-3`.

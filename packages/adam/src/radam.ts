@@ -75,6 +75,7 @@ export const RAdam = /* @__PURE__ */ defineOptimizer({
   defaults,
   validate: validateMoments,
   slots: { expAvg: 0, expAvgSq: 0 },
+  nonNegativeSlots: ['expAvgSq'],
   epsilons: ['epsilon'],
   // Whether ρ_t > 5 (the rectified step) or not (SGD with momentum): a per-step structural branch.
   variant: (h, step) => ({ ...decayVariant(h), rectified: rectification(h.beta2, step).rect !== null }),

@@ -54,6 +54,7 @@ export const Adadelta = /* @__PURE__ */ defineOptimizer({
     checkNonNegative('weightDecay', h.weightDecay);
   },
   slots: { squareAvg: 0, accDelta: 0 },
+  nonNegativeSlots: ['squareAvg', 'accDelta'],
   epsilons: ['epsilon'],
   variant: (h) => ({ decay: h.weightDecay !== 0 }),
   scalars: (h) => ({ oneMinusRho: 1 - h.rho }),

@@ -60,6 +60,7 @@ export const Adagrad = /* @__PURE__ */ defineOptimizer({
     checkPositive('epsilon', h.epsilon);
   },
   slots: (_shape, h) => ({ sum: h.initialAccumulatorValue }),
+  nonNegativeSlots: ['sum'],
   epsilons: ['epsilon'],
   variant: (h) => ({ decay: h.weightDecay !== 0 }),
   // In float64 from the variable's own step, as PyTorch does with its per-parameter `step`.

@@ -73,6 +73,8 @@ export const RMSprop = /* @__PURE__ */ defineOptimizer({
     ...(h.momentum > 0 ? { momentumBuffer: 0 } : {}),
     ...(h.centered ? { gradAvg: 0 } : {}),
   }),
+  conditionalSlots: ['momentumBuffer'],
+  nonNegativeSlots: ['squareAvg'],
   epsilons: ['epsilon'],
   variant: (h) => ({ decay: h.weightDecay !== 0, momentum: h.momentum > 0 }),
   scalars: (h) => ({ oneMinusAlpha: 1 - h.alpha }),
@@ -91,14 +93,12 @@ export const RMSprop = /* @__PURE__ */ defineOptimizer({
       variance = op.max(op.sub(squareAvg, op.mul(gradAvg, gradAvg)), 0);
     }
     const scaled = op.div(g, op.add(op.sqrt(variance), s.epsilon));
-    if (!('momentumBuffer' in slots)) {
-      if (v.momentum) {
-        throw new Error('RMSprop: a variable has no momentum buffer (its first update had momentum 0)');
-      }
+    // As PyTorch, the buffer is used only while momentum > 0 (one kept after a schedule reached 0
+    // keeps its value).
+    if (!v.momentum) {
       return { param: op.sub(param, op.mul(scaled, s.learningRate)), slots: { squareAvg, gradAvg } };
     }
     // PyTorch form: the buffer holds unscaled steps, so the learning rate multiplies all of it.
-    // A scheduled momentum that reaches 0 keeps updating the buffer it has.
     const momentumBuffer = op.add(op.mul(slots.momentumBuffer, s.momentum), scaled);
     return {
       param: op.sub(param, op.mul(momentumBuffer, s.learningRate)),

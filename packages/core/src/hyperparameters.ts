@@ -143,13 +143,20 @@ export function configToOptions(
   return { ...options, ...overrides };
 }
 
-/** Evaluates every hyperparameter of `raw` at `step` and validates the result. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+const FLOAT32_MIN_NORMAL = 2 ** -126;
+
+/**
+ * Evaluates every hyperparameter of `raw` at `step` and validates the result: the definition's
+ * `validate`, no NaN, every number within float32's range, every epsilon 0 or a normal float32.
+ */
 export function resolveHyperparameters<D extends Defaults>(
   className: string,
   defaults: D,
   raw: Readonly<Record<string, unknown>>,
   step: number,
   validate: ((h: Resolved<D>) => void) | undefined,
+  epsilons: readonly string[] = [],
 ): Resolved<D> {
   const h: Record<string, unknown> = {};
   let scheduled = false;
@@ -167,7 +174,22 @@ export function resolveHyperparameters<D extends Defaults>(
   try {
     if (typeof h.learningRate === 'number') checkLearningRate(h.learningRate);
     for (const [key, value] of Object.entries(h)) {
-      if (typeof value === 'number' && Number.isNaN(value)) throw new RangeError(`Invalid ${key}: NaN`);
+      if (typeof value !== 'number') continue;
+      if (Number.isNaN(value)) throw new RangeError(`Invalid ${key}: NaN`);
+      // The kernels compute in float32: a finite value beyond its range would become ±Infinity.
+      if (Number.isFinite(value) && !Number.isFinite(Math.fround(value))) {
+        throw new RangeError(`Invalid ${key}: ${value} (beyond float32's range, ±${FLOAT32_MAX})`);
+      }
+    }
+    for (const key of epsilons) {
+      const value = h[key];
+      // An epsilon keeps a division finite: one that is 0 (or subnormal, which GPUs flush to 0)
+      // in float32 would not, though it looks positive here.
+      if (typeof value === 'number' && value !== 0 && Math.abs(value) < FLOAT32_MIN_NORMAL) {
+        throw new RangeError(
+          `Invalid ${key}: ${value} (below float32's smallest normal number, ${FLOAT32_MIN_NORMAL}, it would vanish)`,
+        );
+      }
     }
     validate?.(h as Resolved<D>);
   } catch (error) {

@@ -5,6 +5,7 @@
  * restored state is bound to variables on the next step, by name or else by position.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { checkSlotValues, type RestoreChecks, type RestoredVariable } from './optimizer-state.js';
 import { StateFormatError } from './state-format.js';
 import type { NamedTensor } from './types.js';
 import {
@@ -25,11 +26,19 @@ export function exportWeights(
   states: Iterable<VariableState>,
   iterations: number,
 ): { weights: { name: string; tensor: tf.Tensor }[]; owned: tf.Tensor[] } {
+  const states_ = [...states];
+  const largest = Math.max(iterations, ...states_.map((s) => s.step));
+  if (largest > INT32_MAX) {
+    // tfjs-layers keeps optimizer weights as tensors, and counts as int32: refuse rather than wrap.
+    throw new RangeError(
+      `getWeights: ${largest} steps do not fit the int32 counts tfjs-layers stores; save this state with saveState()`,
+    );
+  }
   const iter = tf.scalar(iterations, 'int32');
   const owned: tf.Tensor[] = [iter];
   const weights = [{ name: 'iter', tensor: iter as tf.Tensor }];
-  for (const state of states) {
-    const info = tf.tensor1d([state.step, state.group, ...(state.shape ?? [])], 'int32');
+  for (const state of states_) {
+    const info = tf.tensor1d([state.step, state.group, ...state.shape], 'int32');
     owned.push(info);
     weights.push({ name: `${state.name}/${STATE_WEIGHT}`, tensor: info });
     for (const [slot, value] of state.slots) weights.push({ name: `${state.name}/${slot}`, tensor: value });
@@ -37,22 +46,36 @@ export function exportWeights(
   return { weights, owned };
 }
 
-/** Parses what {@link exportWeights} wrote into unbound states, validating everything first. */
+const INT32_MAX = 2 ** 31 - 1;
+
+/**
+ * Parses what {@link exportWeights} wrote into unbound states, validating everything first: the
+ * counts, each variable's bookkeeping, its slots (names and shapes as the optimizer keeps them,
+ * float32, finite values). Nothing is created unless everything is valid.
+ */
 export async function importWeights(
   weightValues: NamedTensor[],
-  groupCount: number,
+  checks: RestoreChecks,
 ): Promise<{ states: Map<string, VariableState>; iterations: number }> {
+  if (!Array.isArray(weightValues)) throw new StateFormatError('setWeights takes an array of named tensors');
   const [iter, ...rest] = weightValues;
-  if (iter?.name !== 'iter' || !iter.tensor || iter.tensor.rank !== 0) {
+  if (iter?.name !== 'iter' || !(iter.tensor instanceof tf.Tensor) || iter.tensor.rank !== 0) {
     throw new StateFormatError(`setWeights: the first weight must be the scalar 'iter'`);
   }
   const iterations = (await iter.tensor.data())[0]!;
+  if (!Number.isInteger(iterations) || iterations < 0) {
+    throw new StateFormatError(`setWeights: 'iter' is ${iterations}, not a count of steps`);
+  }
   const parsed: { name: string; info: number[]; slots: [string, tf.Tensor][] }[] = [];
-  for (const { name, tensor } of rest) {
+  for (const entry of rest) {
+    const { name, tensor } = entry ?? {};
+    if (typeof name !== 'string') throw new StateFormatError('setWeights: a weight has no name');
     const cut = name.lastIndexOf('/');
     const owner = name.slice(0, cut);
     const slot = name.slice(cut + 1);
-    if (cut <= 0 || !tensor) throw new StateFormatError(`setWeights: unexpected weight '${name}'`);
+    if (cut <= 0 || !(tensor instanceof tf.Tensor) || tensor.isDisposed) {
+      throw new StateFormatError(`setWeights: unexpected weight '${name}'`);
+    }
     if (slot === STATE_WEIGHT) {
       if (tensor.dtype !== 'int32' || tensor.rank !== 1 || tensor.size < 2) {
         throw new StateFormatError(`setWeights: '${name}' must be an int32 vector [step, group, ...shape]`);
@@ -67,16 +90,32 @@ export async function importWeights(
     if (!SLOT_NAME.test(slot) || tensor.dtype !== 'float32') {
       throw new StateFormatError(`setWeights: '${name}' is not a float32 slot`);
     }
+    if (current.slots.some(([s]) => s === slot))
+      throw new StateFormatError(`setWeights: '${name}' appears twice`);
     current.slots.push([slot, tensor]);
   }
   const names = new Set<string>();
-  for (const { name, info } of parsed) {
+  for (const { name, info, slots } of parsed) {
     if (names.has(name)) throw new StateFormatError(`setWeights: variable '${name}' appears twice`);
     names.add(name);
-    const [step, group] = info as [number, number];
-    if (step < 0 || group < -1 || group >= groupCount) {
-      throw new StateFormatError(`setWeights: '${name}' has step ${step} and group ${group}`);
+    const [step, group, ...shape] = info as [number, number, ...number[]];
+    if (
+      step < 0 ||
+      step > iterations ||
+      group < -1 ||
+      group >= checks.groupCount ||
+      shape.some((d) => d < 0)
+    ) {
+      throw new StateFormatError(
+        `setWeights: '${name}' has step ${step}, group ${group} and shape ${shapeString(shape)} ` +
+          `(of ${iterations} iterations and ${checks.groupCount} param groups)`,
+      );
     }
+    checks.checkSlots(
+      { name, shape, group, step, slots: new Map(slots.map(([slot, t]) => [slot, t.shape])) },
+      iterations,
+    );
+    for (const [slot, tensor] of slots) checkSlotValues(checks, name, slot, await tensor.data());
   }
   const states = new Map<string, VariableState>();
   for (const { name, info, slots } of parsed) {
@@ -93,32 +132,49 @@ export async function importWeights(
   return { states, iterations };
 }
 
+const warnedUnbound = new WeakSet<object>();
+
+function warnUnbound(unbound: readonly VariableState[], count: number): void {
+  if (warnedUnbound.has(unbound[0]!)) return;
+  warnedUnbound.add(unbound[0]!);
+  console.warn(
+    `optimkit: restored optimizer state for ${unbound.length} variables (${unbound.map((s) => s.name).join(', ')}) ` +
+      `matches neither the names nor the shapes, in order, of the ${count} variables of this step; ` +
+      'it stays unbound until a step names them, and these variables start from fresh state',
+  );
+}
+
 /**
- * Binds restored, unbound states to the variables of a step: by name when every restored name is
- * among them, else by position (tfjs-layers passes its trainable weights in a fixed order).
- * Returns the new states, or null when nothing was unbound.
+ * Binds restored, unbound states to the variables of a step: by name those whose saved name the
+ * step has (the others wait for a later step); when it has none of them, by position if the step
+ * has as many variables with the saved shapes in order (tfjs-layers passes its trainable weights in
+ * a fixed order, and renames the variables of a model loaded twice in one process); else nothing,
+ * with one warning. Returns the new states, or null when nothing was bound.
  */
 export function bindRestored(
   current: ReadonlyMap<string, VariableState>,
   names: readonly string[],
-  checkSlots: (
-    name: string,
-    shape: readonly number[],
-    group: number,
-    slots: ReadonlyMap<string, readonly number[]>,
-  ) => void,
+  checkSlots: (variable: RestoredVariable) => void,
 ): Map<string, VariableState> | null {
-  const unbound = [...current.values()].filter((s) => s.variable === null);
-  if (unbound.length === 0) return null;
+  let unbound = [...current.values()].filter((s) => s.variable === null);
+  if (unbound.length === 0 || names.length === 0) return null;
   const present = new Set(names);
+  const byName = unbound.filter((s) => present.has(s.name));
   let targets: string[];
-  if (unbound.every((s) => present.has(s.name))) targets = unbound.map((s) => s.name);
-  else if (unbound.length === names.length) targets = [...names];
-  else {
-    throw new Error(
-      `Restored optimizer state holds ${unbound.length} variables (${unbound.map((s) => s.name).join(', ')}) ` +
-        `that match neither the names nor the number of the ${names.length} variables of this step`,
-    );
+  if (byName.length > 0) {
+    // Every restored name, or some of them (a step over part of the model): bind those by name,
+    // the others wait for a step that names them.
+    unbound = byName;
+    targets = byName.map((s) => s.name);
+  } else if (
+    unbound.length === names.length &&
+    unbound.every((s, i) => sameShape(s.shape, registeredVariable(names[i]!)?.shape ?? [-1]))
+  ) {
+    // tfjs-layers renamed the variables (a model loaded twice in one process): by position.
+    targets = [...names];
+  } else {
+    warnUnbound(unbound, names.length);
+    return null;
   }
   const bound = unbound.map((state, i) => {
     const name = targets[i]!;
@@ -128,17 +184,24 @@ export function bindRestored(
     if (other && other !== state && other.variable !== null) {
       throw new Error(`Restored optimizer state for '${state.name}' would replace the state of '${name}'`);
     }
-    if (state.shape && !sameShape(state.shape, variable.shape)) {
+    if (!sameShape(state.shape, variable.shape)) {
       throw new StateFormatError(
         `Restored optimizer state of '${state.name}' is for shape ${shapeString(state.shape)}, ` +
           `but '${name}' has shape ${shapeString(variable.shape)}`,
       );
     }
-    checkSlots(name, variable.shape, state.group, new Map([...state.slots].map(([k, v]) => [k, v.shape])));
+    checkSlots({
+      name,
+      shape: variable.shape,
+      group: state.group,
+      step: state.step,
+      slots: new Map([...state.slots].map(([k, v]) => [k, v.shape])),
+    });
     return { state, name, variable };
   });
+  const binding = new Set(unbound);
   const next = new Map<string, VariableState>();
-  for (const [key, state] of current) if (state.variable !== null) next.set(key, state);
+  for (const [key, state] of current) if (!binding.has(state)) next.set(key, state);
   for (const { state, name, variable } of bound) {
     next.set(name, { ...state, name, variable, shape: [...variable.shape] });
   }

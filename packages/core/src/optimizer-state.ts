@@ -51,7 +51,13 @@ export function snapshotState(parts: {
     },
     groupCount: parts.groupCount,
     variables: [...parts.states].map((state) => ({
-      entry: { name: state.name, shape: state.shape, group: state.group, step: state.step },
+      entry: {
+        name: state.name,
+        shape: state.shape,
+        group: state.group,
+        step: state.step,
+        ...(state.variable === null ? { unbound: true as const } : {}),
+      },
       slots: [...state.slots].map(([name, slot]) => [name, tf.clone(slot)] as [string, tf.Tensor]),
     })),
     accumulators: parts.accumulator.window().map(({ name, sum }) => [name, tf.clone(sum)]),
@@ -99,20 +105,52 @@ export interface DecodedState {
   materialize(): { states: Map<string, VariableState>; accumulators: Map<string, tf.Variable> };
 }
 
+/** The restored state of one variable, as the optimizer checks it against what it keeps. */
+export interface RestoredVariable {
+  name: string;
+  shape: readonly number[];
+  group: number;
+  step: number;
+  /** Slot shapes by slot name. */
+  slots: ReadonlyMap<string, readonly number[]>;
+}
+
+/** What restored state is checked against: the optimizer that restores it. */
+export interface RestoreChecks {
+  className: string;
+  groupCount: number;
+  /** Throws a `StateFormatError` unless the slots are those the optimizer keeps at `iterations`. */
+  checkSlots(variable: RestoredVariable, iterations: number): void;
+  /** Slots whose values must be ≥ 0 (second moments, accumulated squares). */
+  nonNegativeSlots: ReadonlySet<string>;
+}
+
+/**
+ * Throws unless every value of a restored slot is finite (and ≥ 0 for a slot that holds squares):
+ * NaN or ±Inf in a moment would silently poison every later step.
+ */
+export function checkSlotValues(
+  checks: RestoreChecks,
+  variableName: string,
+  slot: string,
+  values: ArrayLike<number>,
+): void {
+  const nonNegative = checks.nonNegativeSlots.has(slot);
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i]!;
+    if (Number.isFinite(x) && (!nonNegative || x >= 0)) continue;
+    throw new StateFormatError(
+      `Optimizer state slot '${slot}' of '${variableName}' holds ${x} at element ${i}` +
+        (Number.isFinite(x) ? `, but ${checks.className} keeps it non-negative` : '') +
+        ': restored state must be finite',
+    );
+  }
+}
+
 /** Decodes and validates saved bytes against the live variables and this optimizer's options. */
 export function decodeOptimizerState(
   bytes: Uint8Array | ArrayBuffer,
-  expected: {
-    className: string;
-    groupCount: number;
-    accumulateSteps: number;
-    checkSlots: (
-      name: string,
-      shape: readonly number[],
-      group: number,
-      slots: ReadonlyMap<string, readonly number[]>,
-    ) => void;
-  },
+  expected: RestoreChecks & { accumulateSteps: number },
 ): DecodedState {
   const { header, payload } = decodeState(bytes);
   const { className } = expected;
@@ -121,6 +159,7 @@ export function decodeOptimizerState(
       `Optimizer state is for ${header.className} (${header.packageName}), not ${className}`,
     );
   }
+  const values = new Map<string, Map<string, Float32Array>>();
   for (const entry of header.variables) {
     if (entry.group >= expected.groupCount) {
       throw new StateFormatError(
@@ -128,26 +167,32 @@ export function decodeOptimizerState(
           `but this optimizer has ${expected.groupCount} param groups`,
       );
     }
-    const slotShapes = new Map(Object.entries(entry.slots).map(([k, v]) => [k, v.shape]));
-    if (entry.shape === null) continue;
-    const variable = registeredVariable(entry.name);
-    if (!variable) throw new StateFormatError(`Optimizer state has no live variable '${entry.name}'`);
-    if (!sameShape(variable.shape, entry.shape)) {
-      throw new StateFormatError(
-        `Optimizer state of '${entry.name}' is for shape ${shapeString(entry.shape)}, ` +
-          `but the variable has shape ${shapeString(variable.shape)}`,
-      );
+    if (!entry.unbound) {
+      const variable = registeredVariable(entry.name);
+      if (!variable) throw new StateFormatError(`Optimizer state has no live variable '${entry.name}'`);
+      if (!sameShape(variable.shape, entry.shape)) {
+        throw new StateFormatError(
+          `Optimizer state of '${entry.name}' is for shape ${shapeString(entry.shape)}, ` +
+            `but the variable has shape ${shapeString(variable.shape)}`,
+        );
+      }
     }
-    expected.checkSlots(entry.name, entry.shape, entry.group, slotShapes);
+    const slotShapes = new Map(Object.entries(entry.slots).map(([k, v]) => [k, v.shape]));
+    expected.checkSlots({ ...entry, slots: slotShapes }, header.iterations);
+    const slots = new Map<string, Float32Array>();
     for (const [slot, tensor] of Object.entries(entry.slots)) {
       if (tensor.dtype !== 'float32')
         throw new StateFormatError(`Slot '${slot}' of '${entry.name}' is not float32`);
+      const read = readTensorEntry(payload, tensor) as Float32Array;
+      checkSlotValues(expected, entry.name, slot, read);
+      slots.set(slot, read);
     }
+    values.set(entry.name, slots);
   }
   const extra = header.extra as { skippedSteps?: unknown; accumulatedCalls?: unknown; schedules?: unknown };
   const skippedSteps = extra.skippedSteps ?? 0;
   const accumulatedCalls = extra.accumulatedCalls ?? 0;
-  if (!Number.isInteger(skippedSteps) || (skippedSteps as number) < 0) {
+  if (!Number.isSafeInteger(skippedSteps) || (skippedSteps as number) < 0) {
     throw new StateFormatError('Optimizer state has an invalid skippedSteps count');
   }
   if (
@@ -160,16 +205,24 @@ export function decodeOptimizerState(
         `but this optimizer applies every ${expected.accumulateSteps}`,
     );
   }
-  const accumulatorEntries: [string, TensorEntry][] = [];
+  if (extra.schedules !== undefined && !isRecordOfAny(extra.schedules)) {
+    throw new StateFormatError('Optimizer state has invalid schedule states');
+  }
+  const accumulators: [string, TensorEntry, Float32Array][] = [];
   for (const [key, entry] of Object.entries(header.extraTensors)) {
     const name = key.startsWith('accumulator/') ? key.slice('accumulator/'.length) : null;
     const variable = name === null ? undefined : registeredVariable(name);
     if (name === null || !variable || !sameShape(variable.shape, entry.shape) || entry.dtype !== 'float32') {
       throw new StateFormatError(`Optimizer state has an extra tensor '${key}' that matches no variable`);
     }
-    accumulatorEntries.push([name, entry]);
+    const read = readTensorEntry(payload, entry) as Float32Array;
+    if (!read.every(Number.isFinite)) {
+      throw new StateFormatError(`Optimizer state's accumulated gradient of '${name}' is not finite`);
+    }
+    accumulators.push([name, entry, read]);
   }
-  if ((accumulatedCalls === 0) !== (accumulatorEntries.length === 0)) {
+  // Calls without gradients count too, so a window may have calls and no sums; never the reverse.
+  if (accumulatedCalls === 0 && accumulators.length > 0) {
     throw new StateFormatError('Optimizer state has accumulated gradients that do not match its count');
   }
   return {
@@ -181,31 +234,34 @@ export function decodeOptimizerState(
       const states = new Map<string, VariableState>();
       for (const entry of header.variables) {
         const slots = new Map<string, tf.Variable>();
-        for (const [name, tensor] of Object.entries(entry.slots)) {
-          const values = readTensorEntry(payload, tensor);
+        for (const [name, read] of values.get(entry.name)!) {
+          const shape = entry.slots[name]!.shape;
           slots.set(
             name,
-            tf.tidy(() => tf.variable(tf.tensor(values, tensor.shape, 'float32'), false)),
+            tf.tidy(() => tf.variable(tf.tensor(read, shape, 'float32'), false)),
           );
         }
         states.set(entry.name, {
           name: entry.name,
-          variable: entry.shape === null ? null : registeredVariable(entry.name)!,
+          variable: entry.unbound ? null : registeredVariable(entry.name)!,
           shape: entry.shape,
           group: entry.group,
           step: entry.step,
           slots,
         });
       }
-      const accumulators = new Map<string, tf.Variable>();
-      for (const [name, entry] of accumulatorEntries) {
-        const values = readTensorEntry(payload, entry);
-        accumulators.set(
+      const sums = new Map<string, tf.Variable>();
+      for (const [name, entry, read] of accumulators) {
+        sums.set(
           name,
-          tf.tidy(() => tf.variable(tf.tensor(values, entry.shape, 'float32'), false)),
+          tf.tidy(() => tf.variable(tf.tensor(read, entry.shape, 'float32'), false)),
         );
       }
-      return { states, accumulators };
+      return { states, accumulators: sums };
     },
   };
+}
+
+function isRecordOfAny(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -14,18 +14,26 @@ import {
   checkPlainObject,
   configToOptions,
   hasSchedule,
+  isPlainObject,
   type NormalizedGroup,
   normalizeGroup,
   resolveHyperparameters,
   serializeHyperparameter,
 } from './hyperparameters.js';
 import { bindRestored, exportWeights, importWeights } from './layers-weights.js';
-import { decodeOptimizerState, encodeSnapshot, snapshotState } from './optimizer-state.js';
+import {
+  decodeOptimizerState,
+  encodeSnapshot,
+  type RestoreChecks,
+  type RestoredVariable,
+  snapshotState,
+} from './optimizer-state.js';
 import { isOptimizerInstance, OPTIMIZER_BRAND, type OptimizerClass, registerOptimizer } from './registry.js';
 import { FUSED_RULE_BACKENDS, type FusedRuleBackend, type FusedRuleRun } from './rule/backends.js';
 import { runComposite } from './rule/composite.js';
 import { type Layout, RuleError, slotLayout } from './rule/graph.js';
 import { CompiledRule, type Rule, type RuleParts, type RulePlan } from './rule/rule.js';
+import { StateFormatError } from './state-format.js';
 import type {
   Defaults,
   NamedTensor,
@@ -38,13 +46,15 @@ import type {
   UpdateResult,
 } from './types.js';
 import {
-  checkSlotShapes,
+  createSlot,
   createSlots,
+  declaredSlots,
   disposeStates,
   registeredVariable,
   sameShape,
   shapeString,
   slotInitLayout,
+  slotShape,
   type VariableState,
 } from './variable-state.js';
 
@@ -69,8 +79,25 @@ export interface OptimizerDefinition<
   defaults: D;
   /** Throws a `RangeError` naming the option and value for invalid hyperparameters. */
   validate?: (h: Resolved<D>) => void;
-  /** The slots of one variable, created lazily on its first gradient. */
+  /**
+   * The slots of one variable, created lazily on its first gradient. When they depend on the
+   * hyperparameters (a momentum buffer only while momentum ≠ 0), a slot the spec adds later (a
+   * scheduled momentum rising from 0) is created, at its initial value, on the step that first
+   * calls for it; slots are never dropped.
+   */
   slots?: SlotSpec<K> | ((shape: readonly number[], h: Resolved<D>) => SlotSpec<K>);
+  /**
+   * Slots that a `slots` function declares only for some values of a hyperparameter that can be
+   * scheduled (a momentum buffer while momentum ≠ 0): restored state may lack one (it is created
+   * when a step calls for it) or hold one the current values do not call for (a buffer kept after
+   * a schedule reached 0). Every other slot must be exactly as the spec declares it.
+   */
+  conditionalSlots?: readonly K[];
+  /**
+   * Slots that only ever hold values ≥ 0 (second moments, sums of squares): restored state with a
+   * negative value in one is refused, as NaN and ±Inf are in every slot.
+   */
+  nonNegativeSlots?: readonly K[];
   /**
    * The per-variable update rule, written once against the rule vocabulary (`op`): core traces it
    * once per variant and derives from it the composite tfjs-ops path and the fused kernels. It
@@ -240,9 +267,9 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     if (this.resolvedCache && (!this.scheduled || this.resolvedCache.step === step)) {
       return this.resolvedCache.values;
     }
-    const { className, defaults, validate } = this.definition;
+    const { className, defaults, validate, epsilons } = this.definition;
     const values = [this.options, ...this.groups.map((g) => ({ ...this.options, ...g.overrides }))].map(
-      (raw) => resolveHyperparameters(className, defaults, raw, step, validate),
+      (raw) => resolveHyperparameters(className, defaults, raw, step, validate, epsilons),
     );
     this.resolvedCache = { step, values };
     return values;
@@ -257,24 +284,71 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     return (typeof slots === 'function' ? slots(shape, h) : slots) ?? {};
   }
 
-  /** Throws unless `slots` has exactly the names and shapes the definition expects. */
-  private checkSlots(
-    variableName: string,
-    variableShape: readonly number[],
-    group: number,
-    slots: ReadonlyMap<string, readonly number[]>,
-  ): void {
-    const h = this.hyperparametersAt(this.iterations)[group + 1]!;
-    checkSlotShapes(
-      this.definition.className,
-      variableName,
-      variableShape,
-      this.slotSpec(variableShape, h),
-      slots,
+  /**
+   * Throws a `StateFormatError` unless restored slots are those this optimizer keeps for the
+   * variable after `iterations` steps: the slots its spec declares at the last and the next step,
+   * with their shapes. A slot listed in `conditionalSlots` may also be absent (it is created on the
+   * step that calls for it, as for live state) or present while the spec does not call for it (a
+   * buffer kept after a schedule reached 0), unless the variable took part in every step.
+   */
+  private checkSlots(variable: RestoredVariable, iterations: number): void {
+    const { className, conditionalSlots } = this.definition;
+    const { name, shape, group, step, slots } = variable;
+    const specAt = (t: number) => declaredSlots(this.slotSpec(shape, this.hyperparametersAt(t)[group + 1]!));
+    const specs = iterations > 0 ? [specAt(iterations - 1), specAt(iterations)] : [specAt(0)];
+    const declared = new Map<string, SlotInit[]>();
+    for (const spec of specs)
+      for (const [n, init] of spec) declared.set(n, [...(declared.get(n) ?? []), init]);
+    const conditional = new Set<string>(conditionalSlots ?? []);
+    for (const [slot, got] of slots) {
+      const inits = declared.get(slot);
+      if (inits === undefined) {
+        if (conditional.has(slot) && slotLayout(shape, got) !== undefined) continue;
+        throw new StateFormatError(
+          `Optimizer state of '${name}' has slots [${[...slots.keys()].join(', ')}], ` +
+            `but ${className} with these options keeps [${[...declared.keys()].join(', ')}]`,
+        );
+      }
+      if (!inits.some((init) => sameShape(slotShape(init, shape), got))) {
+        throw new StateFormatError(
+          `Optimizer state slot '${slot}' of '${name}' has shape ${shapeString(got)}, ` +
+            `expected ${shapeString(slotShape(inits[0]!, shape))}`,
+        );
+      }
+    }
+    // A variable updated by every step so far has every slot of the last step's spec.
+    const everyStep = step === iterations && iterations > 0;
+    const missing = [...declared.keys()].filter(
+      (n) => !slots.has(n) && (!conditional.has(n) || (everyStep && specs[0]!.some(([m]) => m === n))),
     );
+    if (missing.length > 0) {
+      throw new StateFormatError(
+        `Optimizer state of '${name}' has slots [${[...slots.keys()].join(', ')}], ` +
+          `but ${className} with these options keeps [${[...declared.keys()].join(', ')}]`,
+      );
+    }
   }
 
-  private readGradients(grads: tf.NamedTensorMap | NamedTensor[]): NamedTensor[] {
+  /** What restored state (`loadState`, `setWeights`) is checked against. */
+  private restoreChecks(): RestoreChecks {
+    return {
+      className: this.definition.className,
+      groupCount: this.groups.length,
+      checkSlots: (variable, iterations) => this.checkSlots(variable, iterations),
+      nonNegativeSlots: new Set(this.definition.nonNegativeSlots ?? []),
+    };
+  }
+
+  private readGradients(
+    grads: tf.NamedTensorMap | NamedTensor[] | ReadonlyMap<string, tf.Tensor | null>,
+  ): NamedTensor[] {
+    if (grads instanceof Map) {
+      return [...grads].map(([name, tensor]) => {
+        if (typeof name !== 'string')
+          throw new TypeError('applyGradients: a Map of gradients needs string keys');
+        return { name, tensor };
+      });
+    }
     if (Array.isArray(grads)) {
       const seen = new Set<string>();
       for (const entry of grads) {
@@ -286,10 +360,13 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
       }
       return grads;
     }
-    if (typeof grads !== 'object' || grads === null) {
-      throw new TypeError('applyGradients takes a name→tensor map or a NamedTensor[]');
+    if (!isPlainObject(grads)) {
+      throw new TypeError(
+        'applyGradients takes a name→tensor object, a Map or a NamedTensor[]' +
+          (grads instanceof tf.Tensor ? ', not a single tensor' : ''),
+      );
     }
-    return Object.keys(grads).map((name) => ({ name, tensor: grads[name] }));
+    return Object.keys(grads).map((name) => ({ name, tensor: (grads as tf.NamedTensorMap)[name] }));
   }
 
   private checkGradient(name: string, grad: tf.Tensor): tf.Variable {
@@ -319,9 +396,7 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
 
   /** Binds state restored by `setWeights` to the variables of this step (see {@link bindRestored}). */
   private bindRestoredState(names: readonly string[]): void {
-    const next = bindRestored(this.states, names, (name, shape, group, slots) =>
-      this.checkSlots(name, shape, group, slots),
-    );
+    const next = bindRestored(this.states, names, (variable) => this.checkSlots(variable, this.iterations));
     if (next) this.states = next;
   }
 
@@ -334,11 +409,15 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
   }
 
   /**
-   * Applies one step. Takes a name→gradient map or a `NamedTensor[]`; a `null` or missing
-   * gradient leaves that variable and its state untouched. Everything is checked before anything
-   * changes: a name with no variable, or a gradient of another shape or dtype, throws.
+   * Applies one step. Takes a name→gradient object, a `Map` or a `NamedTensor[]`; a `null` or
+   * missing gradient leaves that variable and its state untouched. Everything is checked before
+   * anything changes (a name with no variable, a gradient of another shape or dtype, a variable
+   * re-created with another shape, scheduled hyperparameters, the rule's trace): after a call that
+   * throws, every variable, slot and count is as it was.
    */
-  override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
+  override applyGradients(
+    variableGradients: tf.NamedTensorMap | NamedTensor[] | ReadonlyMap<string, tf.Tensor | null>,
+  ): void {
     const listed = this.readGradients(variableGradients);
     let work: { variable: tf.Variable; grad: tf.Tensor }[] = [];
     for (const { name, tensor } of listed) {
@@ -352,16 +431,33 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
       return;
     }
     const k = this.transforms.accumulateSteps;
+    let sums: tf.Tensor[] = [];
     if (k > 1) {
-      this.accumulator.add(work);
-      if (this.accumulator.calls < k) return;
-      work = this.accumulator
-        .window()
-        .map(({ name, sum }) => ({ variable: registeredVariable(name)!, grad: sum }));
+      if (this.accumulator.calls + 1 < k) {
+        this.accumulator.add(work);
+        return;
+      }
+      // The window's sums as fresh tensors: the accumulator changes only once the update is done.
+      const window = this.accumulator.completed(work);
+      sums = window.map((w) => w.grad);
+      work = window;
     }
-    // Everything that can fail is done before any variable changes: states, slots, rule traces
-    // and step scalars.
+    try {
+      this.step(work, hyperparameters);
+    } finally {
+      tf.dispose(sums);
+    }
+    if (k > 1) this.accumulator.restart();
+    this.incrementIterations();
+  }
+
+  /** Updates the variables of `work`; throws before changing anything when anything is wrong. */
+  private step(
+    work: readonly { variable: tf.Variable; grad: tf.Tensor }[],
+    hyperparameters: Resolved<D>[],
+  ): void {
     const created: VariableState[] = [];
+    const grown: [VariableState, string][] = [];
     const backend = tf.backend();
     const floor = sixteenBitFloats(backend) ? FLOAT16_EPSILON : 0;
     let prepared: Prepared<D>[];
@@ -371,7 +467,7 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
         if (!state) {
           state = this.createState(variable, hyperparameters);
           created.push(state);
-        }
+        } else this.reconcile(state, variable, hyperparameters, grown);
         const h = hyperparameters[state.group + 1]!;
         const step = state.step + 1;
         if (!this.rule) return { variable, grad, state, h, step, plan: null, scalars: null };
@@ -382,26 +478,24 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     } catch (error) {
       disposeStates(created);
       for (const state of created) this.states.delete(state.name);
+      for (const [state, name] of grown) {
+        state.slots.get(name)?.dispose();
+        state.slots.delete(name);
+      }
       throw error;
     }
     const fused = this.rule !== null && fusedKernelsActive() ? FUSED_RULE_BACKENDS[tf.getBackend()]! : null;
     const scale = globalNormScale(
-      work.map(({ variable, grad }) => ({ name: variable.name, grad })),
+      work.map(({ variable, grad }) => ({ name: variable.name, grad, param: variable })),
       this.transforms,
     );
     try {
       for (const batch of batches(prepared, fused?.runMany !== undefined)) {
         tf.tidy(() => {
-          const grads = batch.map((p) => transformGradient(p.grad, this.transforms, scale));
+          const grads = batch.map((p) => transformGradient(p.grad, this.transforms, scale, p.variable));
           const results = this.updates(batch, grads, fused);
           batch.forEach(({ variable, state }, i) => {
-            const result = results[i]!;
-            if (result.param !== variable) variable.assign(result.param);
-            for (const [name, value] of Object.entries(result.slots ?? {})) {
-              const slot = state.slots.get(name);
-              if (!slot) throw new Error(`${this.definition.className} updated an unknown slot '${name}'`);
-              if (value !== slot) slot.assign(value);
-            }
+            this.write(variable, state, results[i]!);
           });
         });
         for (const { state } of batch) state.step += 1;
@@ -409,8 +503,60 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     } finally {
       scale?.dispose();
     }
-    if (k > 1) this.accumulator.restart();
-    this.incrementIterations();
+  }
+
+  /**
+   * Checks a known variable's state against the live variable before a step: a variable disposed
+   * and re-created under the same name must have the same shape (the state follows the name), and
+   * slots that the hyperparameters of this step call for (a momentum scheduled up from 0) are
+   * created, as PyTorch creates a momentum buffer on first use.
+   */
+  private reconcile(
+    state: VariableState,
+    variable: tf.Variable,
+    hyperparameters: Resolved<D>[],
+    grown: [VariableState, string][],
+  ): void {
+    if (!sameShape(state.shape, variable.shape)) {
+      throw new RangeError(
+        `${this.definition.className}: the state of '${variable.name}' is for shape ${shapeString(state.shape)}, ` +
+          `but the variable now has shape ${shapeString(variable.shape)} (disposed and re-created?); ` +
+          'dispose() the optimizer to start from empty state, or load a state saved for these variables',
+      );
+    }
+    state.variable = variable;
+    if (typeof this.definition.slots !== 'function') return;
+    const spec = this.slotSpec(variable.shape, hyperparameters[state.group + 1]!);
+    for (const [name, init] of declaredSlots(spec)) {
+      if (state.slots.has(name)) continue;
+      state.slots.set(name, createSlot(name, init, variable.shape));
+      grown.push([state, name]);
+      state.layouts = undefined;
+      state.plan = undefined;
+    }
+  }
+
+  /** Writes one variable's update, after checking it (an `update` function may return anything). */
+  private write(variable: tf.Variable, state: VariableState, result: UpdateResult): void {
+    const { className } = this.definition;
+    const writes: [tf.Variable, tf.Tensor][] = [];
+    const check = (target: tf.Variable, value: unknown, what: string) => {
+      if (
+        !(value instanceof tf.Tensor) ||
+        !sameShape(value.shape, target.shape) ||
+        value.dtype !== target.dtype
+      ) {
+        throw new TypeError(`${className}: the update of '${variable.name}' returned an invalid ${what}`);
+      }
+      if (value !== target) writes.push([target, value]);
+    };
+    check(variable, result.param, 'param');
+    for (const [name, value] of Object.entries(result.slots ?? {})) {
+      const slot = state.slots.get(name);
+      if (!slot) throw new Error(`${className} updated an unknown slot '${name}' of '${variable.name}'`);
+      check(slot, value, `slot '${name}'`);
+    }
+    for (const [target, value] of writes) target.assign(value);
   }
 
   /** The rule plan of a variable at its next step, from its cache when its situation is unchanged. */
@@ -437,7 +583,14 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
       state.layouts = layouts;
     }
     try {
-      state.plan = rule.plan(h, state.step + 1, variable.shape, state.layouts, state.plan);
+      state.plan = rule.plan(
+        h,
+        state.step + 1,
+        variable.shape,
+        state.layouts,
+        state.plan,
+        this.transforms.maximize,
+      );
     } catch (error) {
       // A rule does not know which variable it is traced for: say it here.
       if (error instanceof Error)
@@ -484,7 +637,8 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
   ): UpdateResult {
     const slots: Record<string, tf.Tensor> = {};
     for (const [name, slot] of state.slots) slots[name] = slot;
-    return this.definition.update!({ param: variable, grad, slots, h, step, name: variable.name });
+    const g = this.transforms.maximize ? tf.neg(grad) : grad;
+    return this.definition.update!({ param: variable, grad: g, slots, h, step, name: variable.name });
   }
 
   /** Steps skipped because their gradients were not finite (`skipNonFinite`). */
@@ -594,7 +748,7 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
    * current state is unchanged.
    */
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
-    const { states, iterations } = await importWeights(weightValues, this.groups.length);
+    const { states, iterations } = await importWeights(weightValues, this.restoreChecks());
     this.replaceState(states, iterations);
   }
 
@@ -652,14 +806,28 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
    */
   async loadState(bytes: Uint8Array | ArrayBuffer): Promise<void> {
     const decoded = decodeOptimizerState(bytes, {
-      className: this.definition.className,
-      groupCount: this.groups.length,
+      ...this.restoreChecks(),
       accumulateSteps: this.transforms.accumulateSteps,
-      checkSlots: (name, shape, group, slots) => this.checkSlots(name, shape, group, slots),
     });
     const schedules = this.statefulSchedules();
-    for (const [path, saved] of Object.entries(decoded.schedules))
-      schedules.get(path)?.stateful.loadState(saved);
+    // A schedule that refuses its saved state leaves the schedules loaded before it as they were.
+    const loaded: [StatefulSchedule, unknown][] = [];
+    try {
+      for (const [path, saved] of Object.entries(decoded.schedules)) {
+        const schedule = schedules.get(path);
+        if (!schedule) continue;
+        const previous = schedule.stateful.saveState();
+        schedule.stateful.loadState(saved);
+        loaded.push([schedule, previous]);
+      }
+    } catch (error) {
+      for (const [schedule, previous] of loaded.reverse()) schedule.stateful.loadState(previous);
+      throw error instanceof StateFormatError
+        ? error
+        : new StateFormatError(
+            `Optimizer state has a schedule state that does not load: ${(error as Error).message}`,
+          );
+    }
     const { states, accumulators } = decoded.materialize();
     this.replaceState(states, decoded.iterations);
     this.accumulator.replace(accumulators, decoded.accumulatedCalls);

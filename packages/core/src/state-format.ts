@@ -37,14 +37,20 @@ export interface TensorEntry {
 export interface VariableEntry {
   /** The variable's name in `tf.engine().registeredVariables`. */
   name: string;
-  /** The variable's shape, or null when the state was restored by position and never bound. */
-  shape: number[] | null;
+  /** The variable's shape. */
+  shape: number[];
   /** Index of the param group it belongs to; -1 for the top-level options. */
   group: number;
   /** Number of updates this variable has received. */
   step: number;
   /** Its slots, by slot name. */
   slots: Record<string, TensorEntry>;
+  /**
+   * Set on state restored by `setWeights` (tfjs-layers) and saved before a step bound it to a
+   * variable: `name` is the name it was saved under, and the next step binds it by name or else by
+   * position, as after `setWeights`.
+   */
+  unbound?: true;
 }
 
 /** The JSON header of a saved state. */
@@ -106,7 +112,8 @@ export function writeLittleEndian(values: Float32Array | Int32Array, target: Uin
 
 /** Reads little-endian bytes as a fresh typed array of `dtype`. */
 export function readLittleEndian(bytes: Uint8Array, dtype: 'float32' | 'int32'): Float32Array | Int32Array {
-  const copy = bytes.slice();
+  // A copy into a buffer of its own: `slice` of a Node Buffer would be a view into its pool.
+  const copy = new Uint8Array(bytes);
   if (littleEndianHost) {
     return dtype === 'float32' ? new Float32Array(copy.buffer) : new Int32Array(copy.buffer);
   }
@@ -183,8 +190,7 @@ export class StateFormatError extends Error {
  * checksum, header structure and every tensor's bounds. Throws {@link StateFormatError}.
  */
 export function decodeState(input: Uint8Array | ArrayBuffer): DecodedState {
-  const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
-  if (!(bytes instanceof Uint8Array)) throw new StateFormatError('Optimizer state must be a Uint8Array');
+  const bytes = stateBytes(input);
   if (bytes.length < PREFIX_BYTES + CHECKSUM_BYTES) {
     throw new StateFormatError(`Optimizer state is truncated: ${bytes.length} bytes`);
   }
@@ -228,6 +234,27 @@ export function decodeState(input: Uint8Array | ArrayBuffer): DecodedState {
   return { version, header: checkHeader(header, payload.length), payload };
 }
 
+/**
+ * The bytes of a state as a plain `Uint8Array` over exactly them: a Node `Buffer` or any other view
+ * is read at its `byteOffset` and `byteLength`, not from the start of the memory it shares.
+ */
+export function stateBytes(input: unknown): Uint8Array {
+  if (ArrayBuffer.isView(input)) return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  const tag = Object.prototype.toString.call(input);
+  if (tag === '[object ArrayBuffer]' || tag === '[object SharedArrayBuffer]') {
+    return new Uint8Array(input as ArrayBuffer);
+  }
+  throw new StateFormatError(
+    `Optimizer state must be a Uint8Array, a Buffer or an ArrayBuffer, not ${describeValue(input)}`,
+  );
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value !== 'object') return typeof value;
+  return Object.prototype.toString.call(value).slice(8, -1);
+}
+
 function hex(n: number): string {
   return `0x${n.toString(16).padStart(8, '0')}`;
 }
@@ -269,7 +296,7 @@ function checkHeader(h: unknown, payloadLength: number): StateHeader {
     if (typeof h[key] !== 'string') fail(`${key} is missing`);
   }
   if (!isRecord(h.config)) fail('config is missing');
-  if (typeof h.iterations !== 'number' || !Number.isInteger(h.iterations) || h.iterations < 0) {
+  if (typeof h.iterations !== 'number' || !Number.isSafeInteger(h.iterations) || h.iterations < 0) {
     fail('iterations is not a non-negative integer');
   }
   if (!Array.isArray(h.paramGroups)) fail('paramGroups is missing');
@@ -279,23 +306,34 @@ function checkHeader(h: unknown, payloadLength: number): StateHeader {
     if (!isRecord(v) || typeof v.name !== 'string') fail(`variables[${i}] has no name`);
     if (names.has(v.name)) fail(`variable '${v.name}' appears twice`);
     names.add(v.name);
-    if (!Number.isInteger(v.step) || (v.step as number) < 0) fail(`variable '${v.name}' has an invalid step`);
+    if (v.name === '') fail(`variables[${i}] has an empty name`);
+    if (
+      !Number.isSafeInteger(v.step) ||
+      (v.step as number) < 0 ||
+      (v.step as number) > (h.iterations as number)
+    )
+      fail(`variable '${v.name}' has an invalid step (${String(v.step)} of ${h.iterations} iterations)`);
     if (!Number.isInteger(v.group) || (v.group as number) < -1)
       fail(`variable '${v.name}' has an invalid group`);
     if (!isRecord(v.slots)) fail(`variable '${v.name}' has no slots`);
-    const slots: Record<string, TensorEntry> = {};
+    if (v.shape === null || v.shape === undefined) fail(`variable '${v.name}' has no shape`);
+    if (v.unbound !== undefined && v.unbound !== true)
+      fail(`variable '${v.name}' has an invalid unbound flag`);
+    // No prototype: a slot named `__proto__` must stay a slot (and be refused as unknown).
+    const slots: Record<string, TensorEntry> = Object.create(null);
     for (const [slot, entry] of Object.entries(v.slots)) {
       slots[slot] = checkTensorEntry(entry, `slot '${slot}' of '${v.name}'`, payloadLength);
     }
     return {
       name: v.name,
-      shape: v.shape === null ? null : checkShape(v.shape, `variable '${v.name}'`),
+      shape: checkShape(v.shape, `variable '${v.name}'`),
       group: v.group as number,
       step: v.step as number,
       slots,
+      ...(v.unbound === true ? { unbound: true as const } : {}),
     };
   });
-  const extraTensors: Record<string, TensorEntry> = {};
+  const extraTensors: Record<string, TensorEntry> = Object.create(null);
   if (!isRecord(h.extraTensors)) fail('extraTensors is missing');
   for (const [name, entry] of Object.entries(h.extraTensors)) {
     extraTensors[name] = checkTensorEntry(entry, `extra tensor '${name}'`, payloadLength);

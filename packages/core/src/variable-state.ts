@@ -2,7 +2,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type Layout, slotLayout } from './rule/graph.js';
 import type { RulePlan } from './rule/rule.js';
-import { StateFormatError } from './state-format.js';
 import type { SlotInit, SlotSpec } from './types.js';
 
 /** What the optimizer keeps for one variable. */
@@ -10,7 +9,7 @@ export interface VariableState {
   name: string;
   /** Null for state restored by `setWeights` until the next step binds it to a variable. */
   variable: tf.Variable | null;
-  shape: number[] | null;
+  shape: number[];
   group: number;
   step: number;
   slots: Map<string, tf.Variable>;
@@ -61,8 +60,15 @@ export function slotInitLayout(
   return slotLayout(variableShape, init.shape);
 }
 
+/**
+ * The live variable registered under `name`, if any. The registry is a plain object, so a name
+ * such as `constructor` or `toString` would otherwise read a member of `Object.prototype`.
+ */
 export function registeredVariable(name: string): tf.Variable | undefined {
-  return tf.engine().registeredVariables[name];
+  const registered = tf.engine().registeredVariables;
+  if (!Object.hasOwn(registered, name)) return undefined;
+  const variable: unknown = registered[name];
+  return variable instanceof tf.Variable && !variable.isDisposed ? variable : undefined;
 }
 
 /** The declared slots of a spec (entries left undefined by a conditional spread dropped). */
@@ -72,49 +78,22 @@ export function declaredSlots(spec: SlotSpec): [string, SlotInit][] {
   );
 }
 
+function checkSlotName(name: string): void {
+  if (!SLOT_NAME.test(name) || name === STATE_WEIGHT) throw new TypeError(`Invalid slot name '${name}'`);
+}
+
+/** A fresh slot variable of a variable of shape `variableShape`. */
+export function createSlot(name: string, init: SlotInit, variableShape: readonly number[]): tf.Variable {
+  checkSlotName(name);
+  const value = typeof init === 'number' ? init : (init.value ?? 0);
+  return tf.tidy(() => tf.variable(tf.fill(slotShape(init, variableShape), value), false));
+}
+
 /** Fresh slot variables of a variable of shape `variableShape`, as `spec` declares them. */
 export function createSlots(spec: SlotSpec, variableShape: readonly number[]): Map<string, tf.Variable> {
   const entries = declaredSlots(spec);
-  for (const [name] of entries) {
-    if (!SLOT_NAME.test(name) || name === STATE_WEIGHT) throw new TypeError(`Invalid slot name '${name}'`);
-  }
-  const slots = new Map<string, tf.Variable>();
-  for (const [name, init] of entries) {
-    const value = typeof init === 'number' ? init : (init.value ?? 0);
-    slots.set(
-      name,
-      tf.tidy(() => tf.variable(tf.fill(slotShape(init, variableShape), value), false)),
-    );
-  }
-  return slots;
-}
-
-/** Throws unless `slots` has exactly the names and shapes `spec` declares for this variable. */
-export function checkSlotShapes(
-  className: string,
-  variableName: string,
-  variableShape: readonly number[],
-  spec: SlotSpec,
-  slots: ReadonlyMap<string, readonly number[]>,
-): void {
-  const expected = declaredSlots(spec);
-  const names = expected.map(([name]) => name);
-  const got = [...slots.keys()];
-  if (names.length !== got.length || !names.every((n) => slots.has(n))) {
-    throw new StateFormatError(
-      `Optimizer state of '${variableName}' has slots [${got.join(', ')}], ` +
-        `but ${className} with these options keeps [${names.join(', ')}]`,
-    );
-  }
-  for (const [name, init] of expected) {
-    const want = slotShape(init, variableShape);
-    if (!sameShape(want, slots.get(name)!)) {
-      throw new StateFormatError(
-        `Optimizer state slot '${name}' of '${variableName}' has shape ${shapeString(slots.get(name)!)}, ` +
-          `expected ${shapeString(want)}`,
-      );
-    }
-  }
+  for (const [name] of entries) checkSlotName(name);
+  return new Map(entries.map(([name, init]) => [name, createSlot(name, init, variableShape)]));
 }
 
 /** Frees every slot of these states. */

@@ -124,6 +124,7 @@ export const Adafactor = /* @__PURE__ */ defineOptimizer({
     ...(isFactored(shape) ? factoredSlots('row', 'col') : { v: 0 }),
     ...(h.beta1 !== null ? { m: 0 } : {}),
   }),
+  nonNegativeSlots: ['row', 'col', 'v'],
   // epsilon1 keeps the root of the second moment finite; epsilon2 only floors the parameter scale.
   epsilons: ['epsilon1'],
   variant: (h, _step, shape) => ({

@@ -94,6 +94,7 @@ export const CAME = /* @__PURE__ */ defineOptimizer({
     isFactored(shape)
       ? { m: 0, ...factoredSlots('row', 'col'), ...factoredSlots('resRow', 'resCol') }
       : { m: 0, v: 0 },
+  nonNegativeSlots: ['row', 'col', 'resRow', 'resCol', 'v'],
   // epsilon1 keeps the root of the second moment finite, epsilon2 that of the instability.
   epsilons: ['epsilon1', 'epsilon2'],
   variant: (h, _step, shape) => ({ factored: isFactored(shape), decay: h.weightDecay !== 0 }),

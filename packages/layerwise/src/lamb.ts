@@ -70,6 +70,7 @@ export const LAMB = /* @__PURE__ */ defineOptimizer({
     checkNonNegative('weightDecay', h.weightDecay);
   },
   slots: { m: 0, v: 0 },
+  nonNegativeSlots: ['v'],
   variant: (h) => ({ decay: h.weightDecay !== 0 }),
   // Bias corrections in float64 from the variable's own step: no β^t state to drift or resave.
   scalars: (h, step) => ({

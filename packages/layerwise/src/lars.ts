@@ -99,6 +99,7 @@ export const LARS = /* @__PURE__ */ defineOptimizer({
     }
   },
   slots: (_shape, h): SlotSpec<'momentumBuffer'> => (h.momentum !== 0 ? { momentumBuffer: 0 } : {}),
+  conditionalSlots: ['momentumBuffer'],
   variant: (h, step) => ({ decay: h.weightDecay !== 0, momentum: h.momentum !== 0, first: step === 1 }),
   scalars: (h) => ({ undamped: 1 - h.dampening }),
   epsilons: ['epsilon'],
@@ -120,9 +121,6 @@ export const LARS = /* @__PURE__ */ defineOptimizer({
     // PyTorch skips the buffer entirely while momentum is 0 (a schedule may reach 0 later: the
     // buffer, not written, keeps its value).
     if (!v.momentum) return { param: op.sub(param, op.mul(g, s.learningRate)) };
-    if (!('momentumBuffer' in slots)) {
-      throw new Error('LARS: a variable has no momentum buffer (its first update had momentum 0)');
-    }
     // PyTorch starts the buffer at the first (scaled) gradient, undamped.
     const buffer = v.first ? g : op.add(op.mul(slots.momentumBuffer, s.momentum), op.mul(g, s.undamped));
     const direction = v.nesterov ? op.add(g, op.mul(buffer, s.momentum)) : buffer;

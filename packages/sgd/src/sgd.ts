@@ -67,15 +67,14 @@ export const SGD = /* @__PURE__ */ defineOptimizer({
     }
   },
   slots: (_shape, h): SlotSpec<'momentumBuffer'> => (h.momentum !== 0 ? { momentumBuffer: 0 } : {}),
+  conditionalSlots: ['momentumBuffer'],
   variant: (h, step) => ({ decay: h.weightDecay !== 0, momentum: h.momentum !== 0, first: step === 1 }),
   scalars: (h) => ({ undamped: 1 - h.dampening }),
   rule({ param, grad, slots, s, op, v }) {
     const g = v.decay ? op.add(grad, op.mul(param, s.weightDecay)) : grad;
-    if (!('momentumBuffer' in slots)) {
-      if (v.momentum)
-        throw new Error('SGD: a variable has no momentum buffer (its first update had momentum 0)');
-      return { param: op.sub(param, op.mul(g, s.learningRate)) };
-    }
+    // PyTorch skips the buffer while momentum is 0 (a schedule may reach 0 later: the buffer, not
+    // written, keeps its value).
+    if (!v.momentum) return { param: op.sub(param, op.mul(g, s.learningRate)) };
     // PyTorch starts the buffer at the first gradient, undamped.
     const buffer = v.first ? g : op.add(op.mul(slots.momentumBuffer, s.momentum), op.mul(g, s.undamped));
     const direction = v.nesterov ? op.add(g, op.mul(buffer, s.momentum)) : buffer;

@@ -116,12 +116,13 @@ export class CompiledRule<D extends Defaults> {
     shape: readonly number[],
     slotLayouts: ReadonlyMap<string, Layout>,
     previous?: RulePlan,
+    maximize = false,
   ): RulePlan {
     const variant = this.variantOf(h, step, shape);
     if (previous && sameVariant(previous.variant, variant)) return previous;
     const nulls = this.numeric.filter((k) => h[k] === null);
     const factored = shape.length >= 2;
-    const key = JSON.stringify([variant, [...slotLayouts], nulls, factored]);
+    const key = JSON.stringify([variant, [...slotLayouts], nulls, factored, maximize]);
     const found = this.plans.get(key);
     if (found) return found;
     const scalarNames = new Set([...this.numeric, ...Object.keys(this.scalarValues(h, step, variant, key))]);
@@ -131,7 +132,8 @@ export class CompiledRule<D extends Defaults> {
       ({ param, grad, slots, scalars }, op) =>
         rule({
           param,
-          grad,
+          // PyTorch's maximize: the rule sees −g, before its weight decay.
+          grad: maximize ? op.neg(grad) : grad,
           slots,
           s: scalars as RuleScalars<D, string>,
           op,
