@@ -92,12 +92,12 @@ export interface OptimizerDefinition<
    * when a step calls for it) or hold one the current values do not call for (a buffer kept after
    * a schedule reached 0). Every other slot must be exactly as the spec declares it.
    */
-  conditionalSlots?: readonly K[];
+  conditionalSlots?: readonly string[];
   /**
    * Slots that only ever hold values ≥ 0 (second moments, sums of squares): restored state with a
    * negative value in one is refused, as NaN and ±Inf are in every slot.
    */
-  nonNegativeSlots?: readonly K[];
+  nonNegativeSlots?: readonly string[];
   /**
    * The per-variable update rule, written once against the rule vocabulary (`op`): core traces it
    * once per variant and derives from it the composite tfjs-ops path and the fused kernels. It
