@@ -8,11 +8,42 @@ import { name as packageName, version as packageVersion } from '../package.json'
 import { adamRule, adamStepScalars, decayVariant, validateMoments } from './shared.js';
 
 const defaults = {
+  /**
+   * Step size, default `1e-3`.
+   *
+   * @defaultValue `1e-3`
+   */
   learningRate: 1e-3,
+  /**
+   * Decay of the first moment, in [0, 1), default `0.9`.
+   *
+   * @defaultValue `0.9`
+   */
   beta1: 0.9,
+  /**
+   * Decay of the second moment, in [0, 1), default `0.999`.
+   *
+   * @defaultValue `0.999`
+   */
   beta2: 0.999,
+  /**
+   * Added to the bias-corrected `√v` (outside the root), > 0, default `1e-8`.
+   *
+   * @defaultValue `1e-8`
+   */
   epsilon: 1e-8,
+  /**
+   * Coupled L2 penalty added to the gradient, ≥ 0, default `0`. For decoupled weight decay use
+   * {@link adamw}.
+   *
+   * @defaultValue `0`
+   */
   weightDecay: 0,
+  /**
+   * Use the running maximum of `v` (AMSGrad), default `false`; keeps a third slot.
+   *
+   * @defaultValue `false`
+   */
   amsgrad: false,
 };
 

@@ -3,10 +3,35 @@ import { name as packageName, version as packageVersion } from '../package.json'
 import { applyWeightDecay, decayVariant, firstMoment, momentScalars, validateMoments } from './shared.js';
 
 const defaults = {
+  /**
+   * Step size, default `2e-3`.
+   *
+   * @defaultValue `2e-3`
+   */
   learningRate: 2e-3,
+  /**
+   * Decay of the first moment, in [0, 1), default `0.9`.
+   *
+   * @defaultValue `0.9`
+   */
   beta1: 0.9,
+  /**
+   * Decay of the infinity norm, in [0, 1), default `0.999`.
+   *
+   * @defaultValue `0.999`
+   */
   beta2: 0.999,
+  /**
+   * Added to `|g|` inside the max, > 0, default `1e-8`.
+   *
+   * @defaultValue `1e-8`
+   */
   epsilon: 1e-8,
+  /**
+   * Coupled L2 penalty added to the gradient, ≥ 0, default `0`.
+   *
+   * @defaultValue `0`
+   */
   weightDecay: 0,
 };
 

@@ -15,12 +15,47 @@ import {
 } from './shared.js';
 
 const defaults = {
+  /**
+   * Step size, default `2e-3`.
+   *
+   * @defaultValue `2e-3`
+   */
   learningRate: 2e-3,
+  /**
+   * Decay of the first moment and scale of μ, in [0, 1), default `0.9`.
+   *
+   * @defaultValue `0.9`
+   */
   beta1: 0.9,
+  /**
+   * Decay of the second moment, in [0, 1), default `0.999`.
+   *
+   * @defaultValue `0.999`
+   */
   beta2: 0.999,
+  /**
+   * Added to the bias-corrected `√v`, > 0, default `1e-8`.
+   *
+   * @defaultValue `1e-8`
+   */
   epsilon: 1e-8,
+  /**
+   * Weight decay, ≥ 0, default `0`.
+   *
+   * @defaultValue `0`
+   */
   weightDecay: 0,
+  /**
+   * ψ of the μ schedule, ≥ 0, default `4e-3`.
+   *
+   * @defaultValue `4e-3`
+   */
   momentumDecay: 4e-3,
+  /**
+   * Decay the weights (`p·(1 − lr·wd)`) instead of adding `wd·p` to the gradient, default `false`.
+   *
+   * @defaultValue `false`
+   */
   decoupledWeightDecay: false,
 };
 

@@ -10,11 +10,41 @@ import {
 } from './shared.js';
 
 const defaults = {
+  /**
+   * Step size, default `1e-3`.
+   *
+   * @defaultValue `1e-3`
+   */
   learningRate: 1e-3,
+  /**
+   * Decay of the first moment, in [0, 1), default `0.9`.
+   *
+   * @defaultValue `0.9`
+   */
   beta1: 0.9,
+  /**
+   * Decay of the second moment, in [0, 1), default `0.999`.
+   *
+   * @defaultValue `0.999`
+   */
   beta2: 0.999,
+  /**
+   * Added to `√v`, > 0, default `1e-8`.
+   *
+   * @defaultValue `1e-8`
+   */
   epsilon: 1e-8,
+  /**
+   * Weight decay, ≥ 0, default `0`.
+   *
+   * @defaultValue `0`
+   */
   weightDecay: 0,
+  /**
+   * Decay the weights (`p·(1 − lr·wd)`) instead of adding `wd·p` to the gradient, default `false`.
+   *
+   * @defaultValue `false`
+   */
   decoupledWeightDecay: false,
 };
 

@@ -9,9 +9,29 @@ import {
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
 
 const defaults = {
+  /**
+   * Scale applied to Δ, default `1.0` (the paper has none).
+   *
+   * @defaultValue `1.0`
+   */
   learningRate: 1.0,
+  /**
+   * Decay of both running averages, in [0, 1), default `0.9`.
+   *
+   * @defaultValue `0.9`
+   */
   rho: 0.9,
+  /**
+   * Added inside both roots, `> 0`, default `1e-6`.
+   *
+   * @defaultValue `1e-6`
+   */
   epsilon: 1e-6,
+  /**
+   * Coupled L2 penalty added to the gradient, `≥ 0`, default `0`.
+   *
+   * @defaultValue `0`
+   */
   weightDecay: 0,
 };
 

@@ -8,10 +8,35 @@ import {
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
 
 const defaults = {
+  /**
+   * Step size, default `1e-2`.
+   *
+   * @defaultValue `1e-2`
+   */
   learningRate: 1e-2,
+  /**
+   * Learning-rate decay per update of the variable, `≥ 0`, default `0`.
+   *
+   * @defaultValue `0`
+   */
   lrDecay: 0,
+  /**
+   * Coupled L2 penalty added to the gradient, `≥ 0`, default `0`.
+   *
+   * @defaultValue `0`
+   */
   weightDecay: 0,
+  /**
+   * Starting value of the sum of squares, `≥ 0`, default `0`.
+   *
+   * @defaultValue `0`
+   */
   initialAccumulatorValue: 0,
+  /**
+   * Added to `√s` (outside the root), `> 0`, default `1e-10`.
+   *
+   * @defaultValue `1e-10`
+   */
   epsilon: 1e-10,
 };
 

@@ -11,11 +11,41 @@ import {
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
 
 const defaults = {
+  /**
+   * Step size, default `1e-2`.
+   *
+   * @defaultValue `1e-2`
+   */
   learningRate: 1e-2,
+  /**
+   * Smoothing constant of the averages, in [0, 1), default `0.99`.
+   *
+   * @defaultValue `0.99`
+   */
   alpha: 0.99,
+  /**
+   * Added to the root (outside it), `> 0`, default `1e-8`.
+   *
+   * @defaultValue `1e-8`
+   */
   epsilon: 1e-8,
+  /**
+   * Coupled L2 penalty added to the gradient, `≥ 0`, default `0`.
+   *
+   * @defaultValue `0`
+   */
   weightDecay: 0,
+  /**
+   * Momentum factor in [0, 1), default `0` (no buffer is kept).
+   *
+   * @defaultValue `0`
+   */
   momentum: 0,
+  /**
+   * Normalize by the estimated variance `v − ḡ²` instead of `v`, default `false`.
+   *
+   * @defaultValue `false`
+   */
   centered: false,
 };
 

@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
+import { describeSchedule, restoreSchedule, type ScheduleRecord } from './schedule-registry.js';
 import type { Defaults, ParamGroup, Resolved, Schedule } from './types.js';
 import { checkLearningRate } from './validation.js';
 
@@ -10,13 +11,6 @@ export interface NormalizedGroup {
   names: ReadonlySet<string>;
   match: ((variable: tf.Variable) => boolean) | null;
   overrides: Readonly<Record<string, unknown>>;
-}
-
-/** A stored schedule in a config: its name and its value at the step the config was taken. */
-export interface ScheduleConfig {
-  schedule: string;
-  step: number;
-  value: number;
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -100,25 +94,22 @@ export function normalizeGroup(
   };
 }
 
-function isScheduleConfig(value: unknown): value is ScheduleConfig {
+function isScheduleConfig(value: unknown): value is ScheduleRecord {
   return isPlainObject(value) && typeof value.schedule === 'string' && typeof value.value === 'number';
 }
 
 /** The JSON form of a hyperparameter value for `getConfig`. */
 export function serializeHyperparameter(value: unknown, step: number): unknown {
   if (typeof value !== 'function') return value ?? null;
-  const schedule = value as Schedule & { scheduleName?: string };
-  return {
-    schedule: schedule.scheduleName ?? (schedule.name || 'custom'),
-    step,
-    value: schedule(step),
-  } satisfies ScheduleConfig;
+  return describeSchedule(value as Schedule, step);
 }
 
 /**
- * Turns a config written by `getConfig` back into options. A schedule cannot travel through JSON:
- * unless `overrides` supplies it again, it becomes the constant it had when the config was taken,
- * and a warning says so.
+ * Turns a config written by `getConfig` back into options. A schedule recorded with its name and
+ * config (those of `@optimkit/schedules`) is rebuilt through the schedule registry, with its state
+ * if it is stateful. Any other schedule (a hand-written function, or one whose package is not
+ * imported) becomes the constant it had when the config was taken, unless `overrides` supplies it
+ * again, and a warning says so.
  */
 export function configToOptions(
   className: string,
@@ -130,9 +121,15 @@ export function configToOptions(
     const out: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(source)) {
       if (isScheduleConfig(value)) {
+        if (where === '' && Object.hasOwn(overrides, key)) continue;
+        const restored = restoreSchedule(value);
+        if (restored.schedule) {
+          out[key] = restored.schedule;
+          continue;
+        }
         console.warn(
           `optimkit: ${where}${key} of ${className} was the schedule '${value.schedule}' when saved; ` +
-            `it is restored as the constant ${value.value} (pass the schedule again to keep it)`,
+            `it is restored as the constant ${value.value} (${restored.why})`,
         );
         out[key] = value.value;
       } else out[key] = value;

@@ -13,7 +13,14 @@ export {
   OptimkitOptimizer,
   type StatefulSchedule,
 } from './optimizer.js';
-export { getRegisteredOptimizer, loadOptimizer, type OptimizerClass, registerOptimizer } from './registry.js';
+export {
+  getRegisteredOptimizer,
+  loadOptimizer,
+  type OptimizerClass,
+  registerOptimizer,
+  registerOptimizers,
+  type ScheduleFactory,
+} from './registry.js';
 export type { Layout, Mask, Operand, RuleOps, RuleResult, Value } from './rule/graph.js';
 export { RuleError } from './rule/graph.js';
 export type { Rule, RuleContext, RuleScalars, RuleVariant } from './rule/rule.js';
@@ -23,6 +30,11 @@ export {
   type RuleKernelContext,
   type RuleKernelInputs,
 } from './rule/rule-kernel.js';
+export {
+  getRegisteredSchedule,
+  registerSchedule,
+  type ScheduleRecord,
+} from './schedule-registry.js';
 export {
   type DecodedState,
   decodeState,

@@ -28,7 +28,7 @@ import {
   type RestoredVariable,
   snapshotState,
 } from './optimizer-state.js';
-import { type OptimizerClass, registerOptimizer } from './registry.js';
+import { isOptimizerInstance, OPTIMIZER_BRAND, type OptimizerClass, registerOptimizer } from './registry.js';
 import { FUSED_RULE_BACKENDS, type FusedRuleBackend, type FusedRuleRun } from './rule/backends.js';
 import { runComposite } from './rule/composite.js';
 import { type Layout, RuleError, slotLayout } from './rule/graph.js';
@@ -223,11 +223,17 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
   /**
    * `tf.Optimizer` answers `instanceof` by duck typing (any object with `minimize` and
    * `applyGradients`, `tf.train`'s included); optimkit classes answer by the prototype chain, so
-   * `x instanceof AdamW` means what it says.
+   * `x instanceof AdamW` means what it says, and by a shared brand for an optimizer made by
+   * another copy of core (ESM and CommonJS both loaded): see {@link isOptimizerInstance}.
    */
   static override [Symbol.hasInstance](instance: unknown): boolean {
     // biome-ignore lint/complexity/noThisInStatic: `this` is the class being asked (AdamW, SGD, …)
-    return Function.prototype[Symbol.hasInstance].call(this, instance);
+    return isOptimizerInstance(this, OptimkitOptimizer, instance);
+  }
+
+  /** The brand `instanceof` recognises across copies of core. */
+  get [OPTIMIZER_BRAND](): true {
+    return true;
   }
 
   constructor(definition: AnyDefinition<D>, options: OptimizerOptions<D> = {}) {

@@ -12,15 +12,68 @@ import { name as packageName, version as packageVersion } from '../package.json'
 import { clipByRms, ema, factoredRsqrt, factoredSlots, isFactored, rms, updateFactored } from './factored.js';
 
 const defaults = {
+  /**
+   * Manual learning rate, default `null`: the relative step ρ_t is used. Giving one turns
+   * `relativeStep` off (this factory infers it); `relativeStep: true` with a learning rate, or
+   * `relativeStep: false` without one, throws a `RangeError`.
+   *
+   * @defaultValue `null`
+   */
   learningRate: null as number | null,
+  /**
+   * Added to the squared gradient, default `1e-30`.
+   *
+   * @defaultValue `1e-30`
+   */
   epsilon1: 1e-30,
+  /**
+   * Floor of the parameter scale `RMS(p)`, default `1e-3`.
+   *
+   * @defaultValue `1e-3`
+   */
   epsilon2: 1e-3,
+  /**
+   * Update clipping threshold `d` on `RMS(u)`, default `1`.
+   *
+   * @defaultValue `1`
+   */
   clipThreshold: 1,
+  /**
+   * Exponent of `β̂2_t = 1 − t^decayRate`, ≤ 0, default `-0.8`.
+   *
+   * @defaultValue `-0.8`
+   */
   decayRate: -0.8,
+  /**
+   * First-moment coefficient in [0, 1), default `null` (off: no `m` slot, the memory advantage is
+   * kept).
+   *
+   * @defaultValue `null`
+   */
   beta1: null as number | null,
+  /**
+   * Decoupled weight decay, scaled by α_t, default `0`.
+   *
+   * @defaultValue `0`
+   */
   weightDecay: 0,
+  /**
+   * Multiply the step by `max(epsilon2, RMS(p))`, default `true`.
+   *
+   * @defaultValue `true`
+   */
   scaleParameter: true,
+  /**
+   * Use the relative step ρ_t, default `true` iff no `learningRate`.
+   *
+   * @defaultValue `true`
+   */
   relativeStep: true,
+  /**
+   * Relative step grows as `1e-6·t` (needs `relativeStep`), default `false`.
+   *
+   * @defaultValue `false`
+   */
   warmupInit: false,
 };
 

@@ -12,13 +12,54 @@ import { name as packageName, version as packageVersion } from '../package.json'
 import { clipByRms, ema, factoredRsqrt, factoredSlots, isFactored, updateFactored } from './factored.js';
 
 const defaults = {
+  /**
+   * Step size, **required** (default `null` throws a `RangeError`); typically 2e-4, or 0.5–0.9×
+   * what AdamW would use.
+   *
+   * @defaultValue `null`
+   */
   learningRate: null as number | null,
+  /**
+   * Momentum of the clipped update, in [0, 1), default `0.9`.
+   *
+   * @defaultValue `0.9`
+   */
   beta1: 0.9,
+  /**
+   * Decay of the factored second moment, in [0, 1), default `0.999`.
+   *
+   * @defaultValue `0.999`
+   */
   beta2: 0.999,
+  /**
+   * Decay of the factored instability, in [0, 1), default `0.9999`.
+   *
+   * @defaultValue `0.9999`
+   */
   beta3: 0.9999,
+  /**
+   * Added to the squared gradient, default `1e-30`.
+   *
+   * @defaultValue `1e-30`
+   */
   epsilon1: 1e-30,
+  /**
+   * Added to the instability `(u − m)²`, default `1e-16`.
+   *
+   * @defaultValue `1e-16`
+   */
   epsilon2: 1e-16,
+  /**
+   * Update clipping threshold on `RMS(u)`, default `1`.
+   *
+   * @defaultValue `1`
+   */
   clipThreshold: 1,
+  /**
+   * Decoupled weight decay, scaled by the learning rate, default `0`.
+   *
+   * @defaultValue `0`
+   */
   weightDecay: 0,
 };
 

@@ -9,11 +9,44 @@ import {
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
 
 const defaults = {
+  /**
+   * Step size, default `1e-3`: each adapted tensor moves by about this fraction of its norm per
+   * step.
+   *
+   * @defaultValue `1e-3`
+   */
   learningRate: 1e-3,
+  /**
+   * Decay of the first moment in [0, 1), default `0.9`.
+   *
+   * @defaultValue `0.9`
+   */
   beta1: 0.9,
+  /**
+   * Decay of the second moment in [0, 1), default `0.999`.
+   *
+   * @defaultValue `0.999`
+   */
   beta2: 0.999,
+  /**
+   * Added to `√v̂` (> 0), default `1e-6` (not Adam's 1e-8).
+   *
+   * @defaultValue `1e-6`
+   */
   epsilon: 1e-6,
+  /**
+   * Decoupled weight decay added to the update before the ratio, default `0` (0.01 is typical for
+   * BERT).
+   *
+   * @defaultValue `0`
+   */
   weightDecay: 0,
+  /**
+   * Scale this tensor by the trust ratio, default `true`. Set `false` in a param group for biases
+   * and normalization scales.
+   *
+   * @defaultValue `true`
+   */
   trustRatio: true,
 };
 

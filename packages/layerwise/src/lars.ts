@@ -12,13 +12,56 @@ import {
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
 
 const defaults = {
+  /**
+   * Global step size. Required: there is no default (with the ratio, useful values are far above
+   * plain SGD's, several units or more with the default trust coefficient, scaled with the batch
+   * size under a warmup then polynomial or cosine decay).
+   *
+   * @defaultValue `null`
+   */
   learningRate: null as number | null,
+  /**
+   * Momentum factor in [0, 1), default `0.9` (0 keeps no buffer).
+   *
+   * @defaultValue `0.9`
+   */
   momentum: 0.9,
+  /**
+   * Dampening of the momentum in [0, 1], default `0`.
+   *
+   * @defaultValue `0`
+   */
   dampening: 0,
+  /**
+   * Nesterov momentum, default `false`; needs momentum > 0 and dampening 0.
+   *
+   * @defaultValue `false`
+   */
   nesterov: false,
+  /**
+   * Coupled L2 penalty, also in the ratio's denominator, default `0`.
+   *
+   * @defaultValue `0`
+   */
   weightDecay: 0,
+  /**
+   * The trust coefficient η of the local learning rate (> 0), default `1e-3`.
+   *
+   * @defaultValue `1e-3`
+   */
   trustCoefficient: 1e-3,
+  /**
+   * Added to the ratio's denominator (> 0), default `1e-8`.
+   *
+   * @defaultValue `1e-8`
+   */
   epsilon: 1e-8,
+  /**
+   * Scale this tensor by the trust ratio, default `true`. Set `false` in a param group for biases
+   * and normalization scales.
+   *
+   * @defaultValue `true`
+   */
   trustRatio: true,
 };
 

@@ -8,9 +8,30 @@ import {
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
 
 const defaults = {
+  /**
+   * Step size per element, default `1e-4`.
+   *
+   * @defaultValue `1e-4`
+   */
   learningRate: 1e-4,
+  /**
+   * Interpolation weight of the momentum in the update, in [0, 1), default `0.9`.
+   *
+   * @defaultValue `0.9`
+   */
   beta1: 0.9,
+  /**
+   * Decay of the momentum, in [0, 1), default `0.99`.
+   *
+   * @defaultValue `0.99`
+   */
   beta2: 0.99,
+  /**
+   * Decoupled weight decay, default `0` (Optax's default is `1e-3`); the parameters shrink by
+   * `learningRate · weightDecay` per step.
+   *
+   * @defaultValue `0`
+   */
   weightDecay: 0,
 };
 

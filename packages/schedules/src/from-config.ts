@@ -5,6 +5,7 @@ import { exponential } from './exponential.js';
 import { join } from './join.js';
 import { oneCycle } from './one-cycle.js';
 import { linear, polynomial } from './polynomial.js';
+import { type ReduceOnPlateauOptions, reduceOnPlateau } from './reduce-on-plateau.js';
 import type { NamedSchedule, Schedule } from './schedule.js';
 import { multiStep, stepDecay } from './step-decay.js';
 import { warmupCosine } from './warmup-cosine.js';
@@ -44,6 +45,18 @@ export function scheduleFromConfig(saved: {
   scheduleName?: unknown;
   scheduleConfig?: unknown;
 }): NamedSchedule {
+  return rebuild(saved, false);
+}
+
+/**
+ * {@link scheduleFromConfig}, and with `stateful` also `reduceOnPlateau` (in its initial state),
+ * alone or inside a join: what the optimizer's schedule registry uses, which then restores the
+ * saved state.
+ */
+export function rebuild(
+  saved: { scheduleName?: unknown; scheduleConfig?: unknown },
+  stateful: boolean,
+): NamedSchedule {
   const fn = 'scheduleFromConfig';
   if (typeof saved !== 'object' && typeof saved !== 'function') {
     throw new TypeError(`${fn}: expected { scheduleName, scheduleConfig }`);
@@ -57,7 +70,7 @@ export function scheduleFromConfig(saved: {
     return join(
       c.schedules.map((piece: unknown, i) => {
         try {
-          return scheduleFromConfig(piece as { scheduleName?: unknown; scheduleConfig?: unknown });
+          return rebuild(piece as { scheduleName?: unknown; scheduleConfig?: unknown }, stateful);
         } catch (error) {
           throw new TypeError(`${fn}: join piece ${i}: ${(error as Error).message}`);
         }
@@ -65,6 +78,8 @@ export function scheduleFromConfig(saved: {
       c.boundaries as number[],
     );
   }
+  if (name === 'reduceOnPlateau' && stateful)
+    return reduceOnPlateau(config as ReduceOnPlateauOptions).schedule;
   if (name === 'reduceOnPlateau') {
     throw new TypeError(
       `${fn}: reduceOnPlateau is stateful; create it with reduceOnPlateau(config) and restore its state with loadState`,

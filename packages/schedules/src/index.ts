@@ -1,3 +1,5 @@
+import { registerSchedules } from './register.js';
+
 export { type ConstantOptions, constant } from './constant.js';
 export { type CosineDecayOptions, cosineDecay } from './cosine-decay.js';
 export { type CosineWarmRestartsOptions, cosineWarmRestarts } from './cosine-warm-restarts.js';
@@ -28,3 +30,7 @@ export {
 } from './schedule-callback.js';
 export { type MultiStepOptions, multiStep, type StepDecayOptions, stepDecay } from './step-decay.js';
 export { type WarmupCosineOptions, warmupCosine } from './warmup-cosine.js';
+
+// Import-time work, declared in the package's `sideEffects` so that bundlers keep it: optimizers
+// that were given these schedules can then save and restore them by name and config.
+registerSchedules();

@@ -10,10 +10,35 @@ import {
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
 
 const defaults = {
+  /**
+   * Step size, default `1e-3`.
+   *
+   * @defaultValue `1e-3`
+   */
   learningRate: 1e-3,
+  /**
+   * Momentum factor in [0, 1), default `0` (no buffer is kept).
+   *
+   * @defaultValue `0`
+   */
   momentum: 0,
+  /**
+   * Dampening of the momentum in [0, 1], default `0`.
+   *
+   * @defaultValue `0`
+   */
   dampening: 0,
+  /**
+   * Nesterov momentum, default `false`; needs momentum > 0 and dampening 0.
+   *
+   * @defaultValue `false`
+   */
   nesterov: false,
+  /**
+   * Coupled L2 penalty added to the gradient, default `0`.
+   *
+   * @defaultValue `0`
+   */
   weightDecay: 0,
 };
 

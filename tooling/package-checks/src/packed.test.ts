@@ -1,15 +1,27 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
 import { describe, expect, inject, it } from 'vitest';
-import { checksDir, EXPECTED_PUBLISHED, listFiles, NATIVE, run, TFJS_FREE, userEnv } from './workspace.js';
+import {
+  checksDir,
+  EXPECTED_PUBLISHED,
+  GITHUB,
+  listFiles,
+  NATIVE,
+  privateWorkspacePackages,
+  repoRoot,
+  run,
+  TFJS_FREE,
+  userEnv,
+} from './workspace.js';
 
 type Manifest = Record<string, unknown> & {
   name: string;
   version: string;
   exports: Record<string, string | Record<string, string>>;
   dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
   publishConfig?: Record<string, unknown>;
 };
@@ -38,12 +50,28 @@ describe.each(packed)('$name, as packed', (pkg) => {
   const readManifest = async () =>
     JSON.parse(await readFile(join(pkg.extracted, 'package.json'), 'utf8')) as Manifest;
 
-  it('ships dist, README and LICENSE, and no sources or tests', async () => {
+  it('ships dist, README, LICENSE and CHANGELOG, and no sources or tests', async () => {
     const files = await listFiles(pkg.extracted);
-    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/index.js']));
-    expect(files.filter((f) => f.endsWith('.d.ts')).length).toBeGreaterThan(0);
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'CHANGELOG.md',
+        'LICENSE',
+        'README.md',
+        'package.json',
+        'dist/index.js',
+        'dist/index.cjs',
+        'dist/index.d.ts',
+        'dist/index.d.cts',
+      ]),
+    );
+    expect(await readFile(join(pkg.extracted, 'CHANGELOG.md'), 'utf8')).toMatch(
+      new RegExp(`^# ${pkg.name}\n`),
+    );
+    // A family's `register/package.json` points node10 resolution (no `exports`) at its register entry.
     const unwanted = files.filter(
-      (f) => !f.startsWith('dist/') && !['LICENSE', 'README.md', 'package.json', 'CHANGELOG.md'].includes(f),
+      (f) =>
+        !f.startsWith('dist/') &&
+        !['LICENSE', 'README.md', 'package.json', 'CHANGELOG.md', 'register/package.json'].includes(f),
     );
     expect(unwanted).toEqual([]);
     expect(files.filter((f) => /\.(test|spec)\.|test-(helpers|support)|zz-explore/.test(f))).toEqual([]);
@@ -58,7 +86,25 @@ describe.each(packed)('$name, as packed', (pkg) => {
     expect(text).not.toContain('./src/');
     expect(manifest.publishConfig?.exports).toBeUndefined();
     expect(manifest.type).toBe('module');
-    expect(manifest.sideEffects).toBe(false);
+    // Only import-time registration is a side effect: a family's register entry, core's placeholders
+    // and the schedules' registration. Each listed file ships.
+    const files = new Set(await listFiles(pkg.extracted));
+    expect(Array.isArray(manifest.sideEffects)).toBe(true);
+    for (const pattern of manifest.sideEffects as string[]) {
+      // `*` matches within one directory, as bundlers' globs do.
+      const source = pattern.replace(/^\.\//, '').replace(/\./g, '\\.').replace(/\*/g, '[^/]*');
+      const glob = new RegExp(`^${source}$`);
+      expect(
+        [...files].some((f) => glob.test(f)),
+        pattern,
+      ).toBe(true);
+    }
+    const expected: Record<string, string[]> = {
+      // core's placeholders run in whichever chunk holds the registry (shared with its testing kit).
+      '@optimkit/core': ['./dist/*.js', './dist/*.cjs'],
+      '@optimkit/schedules': ['./dist/index.js', './dist/index.cjs'],
+    };
+    expect(manifest.sideEffects).toEqual(expected[pkg.name] ?? ['./dist/register.js', './dist/register.cjs']);
     expect(manifest.license).toBe('MIT');
     expect(manifest.engines).toEqual({ node: '>=20.19' });
     // The published exports are the workspace's, minus the source condition: nothing forgotten.
@@ -66,21 +112,57 @@ describe.each(packed)('$name, as packed', (pkg) => {
     expect(manifest.exports).toEqual(withoutSource(workspace.exports));
   });
 
-  it('has an exports map with types first, pointing at files it ships', async () => {
+  it('has an exports map with ESM and CommonJS forms, types first, pointing at files it ships', async () => {
     const manifest = await readManifest();
     const files = new Set(await listFiles(pkg.extracted));
+    const ships = (file: string) => files.has(file.replace(/^\.\//, ''));
     expect(Object.keys(manifest.exports)).toContain('.');
     for (const [subpath, target] of Object.entries(manifest.exports)) {
       if (typeof target === 'string') {
-        expect(files.has(target.replace(/^\.\//, '')), `${subpath} → ${target}`).toBe(true);
+        expect(ships(target), `${subpath} → ${target}`).toBe(true);
         continue;
       }
-      expect(Object.keys(target)[0], `first condition of ${subpath}`).toBe('types');
-      expect(Object.keys(target)).toEqual(['types', 'default']);
-      for (const file of Object.values(target)) {
-        expect(files.has(file.replace(/^\.\//, '')), `${subpath} → ${file}`).toBe(true);
+      // The conformance kit runs inside vitest, which is ESM-only.
+      const conditions = subpath === './testing' ? ['import'] : ['import', 'require'];
+      expect(Object.keys(target), subpath).toEqual(conditions);
+      for (const condition of conditions) {
+        const form = (target as unknown as Record<string, Record<string, string>>)[condition]!;
+        expect(Object.keys(form), `${subpath} ${condition}`).toEqual(['types', 'default']);
+        const [types, code] = [form.types!, form.default!];
+        expect(code).toMatch(condition === 'import' ? /\.js$/ : /\.cjs$/);
+        expect(types).toBe(code.replace(/\.js$/, '.d.ts').replace(/\.cjs$/, '.d.cts'));
+        expect(ships(types) && ships(code), `${subpath} ${condition}`).toBe(true);
       }
     }
+    // Resolvers without `exports` (TypeScript's node10, old bundlers) find both forms too.
+    expect([manifest.main, manifest.module, manifest.types]).toEqual([
+      './dist/index.cjs',
+      './dist/index.js',
+      './dist/index.d.cts',
+    ]);
+  });
+
+  it('has complete npm metadata and no devDependency the registry lacks', async () => {
+    const manifest = await readManifest();
+    const directory = relative(repoRoot, pkg.dir).split(sep).join('/');
+    expect(manifest.repository).toEqual({ type: 'git', url: `git+${GITHUB}.git`, directory });
+    expect(manifest.homepage).toBe(`${GITHUB}/tree/main/${directory}#readme`);
+    expect(manifest.bugs).toEqual({ url: `${GITHUB}/issues` });
+    expect(manifest.description).toMatch(/\w/);
+    const privateNames = await privateWorkspacePackages();
+    const dangling = Object.keys({
+      ...(manifest.devDependencies as Record<string, string> | undefined),
+    }).filter((name) => privateNames.has(name));
+    expect(dangling).toEqual([]);
+    // The workspace does depend on them: the packer removed them.
+    const workspace = JSON.parse(await readFile(join(pkg.dir, 'package.json'), 'utf8')) as Manifest;
+    expect(Object.keys(workspace.devDependencies ?? {}).some((name) => privateNames.has(name))).toBe(true);
+  });
+
+  it('has a README whose links work on the registry page (absolute, no relative paths)', async () => {
+    const readme = await readFile(join(pkg.extracted, 'README.md'), 'utf8');
+    const links = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!);
+    expect(links.filter((link) => !/^(https?:|mailto:|#)/.test(link))).toEqual([]);
   });
 
   it('depends on @optimkit/core at most, with tfjs-core as a peer never bundled (or no tfjs at all)', async () => {
@@ -91,15 +173,18 @@ describe.each(packed)('$name, as packed', (pkg) => {
     if (native) expect(Object.keys(manifest.peerDependencies ?? {})).toContain(native.peer);
     const distJs = await Promise.all(
       (await listFiles(pkg.extracted))
-        .filter((f) => f.startsWith('dist/') && f.endsWith('.js'))
+        .filter((f) => f.startsWith('dist/') && /\.c?js$/.test(f))
         .map((f) => readFile(join(pkg.extracted, f), 'utf8')),
     );
-    // Static (`from "x"`, `import "x"`) and dynamic (`import("x")`) imports of bare specifiers.
+    // Static (`from "x"`, `import "x"`), dynamic (`import("x")`) and CommonJS (`require("x")`)
+    // imports of bare specifiers.
     const imported = new Set(
       distJs.flatMap((code) =>
-        [...code.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)"((?:@[\w.-]+\/)?\w[\w.-]*(?:\/[\w.-]+)*)"/g)].map(
-          (m) => m[1],
-        ),
+        [
+          ...code.matchAll(
+            /(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\(\s*)"((?:@[\w.-]+\/)?\w[\w.-]*(?:\/[\w.-]+)*)"/g,
+          ),
+        ].map((m) => m[1]),
       ),
     );
     if (TFJS_FREE.has(pkg.name)) {
@@ -140,11 +225,13 @@ describe.each(packed)('$name, as packed', (pkg) => {
     expect(messages.map((m) => `${m.type}: ${formatMessage(m, linted) ?? m.code}`)).toEqual([]);
   });
 
-  it('is clean under @arethetypeswrong/cli (ESM-only profile)', async () => {
+  it('is clean under @arethetypeswrong/cli (strict profile: node10, node16 CJS and ESM, bundler)', async () => {
     const attw = join(checksDir, 'node_modules/.bin/attw');
+    // core's conformance kit (vitest, ESM-only) is the one ESM-only entry point.
+    const esmOnly = pkg.name === '@optimkit/core' ? ['--exclude-entrypoints', './testing'] : [];
     const { code, stdout, stderr } = await run(
       attw,
-      [pkg.tarball, '--profile', 'esm-only', '--no-definitely-typed', '--format', 'json'],
+      [pkg.tarball, '--profile', 'strict', '--no-definitely-typed', '--format', 'json', ...esmOnly],
       { cwd: checksDir, env: userEnv(), allowFailure: true },
     );
     const report = JSON.parse(stdout) as {
@@ -156,12 +243,12 @@ describe.each(packed)('$name, as packed', (pkg) => {
     };
     expect(report.analysis.types).not.toBe(false);
     const manifest = await readManifest();
-    expect(Object.keys(report.analysis.entrypoints).sort()).toEqual(Object.keys(manifest.exports).sort());
-    // The ESM-only profile ignores node10 (no exports support) and require() from CommonJS.
-    const problems = report.analysis.problems.filter(
-      (p) => p.resolutionKind !== 'node10' && p.resolutionKind !== 'node16-cjs',
+    expect(Object.keys(report.analysis.entrypoints).sort()).toEqual(
+      Object.keys(manifest.exports)
+        .filter((e) => !(pkg.name === '@optimkit/core' && e === './testing'))
+        .sort(),
     );
-    expect(problems).toEqual([]);
+    expect(report.analysis.problems).toEqual([]);
     expect(code, stderr).toBe(0);
   });
 });

@@ -36,6 +36,29 @@ export const NATIVE: ReadonlyMap<string, { build: string; peer: string }> = new 
   ['@optimkit/zero-mpi', { build: 'node-gyp', peer: '@optimkit/zero' }],
 ]);
 
+/**
+ * The repository's GitHub address in every manifest and README: a placeholder organisation
+ * (`optimkit/optimkit`) until the repository is published under its real one.
+ */
+export const GITHUB = 'https://github.com/optimkit/optimkit';
+
+/** The names of the private workspace packages (configs, tooling, apps): never on the registry. */
+export async function privateWorkspacePackages(): Promise<Set<string>> {
+  const names = new Set<string>();
+  for (const group of ['packages', 'apps', 'tooling', 'examples']) {
+    for (const entry of await readdir(join(repoRoot, group), { withFileTypes: true }).catch(() => [])) {
+      if (!entry.isDirectory()) continue;
+      try {
+        const manifest = JSON.parse(
+          await readFile(join(repoRoot, group, entry.name, 'package.json'), 'utf8'),
+        );
+        if (manifest.private) names.add(manifest.name as string);
+      } catch {}
+    }
+  }
+  return names;
+}
+
 /** Packages with no TensorFlow.js at all (neither dependency nor import). */
 export const TFJS_FREE = new Set(['@optimkit/schedules']);
 
