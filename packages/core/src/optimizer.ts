@@ -224,7 +224,7 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
    * `tf.Optimizer` answers `instanceof` by duck typing (any object with `minimize` and
    * `applyGradients`, `tf.train`'s included); optimkit classes answer by the prototype chain, so
    * `x instanceof AdamW` means what it says, and by a shared brand for an optimizer made by
-   * another copy of core (ESM and CommonJS both loaded): see {@link isOptimizerInstance}.
+   * another copy of core (ESM and CommonJS both loaded): see `isOptimizerInstance` in the registry module.
    */
   static override [Symbol.hasInstance](instance: unknown): boolean {
     // biome-ignore lint/complexity/noThisInStatic: `this` is the class being asked (AdamW, SGD, …)
