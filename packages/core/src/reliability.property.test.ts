@@ -6,30 +6,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { defineOptimizer, type SlotSpec, StateFormatError } from './index.js';
+import { StateFormatError } from './index.js';
+import { Momentum } from './reliability-support.js';
 import { decodeState, encodeState } from './state-format.js';
 
-const Rmsish = defineOptimizer({
-  className: 'OptimkitTestPropertyRmsish',
-  packageName: '@optimkit/core-tests',
-  packageVersion: '0.0.0',
-  defaults: { learningRate: 0.05, momentum: 0, epsilon: 1e-6 },
-  slots: (_shape, h): SlotSpec<'square' | 'buffer'> => ({
-    square: 0,
-    ...(h.momentum !== 0 ? { buffer: 0 } : {}),
-  }),
-  conditionalSlots: ['buffer'],
-  nonNegativeSlots: ['square'],
-  epsilons: ['epsilon'],
-  variant: (h) => ({ momentum: h.momentum !== 0 }),
-  rule({ param, grad, slots, s, op, v }) {
-    const square = op.add(op.mul(slots.square, 0.9), op.mul(op.mul(grad, grad), 0.1));
-    const scaled = op.div(grad, op.add(op.sqrt(square), s.epsilon));
-    if (!v.momentum) return { param: op.sub(param, op.mul(scaled, s.learningRate)), slots: { square } };
-    const buffer = op.add(op.mul(slots.buffer, s.momentum), scaled);
-    return { param: op.sub(param, op.mul(buffer, s.learningRate)), slots: { square, buffer } };
-  },
-});
+const Rmsish = Momentum;
 type Optimizer = InstanceType<typeof Rmsish>;
 
 const SHAPES = [[3], [2, 2], []] as const;
