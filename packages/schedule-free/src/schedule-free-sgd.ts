@@ -11,9 +11,17 @@ import {
 } from './averaging.js';
 
 const defaults = {
-  /** Step size of z (the peak after warmup), ≥ 0. @defaultValue 1 */
+  /**
+   * Step size of z (the peak after warmup), ≥ 0.
+   *
+   * @defaultValue `1`
+   */
   learningRate: 1,
-  /** Interpolation β of y = (1 − β)z + βx, in (0, 1). @defaultValue 0.9 */
+  /**
+   * Interpolation β of y = (1 − β)z + βx, in (0, 1).
+   *
+   * @defaultValue `0.9`
+   */
   momentum: 0.9,
   ...averagingDefaults,
 };
