@@ -7,11 +7,12 @@ import {
   averagingScalars,
   averagingSlots,
   checkAveraging,
+  type ScheduleFreeClass,
   type ScheduleFreeOptimizer,
   withTrainEval,
 } from './averaging.js';
 
-const defaults = {
+const adamDefaults = {
   /**
    * Step size of z (the peak after warmup), ≥ 0. Schedule-Free needs no decaying schedule.
    *
@@ -36,13 +37,21 @@ const defaults = {
    * @defaultValue `1e-8`
    */
   epsilon: 1e-8,
-  ...averagingDefaults,
+};
+const innerDefaults = {
   /**
    * An exponential average of the gradient inside the AdamW update, in [0, 1); 0 keeps no buffer.
    *
    * @defaultValue `0`
    */
   innerMomentum: 0,
+};
+// Typed as the parts' intersection so that declaration files keep the averaging options' docs
+// (an inferred spread inlines them without their comments).
+const defaults: typeof adamDefaults & typeof averagingDefaults & typeof innerDefaults = {
+  ...adamDefaults,
+  ...averagingDefaults,
+  ...innerDefaults,
 };
 
 /** Hyperparameters of {@link scheduleFreeAdamW}. */
@@ -104,7 +113,10 @@ const Defined = /* @__PURE__ */ defineOptimizer({
 });
 
 /** The Schedule-Free AdamW class (serialization name `OptimkitScheduleFreeAdamW`). */
-export const ScheduleFreeAdamW = /* @__PURE__ */ withTrainEval(Defined, (h) => h.beta1);
+export const ScheduleFreeAdamW: ScheduleFreeClass<ScheduleFreeAdamWDefaults> = /* @__PURE__ */ withTrainEval(
+  Defined,
+  (h) => h.beta1,
+);
 
 /**
  * Schedule-Free AdamW (Defazio et al.), as the current facebookresearch/schedule_free reference
