@@ -73,9 +73,11 @@ describe('per-option documentation in editors', () => {
     ['@optimkit/schedule-free', 'scheduleFreeAdamW', 'warmupSteps', /learning-rate warmup/, '`0`'],
     ['@optimkit/schedule-free', 'scheduleFreeSgd', 'momentum', /Interpolation/, '`0.9`'],
   ])('%s %s({ %s }) shows its meaning and default', (pkg, factory, option, meaning, defaultValue) => {
+    // novograd and sm3 take no default learning rate: their options type requires one.
+    const required = ['novograd', 'sm3'].includes(factory) ? ', learningRate: 0.1' : '';
     const source = `import { ${factory} } from '${pkg}';\nexport const o = ${factory}({ ${option}: ${
       option === 'nesterov' ? 'true, momentum: 0.9' : '0.5'
-    } });\n`;
+    }${required} });\n`;
     const { text, tags } = hover(source, ` ${option}:`);
     expect(text).toMatch(meaning);
     expect(tags.defaultValue).toBe(defaultValue);
