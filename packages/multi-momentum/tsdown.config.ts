@@ -1,8 +1,3 @@
-import { defineConfig } from 'tsdown';
+import { optimkitBuild } from '@optimkit/build-config';
 
-export default defineConfig({
-  entry: { index: 'src/index.ts' },
-  format: 'esm',
-  platform: 'neutral',
-  dts: true,
-});
+export default optimkitBuild({ index: 'src/index.ts', register: 'src/register.ts' });

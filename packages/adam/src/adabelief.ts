@@ -9,34 +9,68 @@ import { name as packageName, version as packageVersion } from '../package.json'
 import { decayVariant, momentScalars, secondMoment, validateMoments } from './shared.js';
 
 const defaults = {
-  /** Step size. @defaultValue 1e-3 */
+  /**
+   * Step size.
+   *
+   * @defaultValue `1e-3`
+   */
   learningRate: 1e-3,
-  /** Decay of the first moment `m`, in [0, 1). @defaultValue 0.9 */
+  /**
+   * Decay of the first moment `m`, in [0, 1).
+   *
+   * @defaultValue `0.9`
+   */
   beta1: 0.9,
-  /** Decay of the belief `s` (the EMA of `(g − m)²`), in [0, 1). @defaultValue 0.999 */
+  /**
+   * Decay of the belief `s` (the EMA of `(g − m)²`), in [0, 1).
+   *
+   * @defaultValue `0.999`
+   */
   beta2: 0.999,
   /**
    * Added to `s` on every step (and kept in it) and to the denominator, > 0. The reference's
    * default since adabelief-pytorch 0.1.0 (0.0.5 had 1e-8, which the authors still recommend for
-   * problems where SGD beats Adam). @defaultValue 1e-16
+   * problems where SGD beats Adam).
+   *
+   * @defaultValue `1e-16`
    */
   epsilon: 1e-16,
-  /** Weight decay, ≥ 0: decoupled or L2 as `decoupledWeightDecay` says. @defaultValue 0 */
+  /**
+   * Weight decay, ≥ 0: decoupled or L2 as `decoupledWeightDecay` says.
+   *
+   * @defaultValue `0`
+   */
   weightDecay: 0,
-  /** Keep the running maximum of `s` (AMSGrad) and divide by it; a third slot. @defaultValue false */
+  /**
+   * Keep the running maximum of `s` (AMSGrad) and divide by it; a third slot.
+   *
+   * @defaultValue `false`
+   */
   amsgrad: false,
   /**
    * Decay the weights, `p ← p·(1 − lr·wd)`, instead of adding `wd·p` to the gradient (the
-   * reference's `weight_decouple`). @defaultValue true
+   * reference's `weight_decouple`).
+   *
+   * @defaultValue `true`
    */
   decoupledWeightDecay: true,
-  /** With decoupled decay, `p ← p·(1 − wd)`, independent of the learning rate. @defaultValue false */
+  /**
+   * With decoupled decay, `p ← p·(1 − wd)`, independent of the learning rate.
+   *
+   * @defaultValue `false`
+   */
   fixedDecay: false,
-  /** The RAdam-style rectified update (the reference's `rectify`). @defaultValue true */
+  /**
+   * The RAdam-style rectified update (the reference's `rectify`).
+   *
+   * @defaultValue `true`
+   */
   rectify: true,
   /**
    * With `rectify`, take an SGD-with-momentum step while the variance is intractable (ρ_t < 5);
-   * otherwise the variable does not move on those steps. @defaultValue true
+   * otherwise the variable does not move on those steps.
+   *
+   * @defaultValue `true`
    */
   degeneratedToSgd: true,
 };

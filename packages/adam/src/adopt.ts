@@ -8,26 +8,55 @@ import { name as packageName, version as packageVersion } from '../package.json'
 import { firstMoment, momentScalars, secondMoment, validateMoments } from './shared.js';
 
 const defaults = {
-  /** Step size. @defaultValue 1e-3 */
+  /**
+   * Step size.
+   *
+   * @defaultValue `1e-3`
+   */
   learningRate: 1e-3,
-  /** Decay of the first moment (of the normalized gradient), in [0, 1). @defaultValue 0.9 */
+  /**
+   * Decay of the first moment (of the normalized gradient), in [0, 1).
+   *
+   * @defaultValue `0.9`
+   */
   beta1: 0.9,
-  /** Decay of the second moment, in [0, 1). @defaultValue 0.9999 */
+  /**
+   * Decay of the second moment, in [0, 1).
+   *
+   * @defaultValue `0.9999`
+   */
   beta2: 0.9999,
-  /** Lower bound of `√v` (a clamp, not an addition), > 0. @defaultValue 1e-6 */
+  /**
+   * Lower bound of `√v` (a clamp, not an addition), > 0.
+   *
+   * @defaultValue `1e-6`
+   */
   epsilon: 1e-6,
-  /** Weight decay, ≥ 0: L2 or decoupled as `decoupledWeightDecay` says. @defaultValue 0 */
+  /**
+   * Weight decay, ≥ 0: L2 or decoupled as `decoupledWeightDecay` says.
+   *
+   * @defaultValue `0`
+   */
   weightDecay: 0,
-  /** Decay the weights, `p ← p − lr·wd·p`, instead of adding `wd·p` to the gradient (the reference's `decouple`). @defaultValue false */
+  /**
+   * Decay the weights, `p ← p − lr·wd·p`, instead of adding `wd·p` to the gradient (the reference's
+   * `decouple`).
+   *
+   * @defaultValue `false`
+   */
   decoupledWeightDecay: false,
   /**
    * Clip the normalized gradient to `±(t − 1)^clipExponent` (the reference's default
-   * `clip_lambda = lambda step: step ** 0.25`); `false` is its `clip_lambda=None`. @defaultValue true
+   * `clip_lambda = lambda step: step ** 0.25`); `false` is its `clip_lambda=None`.
+   *
+   * @defaultValue `true`
    */
   clip: true,
   /**
    * The exponent of the clipping bound `(t − 1)^clipExponent`, ≥ 0, `t − 1` being the variable's
-   * completed updates (the reference's `step`). @defaultValue 0.25
+   * completed updates (the reference's `step`).
+   *
+   * @defaultValue `0.25`
    */
   clipExponent: 0.25,
 };

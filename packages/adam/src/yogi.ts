@@ -10,23 +10,42 @@ import { momentScalars, validateMoments } from './shared.js';
 const defaults = {
   /**
    * Step size. Optax's `yogi(learning_rate)` has no default; this is the Adam family's.
-   * @defaultValue 1e-3
+   *
+   * @defaultValue `1e-3`
    */
   learningRate: 1e-3,
-  /** Decay of the first moment, in [0, 1). @defaultValue 0.9 */
+  /**
+   * Decay of the first moment, in [0, 1).
+   *
+   * @defaultValue `0.9`
+   */
   beta1: 0.9,
-  /** Rate of the additive second-moment update, in [0, 1). @defaultValue 0.999 */
+  /**
+   * Rate of the additive second-moment update, in [0, 1).
+   *
+   * @defaultValue `0.999`
+   */
   beta2: 0.999,
-  /** Added to the bias-corrected `√v`, > 0; Optax's default, larger than Adam's. @defaultValue 1e-3 */
+  /**
+   * Added to the bias-corrected `√v`, > 0; Optax's default, larger than Adam's.
+   *
+   * @defaultValue `1e-3`
+   */
   epsilon: 1e-3,
   /**
    * The value both moments start from, ≥ 0 (Optax's `initial_accumulator_value`). It starts the
    * first moment too, so a zero gradient still moves a fresh variable (by about
    * `lr·β₁·init/(1 − β₁)/(√(init/(1 − β₂)) + ε)` on its first step, 2.8e-7 with the defaults); Optax's docstring
-   * asks for a positive value, its code accepts 0, which starts both at zero. @defaultValue 1e-6
+   * asks for a positive value, its code accepts 0, which starts both at zero.
+   *
+   * @defaultValue `1e-6`
    */
   initialAccumulatorValue: 1e-6,
-  /** Decoupled weight decay, `p ← p·(1 − lr·wd)` before the update, ≥ 0. @defaultValue 0 */
+  /**
+   * Decoupled weight decay, `p ← p·(1 − lr·wd)` before the update, ≥ 0.
+   *
+   * @defaultValue `0`
+   */
   weightDecay: 0,
 };
 

@@ -10,29 +10,34 @@ const defaults = {
   /**
    * The initial step size of every element (PyTorch's `lr`): read once, on a variable's first
    * update, after which each element's step size evolves on its own.
-   * @defaultValue 1e-2
+   *
+   * @defaultValue `1e-2`
    */
   learningRate: 1e-2,
   /**
    * Factor applied to an element's step size when its gradient changes sign (PyTorch's
    * `etas[0]`), in (0, 1).
-   * @defaultValue 0.5
+   *
+   * @defaultValue `0.5`
    */
   etaMinus: 0.5,
   /**
    * Factor applied to an element's step size when its gradient keeps its sign (PyTorch's
    * `etas[1]`), > 1.
-   * @defaultValue 1.2
+   *
+   * @defaultValue `1.2`
    */
   etaPlus: 1.2,
   /**
    * The least step size (PyTorch's `step_sizes[0]`), ≥ 0.
-   * @defaultValue 1e-6
+   *
+   * @defaultValue `1e-6`
    */
   stepSizeMin: 1e-6,
   /**
    * The largest step size (PyTorch's `step_sizes[1]`), ≥ `stepSizeMin`.
-   * @defaultValue 50
+   *
+   * @defaultValue `50`
    */
   stepSizeMax: 50,
 };

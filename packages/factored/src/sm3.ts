@@ -12,13 +12,15 @@ import { ema, factoredSlots, isFactored } from './factored.js';
 const defaults = {
   /**
    * Step size (Optax's `learning_rate`): required, there is no default.
-   * @defaultValue null (required)
+   *
+   * @defaultValue `null`
    */
   learningRate: null as number | null,
   /**
    * Decay of the momentum of the preconditioned gradients (Optax's `momentum`, `b1` of
    * `scale_by_sm3`), in [0, 1); 0 steps with the preconditioned gradient itself.
-   * @defaultValue 0.9
+   *
+   * @defaultValue `0.9`
    */
   momentum: 0.9,
 };

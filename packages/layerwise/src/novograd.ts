@@ -12,34 +12,40 @@ import { name as packageName, version as packageVersion } from '../package.json'
 const defaults = {
   /**
    * Step size (Optax's `learning_rate`): required, there is no default.
-   * @defaultValue null (required)
+   *
+   * @defaultValue `null`
    */
   learningRate: null as number | null,
   /**
    * Decay of the first moment `m` (Optax's `b1`), in [0, 1). The new term is not scaled by
    * `1 − beta1` (no gradient averaging).
-   * @defaultValue 0.9
+   *
+   * @defaultValue `0.9`
    */
   beta1: 0.9,
   /**
    * Decay of the per-tensor second moment `v`, the mean of the squared gradient norms (Optax's
    * `b2`), in [0, 1).
-   * @defaultValue 0.25
+   *
+   * @defaultValue `0.25`
    */
   beta2: 0.25,
   /**
    * Added to `√v` (Optax's `eps`), > 0.
-   * @defaultValue 1e-6
+   *
+   * @defaultValue `1e-6`
    */
   epsilon: 1e-6,
   /**
    * Added to `v` inside the root (Optax's `eps_root`), ≥ 0.
-   * @defaultValue 0
+   *
+   * @defaultValue `0`
    */
   epsilonRoot: 0,
   /**
    * Weight decay added to the normalised gradient before the momentum, ≥ 0.
-   * @defaultValue 0
+   *
+   * @defaultValue `0`
    */
   weightDecay: 0,
 };

@@ -3,27 +3,49 @@ import { name as packageName, version as packageVersion } from '../package.json'
 import { validateThreeBetas } from './shared.js';
 
 const defaults = {
-  /** Step size. @defaultValue 1e-3 */
+  /**
+   * Step size.
+   *
+   * @defaultValue `1e-3`
+   */
   learningRate: 1e-3,
   /**
    * Decay of the gradient EMA `m`, in [0, 1). The reference's `betas[0]`; the paper's β₁ is
-   * `1 − beta1` (0.02). @defaultValue 0.98
+   * `1 − beta1` (0.02).
+   *
+   * @defaultValue `0.98`
    */
   beta1: 0.98,
   /**
    * Decay of the gradient-difference EMA `d`, and the weight of the difference in the Nesterov
-   * estimate, in [0, 1). The paper's β₂ = `1 − beta2` (0.08). @defaultValue 0.92
+   * estimate, in [0, 1). The paper's β₂ = `1 − beta2` (0.08).
+   *
+   * @defaultValue `0.92`
    */
   beta2: 0.92,
-  /** Decay of the second moment `n`, in [0, 1). The paper's β₃ = `1 − beta3` (0.01). @defaultValue 0.99 */
+  /**
+   * Decay of the second moment `n`, in [0, 1). The paper's β₃ = `1 − beta3` (0.01).
+   *
+   * @defaultValue `0.99`
+   */
   beta3: 0.99,
-  /** Added to the bias-corrected `√n`, > 0. @defaultValue 1e-8 */
+  /**
+   * Added to the bias-corrected `√n`, > 0.
+   *
+   * @defaultValue `1e-8`
+   */
   epsilon: 1e-8,
-  /** Decoupled weight decay, ≥ 0, applied as a proximal step unless `noProx`. @defaultValue 0 */
+  /**
+   * Decoupled weight decay, ≥ 0, applied as a proximal step unless `noProx`.
+   *
+   * @defaultValue `0`
+   */
   weightDecay: 0,
   /**
    * Decay the weights before the step, `p ← p·(1 − lr·wd)` (AdamW's way), instead of the
-   * proximal `p ← p / (1 + lr·wd)` after it (the reference's `no_prox`). @defaultValue false
+   * proximal `p ← p / (1 + lr·wd)` after it (the reference's `no_prox`).
+   *
+   * @defaultValue `false`
    */
   noProx: false,
 };

@@ -9,29 +9,62 @@ import { name as packageName, version as packageVersion } from '../package.json'
 import { validateThreeBetas } from './shared.js';
 
 const defaults = {
-  /** Step size. @defaultValue 1e-3 */
+  /**
+   * Step size.
+   *
+   * @defaultValue `1e-3`
+   */
   learningRate: 1e-3,
   /**
    * Decay of the fast EMA `m₁`, in [0, 1); 0 keeps no slot and uses the gradient (a schedule that
-   * leaves 0 later creates the slot at 0 on that step). @defaultValue 0.9
+   * leaves 0 later creates the slot at 0 on that step).
+   *
+   * @defaultValue `0.9`
    */
   beta1: 0.9,
-  /** Decay of the second moment `ν`, in [0, 1). @defaultValue 0.999 */
+  /**
+   * Decay of the second moment `ν`, in [0, 1).
+   *
+   * @defaultValue `0.999`
+   */
   beta2: 0.999,
-  /** Final decay of the slow EMA `m₂`, in [0, 1). @defaultValue 0.9999 */
+  /**
+   * Final decay of the slow EMA `m₂`, in [0, 1).
+   *
+   * @defaultValue `0.9999`
+   */
   beta3: 0.9999,
-  /** Final weight of the slow EMA in the update, ≥ 0; 0 is Adam(W). @defaultValue 2 */
+  /**
+   * Final weight of the slow EMA in the update, ≥ 0; 0 is Adam(W).
+   *
+   * @defaultValue `2`
+   */
   alpha: 2,
   /**
    * Steps over which β₃ rises from β₁ to `beta3`, linearly in the half-life `ln ½ / ln β − 1`
-   * (the reference's `beta3_warmup`), ≥ 0; `null` is no warmup. @defaultValue null
+   * (the reference's `beta3_warmup`), ≥ 0; `null` is no warmup.
+   *
+   * @defaultValue `null`
    */
   beta3Warmup: null as number | null,
-  /** Steps over which α rises linearly from 0 to `alpha` (the reference's `alpha_warmup`), ≥ 0; `null` is no warmup. @defaultValue null */
+  /**
+   * Steps over which α rises linearly from 0 to `alpha` (the reference's `alpha_warmup`), ≥ 0; `null` is no
+   * warmup.
+   *
+   * @defaultValue `null`
+   */
   alphaWarmup: null as number | null,
-  /** Added to the bias-corrected `√ν`, > 0. @defaultValue 1e-8 */
+  /**
+   * Added to the bias-corrected `√ν`, > 0.
+   *
+   * @defaultValue `1e-8`
+   */
   epsilon: 1e-8,
-  /** Decoupled weight decay, ≥ 0, added to the update as `wd·p` (AdamW's). @defaultValue 0 */
+  /**
+   * Decoupled weight decay, ≥ 0, added to the update as `wd·p` (AdamW's).
+   *
+   * @defaultValue `0`
+   */
   weightDecay: 0,
 };
 

@@ -14,41 +14,93 @@ import { name as packageName, version as packageVersion } from '../package.json'
 export type MuonLearningRateAdjustment = 'original' | 'matchRmsAdamW';
 
 const defaults = {
-  /** Step size, ≥ 0. The Muon path scales it by {@link MuonDefaults.adjustLearningRate}. @defaultValue 1e-3 */
+  /**
+   * Step size, ≥ 0. The Muon path scales it by {@link MuonDefaults.adjustLearningRate}.
+   *
+   * @defaultValue `1e-3`
+   */
   learningRate: 1e-3,
-  /** Decoupled weight decay, ≥ 0: parameters shrink by `learningRate · weightDecay` per step. @defaultValue 0.1 */
+  /**
+   * Decoupled weight decay, ≥ 0: parameters shrink by `learningRate · weightDecay` per step.
+   *
+   * @defaultValue `0.1`
+   */
   weightDecay: 0.1,
-  /** Momentum coefficient, in [0, 1). @defaultValue 0.95 */
+  /**
+   * Momentum coefficient, in [0, 1).
+   *
+   * @defaultValue `0.95`
+   */
   momentum: 0.95,
-  /** Nesterov momentum: orthogonalise `g + momentum·(m − g)` rather than `m`. @defaultValue true */
+  /**
+   * Nesterov momentum: orthogonalise `g + momentum·(m − g)` rather than `m`.
+   *
+   * @defaultValue `true`
+   */
   nesterov: true,
-  /** First Newton–Schulz coefficient `a` (of `X`). @defaultValue 3.4445 */
+  /**
+   * First Newton–Schulz coefficient `a` (of `X`).
+   *
+   * @defaultValue `3.4445`
+   */
   nsCoefficientA: 3.4445,
-  /** Second Newton–Schulz coefficient `b` (of `(XXᵀ)X`). @defaultValue -4.775 */
+  /**
+   * Second Newton–Schulz coefficient `b` (of `(XXᵀ)X`).
+   *
+   * @defaultValue `-4.775`
+   */
   nsCoefficientB: -4.775,
-  /** Third Newton–Schulz coefficient `c` (of `(XXᵀ)²X`). @defaultValue 2.0315 */
+  /**
+   * Third Newton–Schulz coefficient `c` (of `(XXᵀ)²X`).
+   *
+   * @defaultValue `2.0315`
+   */
   nsCoefficientC: 2.0315,
-  /** Newton–Schulz iterations, an integer in [1, 100). @defaultValue 5 */
+  /**
+   * Newton–Schulz iterations, an integer in [1, 100).
+   *
+   * @defaultValue `5`
+   */
   nsSteps: 5,
-  /** Lower bound of the Frobenius norm the update is divided by, > 0. @defaultValue 1e-7 */
+  /**
+   * Lower bound of the Frobenius norm the update is divided by, > 0.
+   *
+   * @defaultValue `1e-7`
+   */
   epsilon: 1e-7,
   /**
    * `'original'` (Keller Jordan's): `learningRate·√max(1, rows/cols)`; `'matchRmsAdamW'` (Moonshot's):
    * `learningRate·0.2·√max(rows, cols)`, an update of AdamW's RMS, so AdamW's learning rate and
-   * weight decay carry over. @defaultValue 'original'
+   * weight decay carry over.
+   *
+   * @defaultValue `'original'`
    */
   adjustLearningRate: 'original' as MuonLearningRateAdjustment,
   /**
    * Whether the variables this applies to take the Muon update (2-D only). `false`, in a param group,
    * gives them the AdamW update of KellerJordan/Muon's `MuonWithAuxAdam` instead (embeddings,
-   * heads, biases, gains). @defaultValue true
+   * heads, biases, gains).
+   *
+   * @defaultValue `true`
    */
   useMuon: true,
-  /** AdamW path: decay of the first moment, in [0, 1). @defaultValue 0.9 */
+  /**
+   * AdamW path: decay of the first moment, in [0, 1).
+   *
+   * @defaultValue `0.9`
+   */
   adamBeta1: 0.9,
-  /** AdamW path: decay of the second moment, in [0, 1). @defaultValue 0.95 */
+  /**
+   * AdamW path: decay of the second moment, in [0, 1).
+   *
+   * @defaultValue `0.95`
+   */
   adamBeta2: 0.95,
-  /** AdamW path: added to the root of the second moment, ≥ 0. @defaultValue 1e-10 */
+  /**
+   * AdamW path: added to the root of the second moment, ≥ 0.
+   *
+   * @defaultValue `1e-10`
+   */
   adamEpsilon: 1e-10,
 };
 

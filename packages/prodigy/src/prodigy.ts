@@ -16,29 +16,78 @@ import * as tf from '@tensorflow/tfjs-core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
 
 const defaults = {
-  /** Multiplies the estimated step size d; leave it at 1 unless training is unstable. @defaultValue 1 */
+  /**
+   * Multiplies the estimated step size d; leave it at 1 unless training is unstable.
+   *
+   * @defaultValue `1`
+   */
   learningRate: 1,
-  /** Decay of the first moment, in [0, 1); 0 keeps no first moment. @defaultValue 0.9 */
+  /**
+   * Decay of the first moment, in [0, 1); 0 keeps no first moment.
+   *
+   * @defaultValue `0.9`
+   */
   beta1: 0.9,
-  /** Decay of the second moment, in [0, 1). @defaultValue 0.999 */
+  /**
+   * Decay of the second moment, in [0, 1).
+   *
+   * @defaultValue `0.999`
+   */
   beta2: 0.999,
-  /** Decay of the d-estimate's running sums, in [0, 1); `null` is √beta2. @defaultValue null */
+  /**
+   * Decay of the d-estimate's running sums, in [0, 1); `null` is √beta2.
+   *
+   * @defaultValue `null`
+   */
   beta3: null as number | null,
-  /** Added to the root of the second moment, scaled by d (`√v + d·epsilon`), > 0. @defaultValue 1e-8 */
+  /**
+   * Added to the root of the second moment, scaled by d (`√v + d·epsilon`), > 0.
+   *
+   * @defaultValue `1e-8`
+   */
   epsilon: 1e-8,
-  /** Weight decay, ≥ 0: decoupled (AdamW's, scaled by d·lr) or, with `decouple: false`, added to the gradient. @defaultValue 0 */
+  /**
+   * Weight decay, ≥ 0: decoupled (AdamW's, scaled by d·lr) or, with `decouple: false`, added to the
+   * gradient.
+   *
+   * @defaultValue `0`
+   */
   weightDecay: 0,
-  /** Decoupled (AdamW-style) weight decay. @defaultValue true */
+  /**
+   * Decoupled (AdamW-style) weight decay.
+   *
+   * @defaultValue `true`
+   */
   decouple: true,
-  /** Adam's bias correction, folded into the step `d·lr·√(1 − beta2^(k+1))/(1 − beta1^(k+1))`. @defaultValue false */
+  /**
+   * Adam's bias correction, folded into the step `d·lr·√(1 − beta2^(k+1))/(1 − beta1^(k+1))`.
+   *
+   * @defaultValue `false`
+   */
   useBiasCorrection: false,
-  /** Leave the learning rate out of the d-estimate's denominator sums (for warmup schedules). @defaultValue false */
+  /**
+   * Leave the learning rate out of the d-estimate's denominator sums (for warmup schedules).
+   *
+   * @defaultValue `false`
+   */
   safeguardWarmup: false,
-  /** The initial d estimate, > 0. @defaultValue 1e-6 */
+  /**
+   * The initial d estimate, > 0.
+   *
+   * @defaultValue `1e-6`
+   */
   d0: 1e-6,
-  /** Multiplies the estimate d̂ (0.5 to 2 typically work; the preferred knob). @defaultValue 1 */
+  /**
+   * Multiplies the estimate d̂ (0.5 to 2 typically work; the preferred knob).
+   *
+   * @defaultValue `1`
+   */
   dCoef: 1,
-  /** Bound on d's growth per step (d ← min(d_max, d·growthRate)); `null` is unbounded. @defaultValue null */
+  /**
+   * Bound on d's growth per step (d ← min(d_max, d·growthRate)); `null` is unbounded.
+   *
+   * @defaultValue `null`
+   */
   growthRate: null as number | null,
 };
 

@@ -41,13 +41,29 @@ export type ScheduleFreeOptimizer<D extends Defaults> = OptimkitOptimizer<D> & T
 
 /** The averaging's hyperparameters, with their defaults (the reference's, for both optimizers). */
 export const averagingDefaults = {
-  /** Weight decay, ≥ 0, added to the (normalized) gradient at y (`+ weightDecay·y`). @defaultValue 0 */
+  /**
+   * Weight decay, ≥ 0, added to the (normalized) gradient at y (`+ weightDecay·y`).
+   *
+   * @defaultValue `0`
+   */
   weightDecay: 0,
-  /** Steps of linear learning-rate warmup, an integer ≥ 0 (`lr·(k+1)/warmupSteps`). @defaultValue 0 */
+  /**
+   * Steps of linear learning-rate warmup, an integer ≥ 0 (`lr·(k+1)/warmupSteps`).
+   *
+   * @defaultValue `0`
+   */
   warmupSteps: 0,
-  /** Polynomial weighting of the average, `(k+1)^r`, ≥ 0. @defaultValue 0 */
+  /**
+   * Polynomial weighting of the average, `(k+1)^r`, ≥ 0.
+   *
+   * @defaultValue `0`
+   */
   r: 0,
-  /** The average weights step k by `lr_max^weightLrPower` (≥ 0), de-weighting the warmup. @defaultValue 2 */
+  /**
+   * The average weights step k by `lr_max^weightLrPower` (≥ 0), de-weighting the warmup.
+   *
+   * @defaultValue `2`
+   */
   weightLrPower: 2,
 };
 

@@ -7,22 +7,51 @@ import {
   averagingScalars,
   averagingSlots,
   checkAveraging,
+  type ScheduleFreeClass,
   type ScheduleFreeOptimizer,
   withTrainEval,
 } from './averaging.js';
 
-const defaults = {
-  /** Step size of z (the peak after warmup), ≥ 0. Schedule-Free needs no decaying schedule. @defaultValue 0.0025 */
+const adamDefaults = {
+  /**
+   * Step size of z (the peak after warmup), ≥ 0. Schedule-Free needs no decaying schedule.
+   *
+   * @defaultValue `0.0025`
+   */
   learningRate: 0.0025,
-  /** Interpolation β of y = (1 − β)z + βx, in [0, 1) (`eval()` needs β > 0). @defaultValue 0.9 */
+  /**
+   * Interpolation β of y = (1 − β)z + βx, in [0, 1) (`eval()` needs β > 0).
+   *
+   * @defaultValue `0.9`
+   */
   beta1: 0.9,
-  /** Decay of the second moment, in [0, 1). @defaultValue 0.999 */
+  /**
+   * Decay of the second moment, in [0, 1).
+   *
+   * @defaultValue `0.999`
+   */
   beta2: 0.999,
-  /** Added to the root of the bias-corrected second moment, ≥ 0. @defaultValue 1e-8 */
+  /**
+   * Added to the root of the bias-corrected second moment, ≥ 0.
+   *
+   * @defaultValue `1e-8`
+   */
   epsilon: 1e-8,
-  ...averagingDefaults,
-  /** An exponential average of the gradient inside the AdamW update, in [0, 1); 0 keeps no buffer. @defaultValue 0 */
+};
+const innerDefaults = {
+  /**
+   * An exponential average of the gradient inside the AdamW update, in [0, 1); 0 keeps no buffer.
+   *
+   * @defaultValue `0`
+   */
   innerMomentum: 0,
+};
+// Typed as the parts' intersection so that declaration files keep the averaging options' docs
+// (an inferred spread inlines them without their comments).
+const defaults: typeof adamDefaults & typeof averagingDefaults & typeof innerDefaults = {
+  ...adamDefaults,
+  ...averagingDefaults,
+  ...innerDefaults,
 };
 
 /** Hyperparameters of {@link scheduleFreeAdamW}. */
@@ -84,7 +113,10 @@ const Defined = /* @__PURE__ */ defineOptimizer({
 });
 
 /** The Schedule-Free AdamW class (serialization name `OptimkitScheduleFreeAdamW`). */
-export const ScheduleFreeAdamW = /* @__PURE__ */ withTrainEval(Defined, (h) => h.beta1);
+export const ScheduleFreeAdamW: ScheduleFreeClass<ScheduleFreeAdamWDefaults> = /* @__PURE__ */ withTrainEval(
+  Defined,
+  (h) => h.beta1,
+);
 
 /**
  * Schedule-Free AdamW (Defazio et al.), as the current facebookresearch/schedule_free reference

@@ -6,17 +6,28 @@ import {
   averagingScalars,
   averagingSlots,
   checkAveraging,
+  type ScheduleFreeClass,
   type ScheduleFreeOptimizer,
   withTrainEval,
 } from './averaging.js';
 
-const defaults = {
-  /** Step size of z (the peak after warmup), ≥ 0. @defaultValue 1 */
+const sgdDefaults = {
+  /**
+   * Step size of z (the peak after warmup), ≥ 0.
+   *
+   * @defaultValue `1`
+   */
   learningRate: 1,
-  /** Interpolation β of y = (1 − β)z + βx, in (0, 1). @defaultValue 0.9 */
+  /**
+   * Interpolation β of y = (1 − β)z + βx, in (0, 1).
+   *
+   * @defaultValue `0.9`
+   */
   momentum: 0.9,
-  ...averagingDefaults,
 };
+// Typed as the parts' intersection so that declaration files keep the averaging options' docs
+// (an inferred spread inlines them without their comments).
+const defaults: typeof sgdDefaults & typeof averagingDefaults = { ...sgdDefaults, ...averagingDefaults };
 
 /** Hyperparameters of {@link scheduleFreeSgd}. */
 export type ScheduleFreeSgdDefaults = typeof defaults;
@@ -51,7 +62,10 @@ const Defined = /* @__PURE__ */ defineOptimizer({
 });
 
 /** The Schedule-Free SGD class (serialization name `OptimkitScheduleFreeSGD`). */
-export const ScheduleFreeSgd = /* @__PURE__ */ withTrainEval(Defined, (h) => h.momentum);
+export const ScheduleFreeSgd: ScheduleFreeClass<ScheduleFreeSgdDefaults> = /* @__PURE__ */ withTrainEval(
+  Defined,
+  (h) => h.momentum,
+);
 
 /**
  * Schedule-Free SGD (Defazio et al.), as the current facebookresearch/schedule_free reference

@@ -10,29 +10,34 @@ import { name as packageName, version as packageVersion } from '../package.json'
 const defaults = {
   /**
    * The initial step size `lr` of the decreasing schedule `η`.
-   * @defaultValue 1e-2
+   *
+   * @defaultValue `1e-2`
    */
   learningRate: 1e-2,
   /**
    * The decay term `λ` (PyTorch's `lambd`): it shrinks the parameter by `1 − λ·η` each step and
    * sets how fast `η` decreases.
-   * @defaultValue 1e-4
+   *
+   * @defaultValue `1e-4`
    */
   lambd: 1e-4,
   /**
    * The power of the step-size schedule `η = lr / (1 + λ·lr·t)^alpha`.
-   * @defaultValue 0.75
+   *
+   * @defaultValue `0.75`
    */
   alpha: 0.75,
   /**
    * The step after which averaging starts: until then the average `ax` is the parameter itself.
    * The default is so large that, in practice, it never starts.
-   * @defaultValue 1e6
+   *
+   * @defaultValue `1e6`
    */
   t0: 1e6,
   /**
    * Coupled L2 penalty added to the gradient.
-   * @defaultValue 0
+   *
+   * @defaultValue `0`
    */
   weightDecay: 0,
 };

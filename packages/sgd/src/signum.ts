@@ -12,25 +12,29 @@ import { name as packageName, version as packageVersion } from '../package.json'
 const defaults = {
   /**
    * Step size: every element moves by exactly this much (plus weight decay) each step.
-   * @defaultValue 1e-2
+   *
+   * @defaultValue `1e-2`
    */
   learningRate: 1e-2,
   /**
    * Decay of the momentum `m` whose sign is the step, in [0, 1); 0 is signSGD (no buffer is kept).
-   * @defaultValue 0.9
+   *
+   * @defaultValue `0.9`
    */
   momentum: 0.9,
   /**
    * Weight decay: with `decoupledWeightDecay` false an L2 penalty added to the gradient before the
    * momentum (MXNet's `wd`), else a shrinking of the parameter by `1 − learningRate · weightDecay`
    * (MXNet's `wd_lh`).
-   * @defaultValue 0
+   *
+   * @defaultValue `0`
    */
   weightDecay: 0,
   /**
    * Apply `weightDecay` to the parameter directly (decoupled, as AdamW) instead of through the
    * gradient.
-   * @defaultValue false
+   *
+   * @defaultValue `false`
    */
   decoupledWeightDecay: false,
 };

@@ -58,10 +58,26 @@ describe('per-option documentation in editors', () => {
     ['@optimkit/lion', 'lion', 'beta2', /Decay of the momentum/, '`0.99`'],
     ['@optimkit/sgd', 'sgd', 'nesterov', /Nesterov/, '`false`'],
     ['@optimkit/factored', 'adafactor', 'beta1', /First-moment/, '`null`'],
+    ['@optimkit/adam', 'adabelief', 'beta2', /Decay of the belief/, '`0.999`'],
+    ['@optimkit/adam', 'yogi', 'epsilon', /larger than Adam's/, '`1e-3`'],
+    ['@optimkit/adam', 'adopt', 'clipExponent', /clipping bound/, '`0.25`'],
+    ['@optimkit/adaptive', 'rprop', 'etaPlus', /keeps its sign/, '`1.2`'],
+    ['@optimkit/sgd', 'asgd', 't0', /averaging starts/, '`1e6`'],
+    ['@optimkit/sgd', 'signum', 'momentum', /whose sign is the step/, '`0.9`'],
+    ['@optimkit/layerwise', 'novograd', 'beta2', /per-tensor second moment/, '`0.25`'],
+    ['@optimkit/factored', 'sm3', 'momentum', /preconditioned gradients/, '`0.9`'],
+    ['@optimkit/multi-momentum', 'adan', 'beta3', /second moment/, '`0.99`'],
+    ['@optimkit/multi-momentum', 'ademamix', 'alpha', /slow EMA/, '`2`'],
+    ['@optimkit/muon', 'muon', 'momentum', /Momentum coefficient/, '`0.95`'],
+    ['@optimkit/prodigy', 'prodigy', 'dCoef', /Multiplies the estimate/, '`1`'],
+    ['@optimkit/schedule-free', 'scheduleFreeAdamW', 'warmupSteps', /learning-rate warmup/, '`0`'],
+    ['@optimkit/schedule-free', 'scheduleFreeSgd', 'momentum', /Interpolation/, '`0.9`'],
   ])('%s %s({ %s }) shows its meaning and default', (pkg, factory, option, meaning, defaultValue) => {
+    // novograd and sm3 take no default learning rate: their options type requires one.
+    const required = ['novograd', 'sm3'].includes(factory) ? ', learningRate: 0.1' : '';
     const source = `import { ${factory} } from '${pkg}';\nexport const o = ${factory}({ ${option}: ${
       option === 'nesterov' ? 'true, momentum: 0.9' : '0.5'
-    } });\n`;
+    }${required} });\n`;
     const { text, tags } = hover(source, ` ${option}:`);
     expect(text).toMatch(meaning);
     expect(tags.defaultValue).toBe(defaultValue);

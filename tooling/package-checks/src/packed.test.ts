@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { isBuiltin } from 'node:module';
 import { join, relative, sep } from 'node:path';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
@@ -67,11 +68,18 @@ describe.each(packed)('$name, as packed', (pkg) => {
     expect(await readFile(join(pkg.extracted, 'CHANGELOG.md'), 'utf8')).toMatch(
       new RegExp(`^# ${pkg.name}\n`),
     );
-    // A family's `register/package.json` points node10 resolution (no `exports`) at its register entry.
+    // Each subpath's `<subpath>/package.json` (a family's `register`, zero's `node`) points node10
+    // resolution (no `exports`) at its entry; a native addon ships what its install builds from.
+    const manifest = await readManifest();
+    const stubs = Object.keys(manifest.exports)
+      .filter((subpath) => subpath !== '.' && subpath !== './package.json')
+      .map((subpath) => `${subpath.slice(2)}/package.json`);
+    const nativeSources = NATIVE.has(pkg.name) ? /^(native\/|scripts\/[\w-]+\.mjs$|binding\.gyp$)/ : /^$/;
     const unwanted = files.filter(
       (f) =>
         !f.startsWith('dist/') &&
-        !['LICENSE', 'README.md', 'package.json', 'CHANGELOG.md', 'register/package.json'].includes(f),
+        !nativeSources.test(f) &&
+        !['LICENSE', 'README.md', 'package.json', 'CHANGELOG.md', ...stubs].includes(f),
     );
     expect(unwanted).toEqual([]);
     expect(files.filter((f) => /\.(test|spec)\.|test-(helpers|support)|zz-explore/.test(f))).toEqual([]);
@@ -87,10 +95,10 @@ describe.each(packed)('$name, as packed', (pkg) => {
     expect(manifest.publishConfig?.exports).toBeUndefined();
     expect(manifest.type).toBe('module');
     // Only import-time registration is a side effect: a family's register entry, core's placeholders
-    // and the schedules' registration. Each listed file ships.
+    // and the schedules' registration; zero and its MPI transport register nothing. Each listed
+    // file ships.
     const files = new Set(await listFiles(pkg.extracted));
-    expect(Array.isArray(manifest.sideEffects)).toBe(true);
-    for (const pattern of manifest.sideEffects as string[]) {
+    for (const pattern of Array.isArray(manifest.sideEffects) ? (manifest.sideEffects as string[]) : []) {
       // `*` matches within one directory, as bundlers' globs do.
       const source = pattern.replace(/^\.\//, '').replace(/\./g, '\\.').replace(/\*/g, '[^/]*');
       const glob = new RegExp(`^${source}$`);
@@ -99,10 +107,12 @@ describe.each(packed)('$name, as packed', (pkg) => {
         pattern,
       ).toBe(true);
     }
-    const expected: Record<string, string[]> = {
+    const expected: Record<string, string[] | false> = {
       // core's placeholders run in whichever chunk holds the registry (shared with its testing kit).
       '@optimkit/core': ['./dist/*.js', './dist/*.cjs'],
       '@optimkit/schedules': ['./dist/index.js', './dist/index.cjs'],
+      '@optimkit/zero': false,
+      '@optimkit/zero-mpi': false,
     };
     expect(manifest.sideEffects).toEqual(expected[pkg.name] ?? ['./dist/register.js', './dist/register.cjs']);
     expect(manifest.license).toBe('MIT');
@@ -204,7 +214,9 @@ describe.each(packed)('$name, as packed', (pkg) => {
       }
     }
     // tfjs is imported, never bundled; and only from tfjs-core (never the full @tensorflow/tfjs).
-    const bare = [...imported].filter((s): s is string => s !== undefined && !s.startsWith('node:'));
+    // Node's built-ins count as `node:` ones (the CommonJS build's `import.meta.url` shim requires
+    // `url`).
+    const bare = [...imported].filter((s): s is string => s !== undefined && !isBuiltin(s));
     const allowed = new Set([
       '@tensorflow/tfjs-core',
       '@optimkit/core',
