@@ -6,12 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rewriteState } from '../../testing/src/index.js';
-import {
-  defineOptimizer,
-  loadOptimizer,
-  type OptimkitOptimizer,
-  StateFormatError,
-} from './index.js';
+import { defineOptimizer, loadOptimizer, type OptimkitOptimizer, StateFormatError } from './index.js';
 import { Momentum as ReliableMomentum } from './reliability-support.js';
 import { decodeState, encodeState, type StateHeader } from './state-format.js';
 
