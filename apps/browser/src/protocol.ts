@@ -17,8 +17,6 @@ export interface BackendInfo {
   device: string;
   /** The methods counted as launches. */
   launchCounters: string[];
-  /** Whether `dataSync()` returns the values (tfjs's WebGPU backend reads through a canvas, which may give zeros). */
-  syncReads: boolean;
 }
 
 export interface CaseRequest {
