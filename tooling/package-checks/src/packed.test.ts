@@ -63,9 +63,8 @@ describe.each(packed)('$name, as packed', (pkg) => {
         'README.md',
         'package.json',
         'dist/index.js',
-        'dist/index.cjs',
         'dist/index.d.ts',
-        'dist/index.d.cts',
+        ...(ESM_ONLY.has(pkg.name) ? [] : ['dist/index.cjs', 'dist/index.d.cts']),
       ]),
     );
     expect(await readFile(join(pkg.extracted, 'CHANGELOG.md'), 'utf8')).toMatch(
