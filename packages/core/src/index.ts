@@ -69,5 +69,6 @@ export {
   checkLearningRate,
   checkNonNegative,
   checkPositive,
+  checkRequiredLearningRate,
   checkUnitInterval,
 } from './validation.js';

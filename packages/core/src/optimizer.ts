@@ -90,7 +90,8 @@ export interface OptimizerDefinition<
    * Slots that a `slots` function declares only for some values of a hyperparameter that can be
    * scheduled (a momentum buffer while momentum ≠ 0): restored state may lack one (it is created
    * when a step calls for it) or hold one the current values do not call for (a buffer kept after
-   * a schedule reached 0). Every other slot must be exactly as the spec declares it.
+   * a schedule reached 0). Every other slot must be exactly as the spec declares it, and only
+   * these are created after a variable's first step.
    */
   conditionalSlots?: readonly string[];
   /**
@@ -534,7 +535,9 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
       );
     }
     state.variable = variable;
-    if (typeof this.definition.slots !== 'function') return;
+    // Only slots listed as conditional can appear later; the others are all made on the first
+    // step, so the common step pays for no spec here.
+    if (!this.definition.conditionalSlots?.length) return;
     const spec = this.slotSpec(variable.shape, hyperparameters[state.group + 1]!);
     for (const [name, init] of declaredSlots(spec)) {
       if (state.slots.has(name)) continue;

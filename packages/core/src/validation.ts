@@ -31,3 +31,19 @@ export function checkClosedUnitInterval(label: string, value: number): void {
 export function checkLearningRate(value: number): void {
   checkNonNegative('learning rate', value);
 }
+
+/**
+ * Throws unless an optimizer without a default learning rate was given one:
+ * `Invalid learning rate: null (lars requires a learningRate: it has no default, e.g. lars({ learningRate: 1 }))`.
+ */
+export function checkRequiredLearningRate(
+  optimizer: string,
+  value: number | null,
+  example: string,
+): asserts value is number {
+  if (value === null) {
+    throw new RangeError(
+      `Invalid learning rate: null (${optimizer} requires a learningRate: it has no default, e.g. ${optimizer}({ learningRate: ${example} }))`,
+    );
+  }
+}

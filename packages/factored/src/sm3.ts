@@ -1,4 +1,5 @@
 import {
+  checkRequiredLearningRate,
   checkUnitInterval,
   defineOptimizer,
   type Hyperparameter,
@@ -49,11 +50,7 @@ export const SM3 = /* @__PURE__ */ defineOptimizer({
   packageVersion,
   defaults,
   validate(h) {
-    if (h.learningRate === null) {
-      throw new RangeError(
-        'Invalid learning rate: null (sm3 requires a learningRate: it has no default, e.g. sm3({ learningRate: 0.1 }))',
-      );
-    }
+    checkRequiredLearningRate('sm3', h.learningRate, '0.1');
     checkUnitInterval('momentum', h.momentum);
   },
   slots: (shape): SlotSpec<SM3Slot> =>

@@ -2,6 +2,7 @@ import {
   checkClosedUnitInterval,
   checkNonNegative,
   checkPositive,
+  checkRequiredLearningRate,
   checkUnitInterval,
   defineOptimizer,
   type Hyperparameter,
@@ -82,11 +83,7 @@ export const LARS = /* @__PURE__ */ defineOptimizer({
   packageVersion,
   defaults,
   validate(h) {
-    if (h.learningRate === null) {
-      throw new RangeError(
-        'Invalid learning rate: null (lars requires a learningRate: it has no default, e.g. lars({ learningRate: 1 }))',
-      );
-    }
+    checkRequiredLearningRate('lars', h.learningRate, '1');
     checkUnitInterval('momentum', h.momentum);
     checkClosedUnitInterval('dampening', h.dampening);
     checkNonNegative('weightDecay', h.weightDecay);

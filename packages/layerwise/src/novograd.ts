@@ -1,6 +1,7 @@
 import {
   checkNonNegative,
   checkPositive,
+  checkRequiredLearningRate,
   checkUnitInterval,
   defineOptimizer,
   type Hyperparameter,
@@ -70,11 +71,7 @@ export const NovoGrad = /* @__PURE__ */ defineOptimizer({
   packageVersion,
   defaults,
   validate(h) {
-    if (h.learningRate === null) {
-      throw new RangeError(
-        'Invalid learning rate: null (novograd requires a learningRate: it has no default, e.g. novograd({ learningRate: 1e-2 }))',
-      );
-    }
+    checkRequiredLearningRate('novograd', h.learningRate, '1e-2');
     checkUnitInterval('beta1', h.beta1);
     checkUnitInterval('beta2', h.beta2);
     checkPositive('epsilon', h.epsilon);
