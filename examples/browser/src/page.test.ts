@@ -13,7 +13,9 @@ it('trains with adamw on WebGL in Chromium, and resumes from saved state', async
     const page = browser.context.pages()[0] ?? (await browser.context.newPage());
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(String(error)));
-    await page.goto(server.url);
+    // The page trains as soon as its module runs, which can hold back the load event on a busy
+    // machine: navigation is done once the response arrives, and the wait below has the budget.
+    await page.goto(server.url, { waitUntil: 'commit' });
     await page.waitForFunction(() => document.querySelector('#status')?.textContent !== 'Training…', null, {
       timeout: 180_000,
     });

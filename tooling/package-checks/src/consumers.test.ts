@@ -165,7 +165,7 @@ describe('a Vite production build in Chromium', () => {
     try {
       const result = async (page: string) => {
         const tab = await browser.context.newPage();
-        await tab.goto(new URL(page, server.url).href);
+        await tab.goto(new URL(page, server.url).href, { waitUntil: 'commit' });
         await tab.waitForFunction(
           () => (window as { __result?: unknown }).__result !== undefined,
           undefined,
