@@ -43,7 +43,9 @@ export type CyclicConfig = Required<CyclicOptions>;
  *       = gamma^t                        'exp_range'   (per step, not per cycle)
  * ```
  * The value is `baseValue` at steps `0, L, 2L, …` and reaches the apex at `U, L + U, …`. It has no
- * end: it cycles for ever (with `'triangular2'` and `'exp_range'` towards `baseValue`).
+ * end: it cycles for ever (with `'triangular2'` and `'exp_range'` towards `baseValue`). `x` is
+ * computed from the remainder `t mod L`, so it stays exact at large steps where PyTorch's
+ * `1 + t / L − cycle` loses digits (1e-8 relative at step 1e9).
  *
  * Equivalent: PyTorch `CyclicLR(optimizer, base_lr, max_lr, step_size_up=2000,
  * step_size_down=None, mode='triangular', gamma=1.0, cycle_momentum=False)`, whose `last_epoch` is
@@ -93,8 +95,10 @@ export function cyclic(options: CyclicOptions): NamedSchedule<CyclicConfig> {
   const total = config.stepSizeUp + config.stepSizeDown;
   const ratio = config.stepSizeUp / total;
   return defineSchedule(fn, config, (t) => {
-    const cycle = Math.floor(1 + t / total);
-    const x = 1 + t / total - cycle;
+    // PyTorch's x = 1 + t / L − cycle, from the exact remainder: no rounding of t / L at large t.
+    const rest = t % total;
+    const cycle = (t - rest) / total + 1;
+    const x = rest / total;
     const height = x <= ratio ? x / ratio : (x - 1) / (ratio - 1);
     const scale = mode === 'triangular' ? 1 : mode === 'triangular2' ? 1 / 2 ** (cycle - 1) : gamma ** t;
     return baseValue + (maxValue - baseValue) * height * scale;

@@ -95,6 +95,11 @@ export function rebuild(
       throw new TypeError(`${fn}: the config of swaLearningRate must be an object`);
     }
     let before = c.before;
+    if ((before as { scheduleName?: unknown } | null)?.scheduleName === 'custom') {
+      throw new TypeError(
+        `${fn}: swaLearningRate: before was a plain function, which cannot be saved; make the schedule again`,
+      );
+    }
     if (typeof before === 'object' && before !== null) {
       try {
         before = rebuild(before as { scheduleName?: unknown; scheduleConfig?: unknown }, false);
