@@ -23,9 +23,13 @@ export interface SwaLearningRateOptions {
 export interface SwaLearningRateConfig {
   /** The number, or the saved name and config of the schedule before SWA. */
   before: number | { scheduleName: string; scheduleConfig: unknown };
+  /** First step of the anneal. */
   swaStart: number;
+  /** The constant learning rate of SWA. */
   swaLearningRate: number;
+  /** Length of the anneal in steps. */
   annealSteps: number;
+  /** Shape of the anneal. */
   anneal: 'cos' | 'linear';
 }
 

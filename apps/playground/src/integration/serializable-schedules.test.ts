@@ -153,6 +153,8 @@ describe('schedules survive serialization, as Keras LearningRateSchedules do', (
       expect(new Set(series).size, 'the schedule varies (so a constant could not pass)').toBeGreaterThan(
         name === 'constant' ? 0 : 1,
       );
+      // Bounded cost at any step: a restored schedule evaluated at step 1e9 answers, finite.
+      expect(Number.isFinite(restored.hyperparametersAt(1e9)[0]!.learningRate)).toBe(true);
       expect(warnings).toEqual([]);
       optimizer.dispose();
       restored.dispose();
