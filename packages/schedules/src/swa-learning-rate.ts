@@ -59,7 +59,8 @@ export interface SwaLearningRateConfig {
  * Equivalent: PyTorch's loop `for epoch …: train; if epoch > swa_start: swa_scheduler.step() else:
  * scheduler.step()` with `SWALR(optimizer, swa_lr, anneal_epochs=10, anneal_strategy='cos')` is
  * `swaLearningRate({ before: <scheduler>, swaStart: swa_start + 1, swaLearningRate: swa_lr,
- * annealSteps: anneal_epochs })` on a per-epoch step.
+ * annealSteps: anneal_epochs })` on a per-epoch step. (With `anneal_epochs=0`, PyTorch's SWALR sets
+ * the rate to `swa_lr` as soon as it is created, so there it must be created at the switch.)
  *
  * @param options.before The learning rate before SWA, a number ≥ 0 or a schedule (required).
  * @param options.swaStart First step of the anneal, integer ≥ 0, default `0`.
