@@ -56,6 +56,28 @@ def cyclic(options, steps):
     return series(opt, steps, lambda t: sched.step())
 
 
+def cyclic_momentum(options, steps):
+    """CyclicLR's momentum (cycle_momentum=True): optimkit's cyclic from maxMomentum to baseMomentum."""
+    opt = torch.optim.SGD([torch.zeros(1, dtype=torch.float64, requires_grad=True)], lr=0.01, momentum=0.5)
+    sched = CyclicLR(
+        opt,
+        base_lr=0.001,
+        max_lr=0.01,
+        step_size_up=options["stepSizeUp"],
+        step_size_down=options.get("stepSizeDown"),
+        mode=options.get("mode", "triangular"),
+        gamma=options.get("gamma", 1.0),
+        base_momentum=options["maxValue"],
+        max_momentum=options["baseValue"],
+    )
+    values = []
+    for _ in range(steps):
+        values.append(opt.param_groups[0]["momentum"])
+        opt.step()
+        sched.step()
+    return values
+
+
 # Factor functions, by the name under which the test registers the same formula.
 FACTORS = {
     # Noam / "inverse square root" warmup: min((t + 1) / w, sqrt(w / (t + 1))).
@@ -166,6 +188,13 @@ for title, options in [
     ("falling: max below base", {"baseValue": 0.9, "maxValue": 0.8, "stepSizeUp": 4, "stepSizeDown": 4}),
 ]:
     add(title, "cyclic", options, cyclic(options, STEPS))
+
+for title, options in [
+    ("momentum (cycle_momentum, 0.8 ↔ 0.9) as cyclic from 0.9 to 0.8", {"baseValue": 0.9, "maxValue": 0.8, "stepSizeUp": 4, "stepSizeDown": 6}),
+    ("momentum, triangular2", {"baseValue": 0.95, "maxValue": 0.85, "stepSizeUp": 5, "mode": "triangular2"}),
+    ("momentum, exp_range", {"baseValue": 0.9, "maxValue": 0.8, "stepSizeUp": 3, "stepSizeDown": 5, "mode": "exp_range", "gamma": 0.98}),
+]:
+    add(title, "cyclic", options, cyclic_momentum(options, STEPS))
 
 for title, options in [
     ("linear decay", {"initValue": 0.0, "peakValue": 0.003, "warmupSteps": 5, "stableSteps": 30, "decaySteps": 20, "decayShape": "linear"}),

@@ -49,8 +49,11 @@ export type CyclicConfig = Required<CyclicOptions>;
  *
  * Equivalent: PyTorch `CyclicLR(optimizer, base_lr, max_lr, step_size_up=2000,
  * step_size_down=None, mode='triangular', gamma=1.0, cycle_momentum=False)`, whose `last_epoch` is
- * the step here. PyTorch's `scale_fn`/`scale_mode` and momentum cycling are not offered. The mode
- * names are PyTorch's, unchanged (as `'cos'` and `'rel'` are elsewhere in this package).
+ * the step here. PyTorch's momentum cycling (`cycle_momentum=True`, `momentum = max_momentum −
+ * (max_momentum − base_momentum) · h · scale`) is a second `cyclic` that falls from `maxMomentum`:
+ * `cyclic({ baseValue: max_momentum, maxValue: base_momentum, …same steps, mode and gamma })`, passed
+ * as `momentum` (or Adam's `beta1`). PyTorch's custom `scale_fn`/`scale_mode` are not offered. The
+ * mode names are PyTorch's, unchanged (as `'cos'` and `'rel'` are elsewhere in this package).
  *
  * @param options.baseValue Lower end, ≥ 0 (required).
  * @param options.maxValue Apex of the first cycle, ≥ 0 (required).
@@ -63,6 +66,11 @@ export type CyclicConfig = Required<CyclicOptions>;
  * ```ts
  * // 4 epochs of 500 batches up, 4 down, the amplitude halving each cycle
  * sgd({ learningRate: cyclic({ baseValue: 1e-3, maxValue: 6e-3, stepSizeUp: 2000, mode: 'triangular2' }), momentum: 0.9 });
+ * // PyTorch's default CyclicLR, momentum cycled 0.9 → 0.8 → 0.9 against the learning rate
+ * sgd({
+ *   learningRate: cyclic({ baseValue: 1e-3, maxValue: 6e-3 }),
+ *   momentum: cyclic({ baseValue: 0.9, maxValue: 0.8 }),
+ * });
  * ```
  */
 export function cyclic(options: CyclicOptions): NamedSchedule<CyclicConfig> {
