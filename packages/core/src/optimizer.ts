@@ -582,7 +582,13 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
       if (!slot) throw new Error(`${className} updated an unknown slot '${name}' of '${variable.name}'`);
       check(slot, value, `slot '${name}'`);
     }
-    for (const [target, value] of writes) target.assign(value);
+    // A value that is itself one of the targets (a rule that stores the param, or another slot,
+    // unchanged in a slot) is read before any target changes: its clone keeps the old buffer.
+    const targets = new Set<tf.Tensor>(writes.map(([target]) => target));
+    const safe = writes.map(
+      ([target, value]) => [target, targets.has(value) ? tf.clone(value) : value] as const,
+    );
+    for (const [target, value] of safe) target.assign(value);
   }
 
   /** The rule plan of a variable at its next step, from its cache when its situation is unchanged. */
