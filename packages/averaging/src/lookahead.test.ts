@@ -107,13 +107,17 @@ describe('lookahead', () => {
     it('slowStepSize 1 is the inner optimizer', () => {
       const inner = run(adamw({ learningRate: 0.05 }));
       const wrapped = run(lookahead(adamw({ learningRate: 0.05 }), { syncPeriod: 3, slowStepSize: 1 }));
-      wrapped.forEach((w, t) => expectClose(w, inner[t]!, `step ${t + 1}`));
+      wrapped.forEach((w, t) => {
+        expectClose(w, inner[t]!, `step ${t + 1}`);
+      });
     });
 
     it('syncPeriod 1 with α around plain sgd(lr) is sgd(α·lr)', () => {
       const plain = run(sgd({ learningRate: 0.04 }));
       const wrapped = run(lookahead(sgd({ learningRate: 0.1 }), { syncPeriod: 1, slowStepSize: 0.4 }));
-      wrapped.forEach((w, t) => expectClose(w, plain[t]!, `step ${t + 1}`));
+      wrapped.forEach((w, t) => {
+        expectClose(w, plain[t]!, `step ${t + 1}`);
+      });
     });
 
     it('slowStepSize 0 brings the weights back to the initial ones, bit for bit, every k steps', () => {
