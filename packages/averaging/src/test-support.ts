@@ -24,7 +24,8 @@ export interface SgdHyper {
 /** torch.optim.SGD (dampening 0, not Nesterov): the buffer starts at the first gradient. */
 export function sgdReference(h: SgdHyper): InnerReference {
   return (p, g, state, t) => {
-    const buf = (state.momentumBuffer ??= new Float64Array(p.length));
+    state.momentumBuffer ??= new Float64Array(p.length);
+    const buf = state.momentumBuffer;
     for (let i = 0; i < p.length; i++) {
       const d = g[i]! + h.weightDecay * p[i]!;
       buf[i] = t === 1 ? d : h.momentum * buf[i]! + d;
@@ -44,8 +45,10 @@ export interface AdamWHyper {
 /** torch.optim.AdamW (amsgrad off). */
 export function adamwReference(h: AdamWHyper): InnerReference {
   return (p, g, state, t) => {
-    const m = (state.expAvg ??= new Float64Array(p.length));
-    const v = (state.expAvgSq ??= new Float64Array(p.length));
+    state.expAvg ??= new Float64Array(p.length);
+    state.expAvgSq ??= new Float64Array(p.length);
+    const m = state.expAvg;
+    const v = state.expAvgSq;
     const bc1 = 1 - h.beta1 ** t;
     const bc2 = 1 - h.beta2 ** t;
     for (let i = 0; i < p.length; i++) {
