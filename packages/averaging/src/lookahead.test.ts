@@ -30,7 +30,7 @@ describe('lookahead', () => {
             { syncPeriod: 3 },
           ),
         inner: (i) => sgdReference({ learningRate: i <= 1 ? 0.02 : 0.05, momentum: 0.9, weightDecay: 0.01 }),
-        averaging: lookaheadReference(3, 0.5),
+        averaging: () => lookaheadReference(3, 0.5),
         slot: 'slowWeights',
         innerSlots: ['momentumBuffer'],
       });
@@ -43,7 +43,7 @@ describe('lookahead', () => {
         create: () => lookahead(adamw({ learningRate: 0.01, weightDecay: 0.1 })),
         inner: () =>
           adamwReference({ learningRate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.1 }),
-        averaging: lookaheadReference(5, 0.5),
+        averaging: () => lookaheadReference(5, 0.5),
         slot: 'slowWeights',
         innerSlots: ['expAvg', 'expAvgSq'],
       });
@@ -56,7 +56,7 @@ describe('lookahead', () => {
         create: () => lookahead(adamw({ learningRate: 0.02 }), { syncPeriod: 4, slowStepSize: 0.8 }),
         inner: () =>
           adamwReference({ learningRate: 0.02, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01 }),
-        averaging: lookaheadReference(4, 0.8),
+        averaging: () => lookaheadReference(4, 0.8),
         slot: 'slowWeights',
         innerSlots: ['expAvg', 'expAvgSq'],
         skip: (index, step) => index === 2 && step % 3 === 1,

@@ -104,7 +104,8 @@ export interface GoldenCase {
   create: (variables: tf.Variable[]) => GoldenOptimizer;
   /** The inner reference of variable `index`. */
   inner: (index: number) => InnerReference;
-  averaging: AveragingReference;
+  /** The averaging reference of variable `index`. */
+  averaging: (index: number) => AveragingReference;
   /** The wrapper's slot holding the copy. */
   slot: string;
   /** The inner's slots to compare after the last step. */
@@ -123,6 +124,7 @@ export function runWrappedGolden(c: GoldenCase): number {
   const random = seededRandom(c.seed);
   const initial = SHAPES.map((s) => float32Values(random, sizeOf(s), 1));
   const inners = SHAPES.map((_, i) => c.inner(i));
+  const averagings = SHAPES.map((_, i) => c.averaging(i));
   const { worst } = runGolden({
     name: 'averagingGolden',
     shapes: SHAPES,
@@ -136,7 +138,7 @@ export function runWrappedGolden(c: GoldenCase): number {
     reference: (p, g, { index, t, state }) => {
       state.copy ??= Float64Array.from(p);
       inners[index]!(p, g, state, t);
-      c.averaging(p, state.copy, t);
+      averagings[index]!(p, state.copy, t);
     },
     steps: c.steps,
     slots: (_index, state) => ({
