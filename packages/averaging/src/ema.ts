@@ -1,4 +1,4 @@
-import { checkNonNegative, checkUnitInterval, type OptimkitOptimizer } from '@optimkit/core';
+import { checkNonNegative, checkUnitInterval, type Defaults, type OptimkitOptimizer } from '@optimkit/core';
 import { type AveragingClass, type AveragingOptimizer, defineAveraging, wrapOptions } from './wrapper.js';
 
 const defaults = {
@@ -122,6 +122,9 @@ export const Ema: AveragingClass = /* @__PURE__ */ defineAveraging({
  * optimizer.useTraining(); // and back, to train on
  * ```
  */
-export function ema(inner: OptimkitOptimizer, options: EmaOptions = {}): AveragingOptimizer {
+export function ema<D extends Defaults>(
+  inner: OptimkitOptimizer<D>,
+  options: EmaOptions = {},
+): AveragingOptimizer {
   return new Ema(wrapOptions('ema', inner, options as Record<string, unknown>));
 }

@@ -1,4 +1,4 @@
-import { checkClosedUnitInterval, type OptimkitOptimizer } from '@optimkit/core';
+import { checkClosedUnitInterval, type Defaults, type OptimkitOptimizer } from '@optimkit/core';
 import { type AveragingClass, type AveragingOptimizer, defineAveraging, wrapOptions } from './wrapper.js';
 
 const defaults = {
@@ -92,6 +92,9 @@ export const Lookahead: AveragingClass = /* @__PURE__ */ defineAveraging({
  * optimizer.useAverage(); // evaluate with the slow weights
  * ```
  */
-export function lookahead(inner: OptimkitOptimizer, options: LookaheadOptions = {}): AveragingOptimizer {
+export function lookahead<D extends Defaults>(
+  inner: OptimkitOptimizer<D>,
+  options: LookaheadOptions = {},
+): AveragingOptimizer {
   return new Lookahead(wrapOptions('lookahead', inner, options as Record<string, unknown>));
 }

@@ -1,4 +1,4 @@
-import type { OptimkitOptimizer } from '@optimkit/core';
+import type { Defaults, OptimkitOptimizer } from '@optimkit/core';
 import { type AveragingClass, type AveragingOptimizer, defineAveraging, wrapOptions } from './wrapper.js';
 
 const defaults = {
@@ -96,6 +96,9 @@ export const Swa: AveragingClass = /* @__PURE__ */ defineAveraging({
  * optimizer.useAverage(); // evaluate with the average
  * ```
  */
-export function swa(inner: OptimkitOptimizer, options: SwaOptions = {}): AveragingOptimizer {
+export function swa<D extends Defaults>(
+  inner: OptimkitOptimizer<D>,
+  options: SwaOptions = {},
+): AveragingOptimizer {
   return new Swa(wrapOptions('swa', inner, options as Record<string, unknown>));
 }

@@ -1,5 +1,5 @@
 import { adam, adamw } from '@optimkit/adam';
-import { defineOptimizer, loadOptimizer, type OptimkitOptimizer } from '@optimkit/core';
+import { type Defaults, defineOptimizer, loadOptimizer, type OptimkitOptimizer } from '@optimkit/core';
 import { sgd } from '@optimkit/sgd';
 import {
   applyGradientValues,
@@ -135,7 +135,8 @@ describe('an update-based inner optimizer gets the same wrapping in tfjs ops', (
     defaults: { learningRate: 0.1 },
     update: ({ param, grad, h }) => ({ param: tf.sub(param, tf.mul(grad, h.learningRate)) }),
   });
-  const cases: [string, (inner: OptimkitOptimizer) => AveragingOptimizer, string][] = [
+  type Wrap = <D extends Defaults>(inner: OptimkitOptimizer<D>) => AveragingOptimizer;
+  const cases: [string, Wrap, string][] = [
     ['lookahead', (inner) => lookahead(inner, { syncPeriod: 2, slowStepSize: 0.3 }), 'slowWeights'],
     ['ema', (inner) => ema(inner, { decay: 0.7, warmup: true }), 'emaWeights'],
     ['swa', (inner) => swa(inner, { swaStart: 3, swaFrequency: 2 }), 'swaWeights'],
