@@ -1,17 +1,17 @@
 import { adamw } from '@optimkit/adam';
 import { sgd } from '@optimkit/sgd';
-import {
-  applyGradientValues,
-  describeOptimizerConformance,
-  expectClose,
-  makeVariables,
-} from '@optimkit/testing';
+import { applyGradientValues, expectClose, makeVariables } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { Swa, swa } from './index.js';
-import { adamwReference, runWrappedGolden, sgdReference, swaReference } from './test-support.js';
-
-const rankAtMostOne = (v: tf.Variable) => v.rank <= 1;
+import {
+  adamwReference,
+  describeWrapperConformance,
+  rankAtMostOne,
+  runWrappedGolden,
+  sgdReference,
+  swaReference,
+} from './test-support.js';
 
 describe('swa', () => {
   describe('matches a float64 reference over 40 steps on ranks 0–3', () => {
@@ -168,32 +168,17 @@ describe('swa', () => {
   });
 });
 
-type Options = Record<string, unknown>;
-const create = (options: Options = {}) =>
-  new Swa(
-    options.inner === 'OptimkitAdamW'
-      ? { learningRate: 0.05, ...options }
-      : { inner: 'OptimkitSGD', learningRate: 0.05, momentum: 0.9, ...options },
-  );
-
-describeOptimizerConformance<Options>({
-  name: 'swa',
-  create,
-  optionSets: [
+describeWrapperConformance(
+  'swa',
+  Swa,
+  [
     {},
     { swaStart: 2, swaFrequency: 2, weightDecay: 0.01, paramGroups: [{ match: rankAtMostOne, swaStart: 3 }] },
     { inner: 'OptimkitAdamW', swaStart: 3, swaFrequency: 1 },
   ],
-  quadratic: { options: { learningRate: 0.1 }, steps: 150, tolerance: 1e-4 },
-  rosenbrock: {
-    options: { inner: 'OptimkitAdamW', learningRate: 0.05, weightDecay: 0 },
-    steps: 1500,
-    tolerance: 1e-2,
-  },
-  errorCases: [
+  [
     { options: { swaStart: 0 }, error: 'Invalid swaStart: 0 (an integer ≥ 1)' },
     { options: { swaStart: 1.5 }, error: 'Invalid swaStart: 1.5 (an integer ≥ 1)' },
     { options: { swaFrequency: 0 }, error: 'Invalid swaFrequency: 0 (an integer ≥ 1)' },
-    { options: { learningRate: -1 }, error: 'Invalid learning rate: -1' },
   ],
-});
+);

@@ -3,9 +3,18 @@
  * optimizers written from torch.optim (SGD with momentum, AdamW), the three averagings written
  * from docs/algorithms/averaging.md, and a golden run over ranks 0–3 that composes them.
  */
-import { float32Values, type GoldenOptimizer, runGolden, seededRandom } from '@optimkit/testing';
+import '@optimkit/adam';
+import '@optimkit/sgd';
+import {
+  describeOptimizerConformance,
+  float32Values,
+  type GoldenOptimizer,
+  runGolden,
+  seededRandom,
+} from '@optimkit/testing';
 import type * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'vitest';
+import type { AveragingClass } from './wrapper.js';
 
 /** One inner update of a variable, in place: its t-th (1 on the first), at optimizer step `step`. */
 export type InnerReference = (
@@ -148,4 +157,38 @@ export function runWrappedGolden(c: GoldenCase): number {
   });
   expect(worst).toBeLessThanOrEqual(1);
   return worst;
+}
+
+/** Biases and other vectors, the param groups of the tests. */
+export const rankAtMostOne = (v: tf.Variable) => v.rank <= 1;
+
+type Options = Record<string, unknown>;
+
+/**
+ * The conformance suite for a wrapper class, around SGD with momentum (`inner` left out) or AdamW
+ * (`inner: 'OptimkitAdamW'`), with the wrapper's own option sets and error cases.
+ */
+export function describeWrapperConformance(
+  name: string,
+  cls: AveragingClass,
+  optionSets: Options[],
+  errorCases: { options: Options; error: string }[],
+): void {
+  describeOptimizerConformance<Options>({
+    name,
+    create: (options: Options = {}) =>
+      new cls(
+        options.inner === 'OptimkitAdamW'
+          ? { learningRate: 0.05, ...options }
+          : { inner: 'OptimkitSGD', learningRate: 0.05, momentum: 0.9, ...options },
+      ),
+    optionSets,
+    quadratic: { options: { learningRate: 0.1 }, steps: 150, tolerance: 1e-4 },
+    rosenbrock: {
+      options: { inner: 'OptimkitAdamW', learningRate: 0.05, weightDecay: 0 },
+      steps: 1500,
+      tolerance: 1e-2,
+    },
+    errorCases: [...errorCases, { options: { learningRate: -1 }, error: 'Invalid learning rate: -1' }],
+  });
 }
