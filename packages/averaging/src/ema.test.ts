@@ -157,7 +157,7 @@ describeWrapperConformance(
     { options: { decay: -0.1 }, error: 'Invalid decay: -0.1' },
     { options: { warmupGamma: 0 }, error: 'Invalid warmupGamma: 0' },
     { options: { warmupPower: -1 }, error: 'Invalid warmupPower: -1' },
-    { options: { minDecay: 0.95 }, error: 'Invalid minDecay: 0.95 (above decay 0.9)' },
+    { options: { decay: 0.9, minDecay: 0.95 }, error: 'Invalid minDecay: 0.95 (above decay 0.9)' },
     { options: { warmup: 'yes' }, error: "Option 'warmup' of OptimkitEma must be a boolean" },
     { options: { momentum: 1.5 }, error: 'Invalid momentum: 1.5' },
   ],
