@@ -127,6 +127,29 @@ describe.each(kinds)('$name: useAverage() / useTraining()', ({ name, slot, creat
   });
 });
 
+describe('restored state whose variables are gone', () => {
+  it('refuses to swap, naming the variable, and changes nothing', async () => {
+    const variables = makeVariables(
+      'swapGone',
+      SHAPES,
+      SHAPES.map((s) => new Float64Array(sizeOf(s)).fill(0.25)),
+    );
+    const first = ema(sgd({ learningRate: 0.1 }), { decay: 0.5 });
+    for (const g of gradients(3, 2)) applyGradientValues(first, variables, g);
+    first.useAverage();
+    const weights = await first.getWeights();
+    const second = ema(sgd({ learningRate: 0.1 }), { decay: 0.5 });
+    await second.setWeights(weights);
+    first.dispose();
+    tf.dispose(variables);
+    expect(second.usingAverage).toBe(true);
+    expect(() => second.useTraining()).toThrow(/no variable named 'swapGone\d+\/v0' is registered/);
+    expect(second.usingAverage).toBe(true);
+    expect(second.iterations).toBe(2);
+    second.dispose();
+  });
+});
+
 describe('an update-based inner optimizer gets the same wrapping in tfjs ops', () => {
   const PlainSgd = defineOptimizer({
     className: 'AveragingTestPlainSGD',

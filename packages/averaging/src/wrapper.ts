@@ -284,7 +284,12 @@ export function defineAveraging<W extends Defaults, F extends Record<string, boo
       for (const name of this.variableSteps().keys()) {
         const variable = tf.engine().registeredVariables[name];
         const slots = this.getSlots(name);
-        if (!variable || !slots) continue;
+        if (!variable || !slots) {
+          throw new Error(
+            `${kind.className}: no variable named '${name}' is registered for its state ` +
+              '(restored by setWeights and not bound yet?): pass the variables, in tfjs-layers’ order, to bind it',
+          );
+        }
         work.push({ variable, copy: slots[kind.slot] as tf.Variable, mode: slots[MODE_SLOT] as tf.Variable });
       }
       tf.tidy(() => {
