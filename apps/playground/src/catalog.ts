@@ -119,8 +119,10 @@ const tfAdam = (o: { learningRate: number; beta1?: number; beta2?: number; epsil
 
 const noDecay = vectors({ weightDecay: 0 });
 
-// The averaging wrappers around the options of their inner optimizer (evaluated with the average:
-// see evaluateWithAverage).
+// The averaging wrappers around the options of their inner optimizer, evaluated with the average
+// (see evaluateWithAverage). Their training runs are the inner's, so each inner is one the catalog
+// does not have already (else the loss curves coincide): SWA's is SGD at a high constant rate, as
+// the SWA recipe has it.
 const lookaheadAdam = (o: Parameters<typeof adam>[0]) =>
   lookahead(adam(o), { syncPeriod: 5, slowStepSize: 0.5 });
 const emaSgd = (o: Parameters<typeof sgd>[0]) => ema(sgd(o), { decay: 0.999 });
@@ -163,8 +165,8 @@ export const catalog: readonly CatalogEntry[] = [
   entry({ name: 'schedule-free-sgd', label: 'Schedule-Free SGD', family: 'Learning-rate-free', make: scheduleFreeSgd, options: { learningRate: 0.1 } }),
   entry({ name: 'prodigy', label: 'Prodigy', family: 'Learning-rate-free', make: prodigy, options: {} }),
   entry({ name: 'lookahead-adam', label: 'Lookahead(Adam), k 5, α 0.5', family: 'Averaging', make: lookaheadAdam, options: { learningRate: 1e-3 } }),
-  entry({ name: 'ema-sgd', label: 'EMA(SGD + Nesterov), decay 0.999', family: 'Averaging', make: emaSgd, options: { learningRate: 0.05, momentum: 0.9, nesterov: true } }),
-  entry({ name: 'swa-sgd', label: 'SWA(SGD + Nesterov) from step 300', family: 'Averaging', make: swaSgd, options: { learningRate: 0.05, momentum: 0.9, nesterov: true } }),
+  entry({ name: 'ema-sgd', label: 'EMA(SGD + momentum), decay 0.999', family: 'Averaging', make: emaSgd, options: { learningRate: 0.05, momentum: 0.9 } }),
+  entry({ name: 'swa-sgd', label: 'SWA(SGD + Nesterov, high lr) from step 300', family: 'Averaging', make: swaSgd, options: { learningRate: 0.1, momentum: 0.9, nesterov: true } }),
 ];
 
 /**
