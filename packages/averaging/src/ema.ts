@@ -1,4 +1,10 @@
-import { checkNonNegative, checkUnitInterval, type Defaults, type OptimkitOptimizer } from '@optimkit/core';
+import {
+  checkNonNegative,
+  checkUnitInterval,
+  type Defaults,
+  type HyperparameterOptions,
+  type OptimkitOptimizer,
+} from '@optimkit/core';
 import { type AveragingClass, type AveragingOptimizer, defineAveraging, wrapOptions } from './wrapper.js';
 
 const defaults = {
@@ -38,19 +44,8 @@ const defaults = {
 
 /** Hyperparameters of {@link ema} (besides those of the inner optimizer). */
 export type EmaDefaults = typeof defaults;
-/** Options of {@link ema}: each numeric one a number or a schedule. */
-export interface EmaOptions {
-  /** {@inheritDoc EmaDefaults.decay} */
-  decay?: number | ((step: number) => number);
-  /** {@inheritDoc EmaDefaults.warmup} */
-  warmup?: boolean;
-  /** {@inheritDoc EmaDefaults.warmupGamma} */
-  warmupGamma?: number | ((step: number) => number);
-  /** {@inheritDoc EmaDefaults.warmupPower} */
-  warmupPower?: number | ((step: number) => number);
-  /** {@inheritDoc EmaDefaults.minDecay} */
-  minDecay?: number | ((step: number) => number);
-}
+/** Options of {@link ema}: each a number or a schedule (counts of steps: numbers only). */
+export type EmaOptions = HyperparameterOptions<EmaDefaults>;
 
 /** The decay of a variable's `step`-th update (timm `ModelEmaV3.get_decay`, its step being t). */
 function decayAt(h: EmaDefaults, step: number): number {

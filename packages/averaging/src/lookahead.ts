@@ -1,4 +1,9 @@
-import { checkClosedUnitInterval, type Defaults, type OptimkitOptimizer } from '@optimkit/core';
+import {
+  checkClosedUnitInterval,
+  type Defaults,
+  type HyperparameterOptions,
+  type OptimkitOptimizer,
+} from '@optimkit/core';
 import { type AveragingClass, type AveragingOptimizer, defineAveraging, wrapOptions } from './wrapper.js';
 
 const defaults = {
@@ -20,13 +25,8 @@ const defaults = {
 
 /** Hyperparameters of {@link lookahead} (besides those of the inner optimizer). */
 export type LookaheadDefaults = typeof defaults;
-/** Options of {@link lookahead}: `slowStepSize` a number or a schedule, `syncPeriod` a number. */
-export interface LookaheadOptions {
-  /** {@inheritDoc LookaheadDefaults.syncPeriod} */
-  syncPeriod?: number;
-  /** {@inheritDoc LookaheadDefaults.slowStepSize} */
-  slowStepSize?: number | ((step: number) => number);
-}
+/** Options of {@link lookahead}: each a number or a schedule (counts of steps: numbers only). */
+export type LookaheadOptions = HyperparameterOptions<LookaheadDefaults>;
 
 /**
  * The Lookahead class (serialization name `OptimkitLookahead`). Built from options with `inner`,

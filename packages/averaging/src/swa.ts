@@ -1,4 +1,4 @@
-import type { Defaults, OptimkitOptimizer } from '@optimkit/core';
+import type { Defaults, HyperparameterOptions, OptimkitOptimizer } from '@optimkit/core';
 import { type AveragingClass, type AveragingOptimizer, defineAveraging, wrapOptions } from './wrapper.js';
 
 const defaults = {
@@ -20,13 +20,8 @@ const defaults = {
 
 /** Hyperparameters of {@link swa} (besides those of the inner optimizer). */
 export type SwaDefaults = typeof defaults;
-/** Options of {@link swa}. */
-export interface SwaOptions {
-  /** {@inheritDoc SwaDefaults.swaStart} */
-  swaStart?: number;
-  /** {@inheritDoc SwaDefaults.swaFrequency} */
-  swaFrequency?: number;
-}
+/** Options of {@link swa}: each a number or a schedule (counts of steps: numbers only). */
+export type SwaOptions = HyperparameterOptions<SwaDefaults>;
 
 /** How many updates the average holds after a variable's `step`-th update, and whether it took this one. */
 function averaged(h: SwaDefaults, step: number): { count: number; now: boolean } {

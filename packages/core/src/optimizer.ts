@@ -407,8 +407,8 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
   }
 
   /**
-   * Binds state restored by `setWeights` to the variables named (those of a step; see
-   * {@link bindRestored}): subclasses that touch the variables outside a step bind first.
+   * Binds state restored by `setWeights` to the variables named (by name, or by position as tfjs-layers
+   * passes them): subclasses that touch the variables outside a step bind first.
    */
   protected bindRestoredState(names: readonly string[]): void {
     const next = bindRestored(this.states, names, (variable) => this.checkSlots(variable, this.iterations));
