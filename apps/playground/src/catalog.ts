@@ -125,8 +125,8 @@ const noDecay = vectors({ weightDecay: 0 });
 // the SWA recipe has it.
 const lookaheadAdam = (o: Parameters<typeof adam>[0]) =>
   lookahead(adam(o), { syncPeriod: 5, slowStepSize: 0.5 });
-const emaSgd = (o: Parameters<typeof sgd>[0]) => ema(sgd(o), { decay: 0.999 });
-const swaSgd = (o: Parameters<typeof sgd>[0]) => swa(sgd(o), { swaStart: 300, swaFrequency: 5 });
+const emaSgd = (o: Parameters<typeof sgd>[0]) => ema(sgd(o), { decay: 0.999, warmup: true });
+const swaSgd = (o: Parameters<typeof sgd>[0]) => swa(sgd(o), { swaStart: 60, swaFrequency: 2 });
 
 /** Every optimizer of the main comparison, in the order of the tables' families. */
 // biome-ignore format: one line per optimizer, so that adding one is a one-line change
@@ -165,8 +165,8 @@ export const catalog: readonly CatalogEntry[] = [
   entry({ name: 'schedule-free-sgd', label: 'Schedule-Free SGD', family: 'Learning-rate-free', make: scheduleFreeSgd, options: { learningRate: 0.1 } }),
   entry({ name: 'prodigy', label: 'Prodigy', family: 'Learning-rate-free', make: prodigy, options: {} }),
   entry({ name: 'lookahead-adam', label: 'Lookahead(Adam), k 5, α 0.5', family: 'Averaging', make: lookaheadAdam, options: { learningRate: 1e-3 } }),
-  entry({ name: 'ema-sgd', label: 'EMA(SGD + momentum), decay 0.999', family: 'Averaging', make: emaSgd, options: { learningRate: 0.05, momentum: 0.9 } }),
-  entry({ name: 'swa-sgd', label: 'SWA(SGD + Nesterov, high lr) from step 300', family: 'Averaging', make: swaSgd, options: { learningRate: 0.1, momentum: 0.9, nesterov: true } }),
+  entry({ name: 'ema-sgd', label: 'EMA(SGD + momentum), decay 0.999, warmup', family: 'Averaging', make: emaSgd, options: { learningRate: 0.05, momentum: 0.9 } }),
+  entry({ name: 'swa-sgd', label: 'SWA(SGD + Nesterov, high lr) from step 60', family: 'Averaging', make: swaSgd, options: { learningRate: 0.1, momentum: 0.9, nesterov: true } }),
 ];
 
 /**
