@@ -143,7 +143,10 @@ export class MnistSession {
     const accuracy = evaluateWithAverage(this.optimizer, () =>
       tf.tidy(() => {
         const predictions = this.model.predict(tf.tensor2d(testImages, [testCount, IMAGE_SIZE])) as tf.Tensor;
-        const correct = tf.equal(tf.argMax(predictions, 1), tf.tensor1d(Int32Array.from(testLabels), 'int32'));
+        const correct = tf.equal(
+          tf.argMax(predictions, 1),
+          tf.tensor1d(Int32Array.from(testLabels), 'int32'),
+        );
         return tf.mean(tf.cast(correct, 'float32'));
       }),
     );
