@@ -47,12 +47,12 @@ export interface AveragingKind<W extends Defaults, F extends Record<string, bool
   /** Float64 scalars of a variable's `step`-th update. */
   scalars(h: Resolved<W>, step: number): Record<S, number>;
   /**
-   * The new weights and copy from the weights before (`before`) and after (`after`) the inner
-   * step and the copy (`copy`, the weights before the step on a variable's first update).
+   * The new weights and copy from the weights after the inner step (`after`) and the copy
+   * (`copy`: on a variable's first update, its value before the step).
    */
   combine<T>(
     ar: Arithmetic<T>,
-    values: { before: T; after: T; copy: T },
+    values: { after: T; copy: T },
     s: Readonly<Record<S | keyof W, T | number>>,
     f: F,
   ): { param: T; copy: T };
@@ -149,7 +149,7 @@ function derive<W extends Defaults, F extends Record<string, boolean>, S extends
       const copy = flags[FIRST_FLAG] ? param : (current as Record<string, Value>)[kind.slot]!;
       const out = kind.combine(
         ruleArithmetic(op),
-        { before: param, after: result.param, copy },
+        { after: result.param, copy },
         s as unknown as Record<S | keyof W, Value>,
         flags,
       );
@@ -163,7 +163,7 @@ function derive<W extends Defaults, F extends Record<string, boolean>, S extends
       const s = { ...h, ...kind.scalars(hyper(h), step) } as Record<S | keyof W, number>;
       const out = kind.combine(
         tensorArithmetic,
-        { before: param, after: result.param, copy },
+        { after: result.param, copy },
         s,
         kind.flags(hyper(h), step),
       );
