@@ -211,6 +211,7 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
   readonly definition: AnyDefinition<D>;
   private readonly rule: CompiledRule<D> | null;
   private readonly options: Readonly<Record<string, unknown>>;
+  private readonly given: Readonly<OptimizerOptions<D>>;
   private readonly groups: readonly NormalizedGroup[];
   private readonly scheduled: boolean;
   private readonly transforms: Transforms;
@@ -240,9 +241,10 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
   constructor(definition: AnyDefinition<D>, options: OptimizerOptions<D> = {}) {
     super();
     this.definition = definition;
-    this.rule = (compiledRules.get(definition) as CompiledRule<D> | undefined) ?? null;
+    this.rule = compiledRuleOf(definition);
     const { className, defaults } = definition;
     const given = checkPlainObject(options, `options of ${className}`);
+    this.given = { ...options };
     const paramGroups = given.paramGroups ?? [];
     if (!Array.isArray(paramGroups)) throw new TypeError(`paramGroups of ${className} must be an array`);
     this.options = {
@@ -253,6 +255,15 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     this.groups = paramGroups.map((g, i) => normalizeGroup(className, defaults, g, i));
     this.scheduled = hasSchedule(this.options) || this.groups.some((g) => hasSchedule(g.overrides));
     this.hyperparametersAt(0);
+  }
+
+  /**
+   * The options this optimizer was constructed with, as given (schedules and param groups
+   * included): what a wrapper (`lookahead(adamw({…}))`) needs to build its own optimizer from a
+   * fresh instance.
+   */
+  get constructorOptions(): Readonly<OptimizerOptions<D>> {
+    return this.given;
   }
 
   /** The registered class name, used by tfjs serialization and the state format. */
@@ -395,8 +406,11 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     return variable;
   }
 
-  /** Binds state restored by `setWeights` to the variables of this step (see {@link bindRestored}). */
-  private bindRestoredState(names: readonly string[]): void {
+  /**
+   * Binds state restored by `setWeights` to the variables named (by name, or by position as tfjs-layers
+   * passes them): subclasses that touch the variables outside a step bind first.
+   */
+  protected bindRestoredState(names: readonly string[]): void {
     const next = bindRestored(this.states, names, (variable) => this.checkSlots(variable, this.iterations));
     if (next) this.states = next;
   }
@@ -568,7 +582,13 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
       if (!slot) throw new Error(`${className} updated an unknown slot '${name}' of '${variable.name}'`);
       check(slot, value, `slot '${name}'`);
     }
-    for (const [target, value] of writes) target.assign(value);
+    // A value that is itself one of the targets (a rule that stores the param, or another slot,
+    // unchanged in a slot) is read before any target changes: its clone keeps the old buffer.
+    const targets = new Set<tf.Tensor>(writes.map(([target]) => target));
+    const safe = writes.map(
+      ([target, value]) => [target, targets.has(value) ? tf.clone(value) : value] as const,
+    );
+    for (const [target, value] of safe) target.assign(value);
   }
 
   /** The rule plan of a variable at its next step, from its cache when its situation is unchanged. */
@@ -876,6 +896,28 @@ type AnyDefinition<D extends Defaults> = OptimizerDefinition<D, any, any, any>;
 const compiledRules = new WeakMap<object, CompiledRule<Defaults>>();
 
 /**
+ * A definition's compiled rule (null for an `update`), made on first use: by `defineOptimizer`,
+ * or by the constructor for a definition made at run time (a wrapper's derived definition).
+ */
+function compiledRuleOf<D extends Defaults>(definition: AnyDefinition<D>): CompiledRule<D> | null {
+  const { className } = definition;
+  const known = compiledRules.get(definition);
+  if (known) return known as unknown as CompiledRule<D>;
+  if ((definition.rule === undefined) === (definition.update === undefined)) {
+    throw new TypeError(`${className}: a definition needs exactly one of 'rule' or 'update'`);
+  }
+  if (definition.rule === undefined) {
+    if (definition.variant || definition.scalars) {
+      throw new TypeError(`${className}: 'variant' and 'scalars' belong to a 'rule'`);
+    }
+    return null;
+  }
+  const compiled = new CompiledRule(definition as unknown as RuleParts<Defaults>, definition.defaults);
+  compiledRules.set(definition, compiled as CompiledRule<Defaults>);
+  return compiled as unknown as CompiledRule<D>;
+}
+
+/**
  * Makes and registers an optimizer class from a definition: its defaults, validation, slots and
  * per-variable update rule. The class is a `tf.Optimizer`; see {@link OptimkitOptimizer}. A rule
  * is written once, against the rule vocabulary, and runs fused on every backend core has kernels
@@ -905,22 +947,7 @@ export function defineOptimizer<
   S extends string = never,
   V extends object = object,
 >(definition: OptimizerDefinition<D, K, S, V>): DefinedOptimizerClass<D> {
-  const { className } = definition;
-  if ((definition.rule === undefined) === (definition.update === undefined)) {
-    throw new TypeError(`${className}: a definition needs exactly one of 'rule' or 'update'`);
-  }
-  if (definition.rule === undefined && (definition.variant || definition.scalars)) {
-    throw new TypeError(`${className}: 'variant' and 'scalars' belong to a 'rule'`);
-  }
-  if (definition.rule !== undefined) {
-    compiledRules.set(
-      definition,
-      new CompiledRule(
-        definition as unknown as RuleParts<Defaults>,
-        definition.defaults,
-      ) as CompiledRule<Defaults>,
-    );
-  }
+  compiledRuleOf(definition as AnyDefinition<D>);
   const Defined = class extends OptimkitOptimizer<D> {
     static readonly definition = definition;
     static get className(): string {

@@ -22,6 +22,7 @@ export const EXPECTED_PUBLISHED = [
   '@optimkit/muon',
   '@optimkit/schedule-free',
   '@optimkit/prodigy',
+  '@optimkit/averaging',
   '@optimkit/schedules',
   '@optimkit/testing',
   '@optimkit/zero',
