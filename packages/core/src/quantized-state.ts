@@ -72,6 +72,12 @@ export function dynamicMap(kind: QuantizedMap): {
   return found;
 }
 
+/** The packed word of four codes of 0: a quantised slot's initial codes (its absmax starts at 0). */
+export function zeroWord(kind: QuantizedMap): number {
+  const z = dynamicMap(kind).zero;
+  return z + z * 2 ** 8 + z * 2 ** 16 + (z - 128) * 2 ** 24;
+}
+
 const int = (x: number) => tf.scalar(x, 'int32');
 
 /** The codes of packed int32 words, four per word, lowest byte first: int32 `[words · 4]`. */
