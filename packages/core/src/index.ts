@@ -14,6 +14,12 @@ export {
   type StatefulSchedule,
 } from './optimizer.js';
 export {
+  MIN_QUANTIZED_SIZE,
+  QUANTIZATION_BLOCK,
+  QUANTIZED_BACKENDS,
+  type QuantizedMap,
+} from './quantized-state.js';
+export {
   getRegisteredOptimizer,
   loadOptimizer,
   type OptimizerClass,
@@ -70,5 +76,8 @@ export {
   checkNonNegative,
   checkPositive,
   checkRequiredLearningRate,
+  checkStateDtype,
   checkUnitInterval,
+  momentSlot,
+  type StateDtype,
 } from './validation.js';

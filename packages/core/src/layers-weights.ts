@@ -88,7 +88,9 @@ export async function importWeights(
       throw new StateFormatError(`setWeights: slot '${name}' does not follow '${owner}/${STATE_WEIGHT}'`);
     }
     if (!SLOT_NAME.test(slot) || (tensor.dtype !== 'float32' && tensor.dtype !== 'int32')) {
-      throw new StateFormatError(`setWeights: '${name}' is not a float32 slot (or the int32 codes of an 8-bit one)`);
+      throw new StateFormatError(
+        `setWeights: '${name}' is not a float32 slot (or the int32 codes of an 8-bit one)`,
+      );
     }
     if (current.slots.some(([s]) => s === slot))
       throw new StateFormatError(`setWeights: '${name}' appears twice`);

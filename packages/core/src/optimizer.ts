@@ -59,11 +59,11 @@ import {
   declaredSlots,
   disposeStates,
   registeredVariable,
+  type StoredInit,
   sameShape,
   shapeString,
   slotInitLayout,
   slotShape,
-  type StoredInit,
   storedDtype,
   storedSlots,
   type VariableState,
@@ -437,7 +437,10 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
         error.message += ` (variable '${variable.name}', shape ${shapeString(variable.shape)})`;
       throw error;
     }
-    if (!this.rule && declaredSlots(spec).some(([, init]) => typeof init !== 'number' && 'quantized' in init)) {
+    if (
+      !this.rule &&
+      declaredSlots(spec).some(([, init]) => typeof init !== 'number' && 'quantized' in init)
+    ) {
       throw new TypeError(`${this.definition.className}: quantized slots need a rule-based definition`);
     }
     const slots = createSlots(spec, variable.shape);

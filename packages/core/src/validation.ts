@@ -47,3 +47,24 @@ export function checkRequiredLearningRate(
     );
   }
 }
+
+/** The precisions optimizer state can be kept in (see `{ quantized }` slots). */
+export type StateDtype = 'float32' | 'int8';
+
+/** Throws unless `value` is `'float32'` or `'int8'`: `Invalid stateDtype: 'int4' (…)`. */
+export function checkStateDtype(value: string): void {
+  if (value !== 'float32' && value !== 'int8') {
+    throw new RangeError(`Invalid stateDtype: '${value}' (expected 'float32' or 'int8')`);
+  }
+}
+
+/**
+ * A moment slot in the chosen precision: float32 zeros, or, with `'int8'`, a slot quantised with
+ * the given dynamic map (signed for first moments, unsigned for second ones).
+ */
+export function momentSlot(
+  stateDtype: string,
+  map: 'signed' | 'unsigned',
+): 0 | { quantized: 'signed' | 'unsigned' } {
+  return stateDtype === 'int8' ? { quantized: map } : 0;
+}

@@ -33,7 +33,9 @@ export interface VariableState {
 }
 
 /** A tensor a slot spec stores: a slot, or one of the two tensors of a quantised slot. */
-export type StoredInit = Exclude<SlotInit, { quantized: QuantizedMap }> | { shape: readonly number[]; dtype: 'int32'; value: number };
+export type StoredInit =
+  | Exclude<SlotInit, { quantized: QuantizedMap }>
+  | { shape: readonly number[]; dtype: 'int32'; value: number };
 
 /** Name tfjs-layers stores the per-variable bookkeeping under, after the variable's name. */
 export const STATE_WEIGHT = 'optimkitState';
@@ -113,7 +115,10 @@ export function storedSlots(spec: SlotSpec, variableShape: readonly number[]): [
         continue;
       }
       const { blocks, words } = quantizedSizes(size);
-      out.push([`${name}${CODES_SUFFIX}`, { shape: [words], dtype: 'int32', value: zeroWord(init.quantized) }]);
+      out.push([
+        `${name}${CODES_SUFFIX}`,
+        { shape: [words], dtype: 'int32', value: zeroWord(init.quantized) },
+      ]);
       out.push([`${name}${ABSMAX_SUFFIX}`, { shape: [blocks] }]);
     } else out.push([name, init]);
   }
@@ -134,7 +139,9 @@ export function createSlot(name: string, init: StoredInit, variableShape: readon
 
 /** Fresh slot variables of a variable of shape `variableShape`, as `spec` declares them. */
 export function createSlots(spec: SlotSpec, variableShape: readonly number[]): Map<string, tf.Variable> {
-  return new Map(storedSlots(spec, variableShape).map(([name, init]) => [name, createSlot(name, init, variableShape)]));
+  return new Map(
+    storedSlots(spec, variableShape).map(([name, init]) => [name, createSlot(name, init, variableShape)]),
+  );
 }
 
 /** Frees every slot of these states. */
