@@ -1017,7 +1017,8 @@ function requantize(
   inputs: ReadonlyMap<string, tf.Tensor>,
   result: UpdateResult,
 ): void {
-  const slots = (result.slots ??= {});
+  result.slots ??= {};
+  const slots = result.slots;
   for (const [name, map] of quantized) {
     const { codes, absmax } = quantize(slots[name] ?? inputs.get(name)!, map);
     delete slots[name];

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { seededRandom, useBackend } from '../../testing/src/index.js';
+import { setFusedKernels } from './fused.js';
 import { dequantize, dynamicMap, QUANTIZATION_BLOCK, quantize, quantizedSizes } from './quantized-state.js';
 
 afterAll(async () => {
@@ -129,6 +130,35 @@ describe.each(['cpu', 'wasm'])('block-wise quantisation on %s', (backend) => {
     expect(Array.from(back.subarray(256))).toEqual(new Array(n - 256).fill(0));
     const map = fixture.signed;
     for (let i = 0; i < 256; i++) expect(back[i]).toBe(map[nearest(map, values[i]!, true)]);
+  });
+});
+
+describe.each(['cpu', 'wasm'])('kernels and composite tfjs ops on %s', (backend) => {
+  it('give the same codes, absmax and values, bit for bit', async () => {
+    await useBackend(backend);
+    const random = seededRandom(11);
+    const n = 4099;
+    const values = Float32Array.from({ length: n }, (_, i) => (random() - 0.5) * 10 ** ((i % 9) - 6));
+    values[5] = -1e-12;
+    for (const kind of ['signed', 'unsigned'] as const) {
+      const input = kind === 'signed' ? values : values.map(Math.abs);
+      const runs = [];
+      for (const fused of [true, false]) {
+        const previous = setFusedKernels(fused);
+        try {
+          runs.push(await roundTrip(input, kind));
+        } finally {
+          setFusedKernels(previous);
+        }
+      }
+      const [kernel, composite] = runs as [
+        Awaited<ReturnType<typeof roundTrip>>,
+        Awaited<ReturnType<typeof roundTrip>>,
+      ];
+      expect(Array.from(kernel.codes)).toEqual(Array.from(composite.codes));
+      expect(Array.from(kernel.absmax)).toEqual(Array.from(composite.absmax));
+      expect(Array.from(kernel.back)).toEqual(Array.from(composite.back));
+    }
   });
 });
 

@@ -9,7 +9,14 @@
  * value to its nearest code. Everything here is tfjs ops, run inside the caller's `tidy`.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedKernelsEnabled } from './fused.js';
 import { SIGNED_DYNAMIC_MAP, UNSIGNED_DYNAMIC_MAP } from './quantization-maps.js';
+import {
+  dequantizeKernelRun,
+  type MapTables,
+  QUANTIZED_KERNEL_BACKENDS,
+  quantizeKernelRun,
+} from './quantized-kernels.js';
 
 /** Which dynamic map a quantised slot uses: signed for first moments, unsigned for second. */
 export type QuantizedMap = 'signed' | 'unsigned';
@@ -46,7 +53,7 @@ export function storedQuantized(size: number): boolean {
   return size >= MIN_QUANTIZED_SIZE;
 }
 
-const maps = new Map<QuantizedMap, { values: Float32Array; midpoints: Float32Array; zero: number }>();
+const maps = new Map<QuantizedMap, MapTables>();
 
 /**
  * The dynamic map (256 increasing float32 values), its 255 midpoints and the code of 0. The maps
@@ -56,17 +63,19 @@ const maps = new Map<QuantizedMap, { values: Float32Array; midpoints: Float32Arr
  * generated with torch (tooling/torch-fixtures/dynamic-map.py) because its float32 values follow
  * `torch.linspace`'s rounding.
  */
-export function dynamicMap(kind: QuantizedMap): {
-  values: Float32Array;
-  midpoints: Float32Array;
-  zero: number;
-} {
+export function dynamicMap(kind: QuantizedMap): MapTables {
   let found = maps.get(kind);
   if (!found) {
     const values = Float32Array.from(kind === 'signed' ? SIGNED_DYNAMIC_MAP : UNSIGNED_DYNAMIC_MAP);
     // bitsandbytes compares with (lower + upper) · 0.5f, in float32.
     const midpoints = values.subarray(1).map((upper, k) => Math.fround(values[k]! + upper) * 0.5);
-    found = { values, midpoints, zero: values.indexOf(0) };
+    found = {
+      values,
+      midpoints,
+      zero: values.indexOf(0),
+      signed: kind === 'signed',
+      block: QUANTIZATION_BLOCK,
+    };
     maps.set(kind, found);
   }
   return found;
@@ -109,6 +118,8 @@ export function dequantize(
   shape: readonly number[],
 ): tf.Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
+  if (kernelsApply())
+    return tf.reshape(dequantizeKernelRun(codes, absmax, size, dynamicMap(kind)), [...shape]);
   const blocks = absmax.size;
   const values = tf.gather(tf.tensor1d(dynamicMap(kind).values), unpack(codes));
   const scaled = tf.mul(tf.reshape(values, [blocks, QUANTIZATION_BLOCK]), tf.reshape(absmax, [blocks, 1]));
@@ -123,7 +134,8 @@ export function dequantize(
  * first moment keeps its sign (bitsandbytes' sign correction).
  */
 export function quantize(values: tf.Tensor, kind: QuantizedMap): { codes: tf.Tensor; absmax: tf.Tensor } {
-  const { blocks } = quantizedSizes(values.size);
+  const { blocks, words } = quantizedSizes(values.size);
+  if (kernelsApply()) return quantizeKernelRun(values, words, blocks, dynamicMap(kind));
   const padded = blocks * QUANTIZATION_BLOCK;
   const flat = tf.reshape(values, [values.size]);
   const full = padded > values.size ? tf.concat([flat, tf.zeros([padded - values.size])]) : flat;
@@ -144,6 +156,14 @@ export function quantize(values: tf.Tensor, kind: QuantizedMap): { codes: tf.Ten
     code = tf.where(lostSign, tf.fill(code.shape, zero - 1, 'int32'), code);
   }
   return { codes: pack(code), absmax };
+}
+
+/**
+ * Whether (de)quantisation runs as one kernel (cpu and wasm, unless fused kernels are switched off)
+ * rather than as composite tfjs ops; both give the same bits.
+ */
+function kernelsApply(): boolean {
+  return fusedKernelsEnabled() && QUANTIZED_KERNEL_BACKENDS.includes(tf.getBackend());
 }
 
 /** Throws unless the active backend keeps packed codes exactly (see {@link QUANTIZED_BACKENDS}). */
