@@ -36,38 +36,80 @@ const QUANTIZE = 'OptimkitQuantize8bit';
 /** Backends with these kernels. */
 export const QUANTIZED_KERNEL_BACKENDS: readonly string[] = ['cpu', 'wasm'];
 
+// Four codes per int32, lowest byte first; the top byte is stored XOR 0x80, which makes the word
+// the int32 c₀ + c₁·2⁸ + c₂·2¹⁶ + (c₃ − 128)·2²⁴ that the composite ops compute.
 function dequantizeInto(codes: Int32Array, absmax: Float32Array, out: Float32Array, t: MapTables): void {
   const { values, block } = t;
-  for (let i = 0; i < out.length; i++) {
-    const word = codes[i >> 2]!;
-    const top = Math.floor(word / 2 ** 24);
-    const shift = i & 3;
-    const code = shift === 3 ? top + 128 : Math.floor((word - top * 2 ** 24) / 2 ** (8 * shift)) % 256;
-    out[i] = values[code]! * absmax[Math.floor(i / block)]!;
+  for (let b = 0; b < absmax.length; b++) {
+    const scale = absmax[b]!;
+    const end = Math.min(out.length, (b + 1) * block);
+    for (let i = b * block; i < end; i++) {
+      const byte = (codes[i >> 2]! >>> (8 * (i & 3))) & 0xff;
+      out[i] = values[(i & 3) === 3 ? byte ^ 0x80 : byte]! * scale;
+    }
   }
+}
+
+const scratch = new Float32Array(1);
+const bits = new Uint32Array(scratch.buffer);
+
+/** The number of midpoints below `v` (its nearest code): 8 halvings. */
+function searchCode(v: number, midpoints: Float32Array): number {
+  let code = 0;
+  for (let half = 128; half >= 1; half >>= 1) if (v > midpoints[code + half - 1]!) code += half;
+  return code;
+}
+
+const buckets = new WeakMap<Float32Array, { lowest: Uint8Array; spans: Uint8Array }>();
+
+/**
+ * Per float32 bucket (its top 16 bits: sign, exponent and 7 bits of mantissa), the least code of
+ * its values and how many more it may need; as the code grows with the value, a value's code is
+ * then the least one plus the midpoints of the bucket's span it exceeds (mostly none or one).
+ */
+function bucketsOf(midpoints: Float32Array): { lowest: Uint8Array; spans: Uint8Array } {
+  let found = buckets.get(midpoints);
+  if (found) return found;
+  const lowest = new Uint8Array(65536);
+  const spans = new Uint8Array(65536);
+  for (let b = 0; b < 65536; b++) {
+    bits[0] = b << 16;
+    const a = searchCode(scratch[0]!, midpoints);
+    bits[0] = ((b << 16) | 0xffff) >>> 0;
+    const c = searchCode(scratch[0]!, midpoints);
+    // NaN buckets: every comparison is false, code 0 (as the composite ops give).
+    lowest[b] = Math.min(a, c);
+    spans[b] = Math.max(a, c) - Math.min(a, c);
+  }
+  found = { lowest, spans };
+  buckets.set(midpoints, found);
+  return found;
 }
 
 function quantizeInto(x: Float32Array, codes: Int32Array, absmax: Float32Array, t: MapTables): void {
   const { midpoints, zero, signed, block } = t;
+  const { lowest, spans } = bucketsOf(midpoints);
   const f = Math.fround;
+  codes.fill(0);
   for (let b = 0; b < absmax.length; b++) {
-    const end = Math.min(x.length, (b + 1) * block);
+    const start = b * block;
+    const end = Math.min(x.length, start + block);
     let max = 0;
-    for (let i = b * block; i < end; i++) max = Math.max(max, Math.abs(x[i]!));
+    for (let i = start; i < end; i++) max = Math.max(max, Math.abs(x[i]!));
     absmax[b] = max;
-  }
-  for (let w = 0; w < codes.length; w++) {
-    let word = 0;
-    for (let k = 0; k < 4; k++) {
-      const i = 4 * w + k;
-      const divisor = absmax[Math.floor(i / block)]! > 0 ? absmax[Math.floor(i / block)]! : 1;
-      const v = i < x.length ? f(x[i]! / divisor) : 0;
-      let code = 0;
-      for (let half = 128; half >= 1; half >>= 1) if (v > midpoints[code + half - 1]!) code += half;
+    const divisor = max > 0 ? max : 1;
+    // The padding after the last value quantises 0, as the composite ops do.
+    for (let i = start; i < start + block; i++) {
+      const v = i < end ? f(x[i]! / divisor) : 0;
+      scratch[0] = v;
+      const bucket = bits[0]! >>> 16;
+      let code = lowest[bucket]!;
+      const highest = code + spans[bucket]!;
+      while (code < highest && v > midpoints[code]!) code++;
       if (signed && v < 0 && code === zero) code = zero - 1;
-      word += k === 3 ? (code - 128) * 2 ** 24 : code * 2 ** (8 * k);
+      const shift = 8 * (i & 3);
+      codes[i >> 2]! |= (shift === 24 ? code ^ 0x80 : code) << shift;
     }
-    codes[w] = word;
   }
 }
 
