@@ -15,6 +15,7 @@ export {
 } from './optimizer.js';
 export {
   MIN_QUANTIZED_SIZE,
+  momentSlot,
   QUANTIZATION_BLOCK,
   QUANTIZED_BACKENDS,
   type QuantizedMap,
@@ -78,6 +79,5 @@ export {
   checkRequiredLearningRate,
   checkStateDtype,
   checkUnitInterval,
-  momentSlot,
   type StateDtype,
 } from './validation.js';

@@ -166,6 +166,17 @@ function kernelsApply(): boolean {
   return fusedKernelsEnabled() && QUANTIZED_KERNEL_BACKENDS.includes(tf.getBackend());
 }
 
+/**
+ * A moment slot in the chosen precision: float32 zeros, or, with `'int8'`, a slot quantised with
+ * the given dynamic map (signed for first moments, unsigned for second ones).
+ */
+export function momentSlot(
+  stateDtype: string,
+  map: 'signed' | 'unsigned',
+): 0 | { quantized: 'signed' | 'unsigned' } {
+  return stateDtype === 'int8' ? { quantized: map } : 0;
+}
+
 /** Throws unless the active backend keeps packed codes exactly (see {@link QUANTIZED_BACKENDS}). */
 export function checkQuantizedBackend(className: string, variableName: string): void {
   const backend = tf.getBackend();

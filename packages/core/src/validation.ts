@@ -57,14 +57,3 @@ export function checkStateDtype(value: string): void {
     throw new RangeError(`Invalid stateDtype: '${value}' (expected 'float32' or 'int8')`);
   }
 }
-
-/**
- * A moment slot in the chosen precision: float32 zeros, or, with `'int8'`, a slot quantised with
- * the given dynamic map (signed for first moments, unsigned for second ones).
- */
-export function momentSlot(
-  stateDtype: string,
-  map: 'signed' | 'unsigned',
-): 0 | { quantized: 'signed' | 'unsigned' } {
-  return stateDtype === 'int8' ? { quantized: map } : 0;
-}
