@@ -1,3 +1,4 @@
+import { saveWithOptimizer } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { adamw } from './adamw.js';
@@ -37,21 +38,14 @@ describe("stateDtype 'int8' through tfjs-layers", () => {
     first.setWeights(initial);
     first.compile({ optimizer: adamw(options), loss: 'meanSquaredError' });
     await first.fit(xs, ys, fitOptions);
-    let artifacts: tf.io.ModelArtifacts | undefined;
-    await first.save(
-      tf.io.withSaveHandler(async (a) => {
-        artifacts = a;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-      { includeOptimizer: true },
-    );
-    const specs = artifacts!.weightSpecs!.filter((s) => s.group === 'optimizer');
+    const artifacts = await saveWithOptimizer(first);
+    const specs = artifacts.weightSpecs!.filter((s) => s.group === 'optimizer');
     const codes = specs.filter((s) => s.name.endsWith('/expAvgCodes'));
     expect(codes).toHaveLength(1);
     expect(codes[0]!.dtype).toBe('int32');
     expect(codes[0]!.shape).toEqual([20 * 64]);
 
-    const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts!));
+    const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
     expect(loaded.optimizer.getConfig()).toMatchObject({ stateDtype: 'int8' });
     await loaded.fit(xs, ys, fitOptions);
     expect(await weightsOf(loaded)).toEqual(expected);

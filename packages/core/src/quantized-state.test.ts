@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { seededRandom, useBackend } from '../../testing/src/index.js';
+import { referenceDynamicMap, seededRandom, useBackend } from '../../testing/src/index.js';
 import { setFusedKernels } from './fused.js';
 import { dequantize, dynamicMap, QUANTIZATION_BLOCK, quantize, quantizedSizes } from './quantized-state.js';
 
@@ -19,25 +19,6 @@ function nearest(map: readonly number[], x: number, signed: boolean): number {
   return code;
 }
 
-/**
- * bitsandbytes' create_dynamic_map(signed, 7, 8) in float64 (functional.py): per decade 10^(i−6),
- * the means of neighbouring points of linspace(0.1, 1, 2^i + 1) (2^(i+1) + 1 unsigned), scaled
- * (and negated, signed), then 0 and 1, sorted.
- */
-function createDynamicMap(signed: boolean): number[] {
-  const data: number[] = [];
-  for (let i = 0; i < 7; i++) {
-    const count = (signed ? 2 ** i : 2 ** (i + 1)) + 1;
-    const edge = (k: number) => 0.1 + (0.9 * k) / (count - 1);
-    for (let k = 0; k + 1 < count; k++) {
-      const mean = (edge(k) + edge(k + 1)) / 2;
-      data.push(10 ** (i - 6) * mean);
-      if (signed) data.push(-(10 ** (i - 6)) * mean);
-    }
-  }
-  return [...data, 0, 1].sort((a, b) => a - b);
-}
-
 const fixture = {
   signed: Array.from(dynamicMap('signed').values),
   unsigned: Array.from(dynamicMap('unsigned').values),
@@ -46,7 +27,7 @@ const fixture = {
 describe('dynamic maps', () => {
   it("are bitsandbytes' create_dynamic_map, within torch's float32 rounding of linspace (≤ 2 ulp)", () => {
     for (const kind of ['signed', 'unsigned'] as const) {
-      const reference = createDynamicMap(kind === 'signed');
+      const reference = referenceDynamicMap(kind === 'signed');
       const table = fixture[kind];
       expect(table.length).toBe(256);
       for (let k = 0; k < 256; k++) {
