@@ -205,7 +205,9 @@ function trainer(name: string, options: AdamWOptions = { learningRate: 1e-2, sta
     by.applyGradients(g);
     tf.dispose(Object.values(g));
   };
-  const reset = (values: Float32Array) => tf.tidy(() => v.assign(tf.tensor(values, v.shape)));
+  // tf.tensor keeps the array it is given, which an in-place fused step would then change: a copy.
+  const reset = (values: Float32Array) =>
+    tf.tidy(() => v.assign(tf.tensor(Float32Array.from(values), v.shape)));
   return { v, b, optimizer, step, reset, dispose: () => tf.dispose([v, b]) };
 }
 

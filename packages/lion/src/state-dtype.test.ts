@@ -98,7 +98,7 @@ describe("lion stateDtype 'int8': state", () => {
     const saved = Float32Array.from(await v.data());
     for (let t = 5; t <= 8; t++) step(optimizer, t);
     const straight = Array.from(await v.data());
-    tf.tidy(() => v.assign(tf.tensor(saved, v.shape)));
+    tf.tidy(() => v.assign(tf.tensor(Float32Array.from(saved), v.shape)));
     const restored = (await loadOptimizer(bytes)) as typeof optimizer;
     for (let t = 5; t <= 8; t++) step(restored, t);
     expect(Array.from(await v.data())).toEqual(straight);
