@@ -148,6 +148,28 @@ describe("stateDtype 'int8': memory", () => {
     tf.dispose([v, small]);
   });
 
+  it('a param group may keep float32 moments beside 8-bit ones', () => {
+    const big = tf.variable(tf.zeros([80, 64]), true, 'groupsBig');
+    const other = tf.variable(tf.zeros([80, 64]), true, 'groupsOther');
+    const optimizer = adamw({
+      stateDtype: 'int8',
+      paramGroups: [{ params: [other], stateDtype: 'float32' }],
+    });
+    const g = { [big.name]: tf.onesLike(big), [other.name]: tf.onesLike(other) };
+    optimizer.applyGradients(g);
+    tf.dispose(Object.values(g));
+    expect(Object.keys(optimizer.getSlots(big.name)!).sort()).toEqual([
+      'expAvgAbsmax',
+      'expAvgCodes',
+      'expAvgSqAbsmax',
+      'expAvgSqCodes',
+    ]);
+    expect(Object.keys(optimizer.getSlots(other.name)!).sort()).toEqual(['expAvg', 'expAvgSq']);
+    expect(optimizer.stateBytes()).toBe(2 * (5120 + 20 * 4) + 8 * 5120);
+    optimizer.dispose();
+    tf.dispose([big, other]);
+  });
+
   it('numTensors is constant from the second step and dispose() frees every tensor, fused or not', () => {
     for (const fused of [true, false]) {
       setFusedKernels(fused);
