@@ -6,7 +6,8 @@
  * `<slot>Absmax`, float32, the largest magnitude of each block of 256 values. A value is
  * `map[code] · absmax[block]`, `map` being the signed dynamic map (first moments) or the unsigned
  * one (second moments). Every step dequantises, runs the rule in float32 and re-quantises each
- * value to its nearest code. Everything here is tfjs ops, run inside the caller's `tidy`.
+ * value to its nearest code. Both directions are composite tfjs ops here, and one kernel each on
+ * cpu and wasm (`quantized-kernels.ts`, the same bits); all run inside the caller's `tidy`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { fusedKernelsEnabled } from './fused.js';
