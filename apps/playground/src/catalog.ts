@@ -140,6 +140,7 @@ export const catalog: readonly CatalogEntry[] = [
   entry({ name: 'adam', label: 'Adam', family: 'Adam', make: adam, options: { learningRate: 1e-3 } }),
   entry({ name: 'amsgrad', label: 'AMSGrad', family: 'Adam', make: adam, options: { learningRate: 1e-3, amsgrad: true } }),
   entry({ name: 'adamw', label: 'AdamW', family: 'Adam', make: adamw, options: { learningRate: 1e-3, weightDecay: 1e-2 }, groups: noDecay }),
+  entry({ name: 'adamw-int8', label: 'AdamW, 8-bit state', family: 'Adam', make: adamw, options: { learningRate: 1e-3, weightDecay: 1e-2, stateDtype: 'int8' as const }, groups: noDecay }),
   entry({ name: 'adamax', label: 'Adamax', family: 'Adam', make: adamax, options: { learningRate: 2e-3 } }),
   entry({ name: 'nadam', label: 'NAdam', family: 'Adam', make: nadam, options: { learningRate: 2e-3 } }),
   entry({ name: 'radam', label: 'RAdam', family: 'Adam', make: radam, options: { learningRate: 1e-3 } }),
