@@ -40,13 +40,25 @@ export const QUANTIZED_KERNEL_BACKENDS: readonly string[] = ['cpu', 'wasm'];
 // the int32 c₀ + c₁·2⁸ + c₂·2¹⁶ + (c₃ − 128)·2²⁴ that the composite ops compute.
 function dequantizeInto(codes: Int32Array, absmax: Float32Array, out: Float32Array, t: MapTables): void {
   const { values, block } = t;
+  const size = out.length;
+  const wordsPerBlock = block >> 2;
+  // Whole words while all four values are in range; the last word may be partly padding.
+  const fullWords = size >> 2;
   for (let b = 0; b < absmax.length; b++) {
     const scale = absmax[b]!;
-    const end = Math.min(out.length, (b + 1) * block);
-    for (let i = b * block; i < end; i++) {
-      const byte = (codes[i >> 2]! >>> (8 * (i & 3))) & 0xff;
-      out[i] = values[(i & 3) === 3 ? byte ^ 0x80 : byte]! * scale;
+    const end = Math.min(fullWords, (b + 1) * wordsPerBlock);
+    for (let w = b * wordsPerBlock; w < end; w++) {
+      const word = codes[w]!;
+      const i = w << 2;
+      out[i] = values[word & 0xff]! * scale;
+      out[i + 1] = values[(word >>> 8) & 0xff]! * scale;
+      out[i + 2] = values[(word >>> 16) & 0xff]! * scale;
+      out[i + 3] = values[(word >>> 24) ^ 0x80]! * scale;
     }
+  }
+  for (let i = fullWords << 2; i < size; i++) {
+    const byte = (codes[i >> 2]! >>> (8 * (i & 3))) & 0xff;
+    out[i] = values[(i & 3) === 3 ? byte ^ 0x80 : byte]! * absmax[Math.floor(i / block)]!;
   }
 }
 
@@ -89,26 +101,38 @@ function bucketsOf(midpoints: Float32Array): { lowest: Uint8Array; spans: Uint8A
 function quantizeInto(x: Float32Array, codes: Int32Array, absmax: Float32Array, t: MapTables): void {
   const { midpoints, zero, signed, block } = t;
   const { lowest, spans } = bucketsOf(midpoints);
+  const size = x.length;
+  // The code of one value divided by its block's absmax (`v` is a float32: the quotient of two
+  // float32 values rounded once, as the composite ops divide).
+  const codeOf = (v: number): number => {
+    scratch[0] = v;
+    const bucket = bits[0]! >>> 16;
+    let code = lowest[bucket]!;
+    const highest = code + spans[bucket]!;
+    while (code < highest && v > midpoints[code]!) code++;
+    return signed && v < 0 && code === zero ? zero - 1 : code;
+  };
   const f = Math.fround;
-  codes.fill(0);
+  const zeroCode = codeOf(0);
+  const wordsPerBlock = block >> 2;
   for (let b = 0; b < absmax.length; b++) {
     const start = b * block;
-    const end = Math.min(x.length, start + block);
+    const end = Math.min(size, start + block);
     let max = 0;
-    for (let i = start; i < end; i++) max = Math.max(max, Math.abs(x[i]!));
+    for (let i = start; i < end; i++) {
+      const magnitude = Math.abs(x[i]!);
+      if (magnitude > max || magnitude !== magnitude) max = magnitude;
+    }
     absmax[b] = max;
     const divisor = max > 0 ? max : 1;
     // The padding after the last value quantises 0, as the composite ops do.
-    for (let i = start; i < start + block; i++) {
-      const v = i < end ? f(x[i]! / divisor) : 0;
-      scratch[0] = v;
-      const bucket = bits[0]! >>> 16;
-      let code = lowest[bucket]!;
-      const highest = code + spans[bucket]!;
-      while (code < highest && v > midpoints[code]!) code++;
-      if (signed && v < 0 && code === zero) code = zero - 1;
-      const shift = 8 * (i & 3);
-      codes[i >> 2]! |= (shift === 24 ? code ^ 0x80 : code) << shift;
+    for (let w = b * wordsPerBlock; w < (b + 1) * wordsPerBlock; w++) {
+      const i = w << 2;
+      const c0 = i < end ? codeOf(f(x[i]! / divisor)) : zeroCode;
+      const c1 = i + 1 < end ? codeOf(f(x[i + 1]! / divisor)) : zeroCode;
+      const c2 = i + 2 < end ? codeOf(f(x[i + 2]! / divisor)) : zeroCode;
+      const c3 = i + 3 < end ? codeOf(f(x[i + 3]! / divisor)) : zeroCode;
+      codes[w] = c0 | (c1 << 8) | (c2 << 16) | ((c3 ^ 0x80) << 24);
     }
   }
 }
