@@ -121,7 +121,7 @@ function quantizeInto(x: Float32Array, codes: Int32Array, absmax: Float32Array, 
     let max = 0;
     for (let i = start; i < end; i++) {
       const magnitude = Math.abs(x[i]!);
-      if (magnitude > max || magnitude !== magnitude) max = magnitude;
+      if (magnitude > max || Number.isNaN(magnitude)) max = magnitude;
     }
     absmax[b] = max;
     const divisor = max > 0 ? max : 1;
