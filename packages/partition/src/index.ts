@@ -1,0 +1,8 @@
+export {
+  Partition,
+  type PartitionLabelFunction,
+  type PartitionMember,
+  type PartitionOverrides,
+  type PartitionVariable,
+  partition,
+} from './partition.js';
