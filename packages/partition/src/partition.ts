@@ -368,7 +368,8 @@ export class Partition extends tf.Optimizer {
   ): T {
     const given = config as unknown as Record<string, unknown>;
     for (const key of Object.keys(given)) {
-      if (key !== 'optimizers' && key !== 'variables') {
+      // tfjs-layers' deserialization adds `customObjects` to every config it passes.
+      if (key !== 'optimizers' && key !== 'variables' && key !== 'customObjects') {
         throw new TypeError(`Unknown key '${key}' in the config of ${CLASS_NAME}`);
       }
     }
