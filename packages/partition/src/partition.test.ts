@@ -329,4 +329,124 @@ describe('partition', () => {
     for (const o of [optimizer, restored, other, foreign]) o.dispose();
     problem.dispose();
   });
+  it('fromConfig routes recorded variables by name and new ones through a label given again', () => {
+    const problem = mixedRanks();
+    const [scalar, vector, matrix, cube] = problem.variables as [
+      tf.Variable,
+      tf.Variable,
+      tf.Variable,
+      tf.Variable,
+    ];
+    const original = sgdAndAdamW({ learningRate: 0.01 });
+    apply(original, pick(problem.gradients(0), [scalar, matrix]));
+    const config = JSON.parse(JSON.stringify(original.getConfig()));
+    expect(config.variables).toEqual([
+      { name: scalar.name, label: 'adamw', shape: [] },
+      { name: matrix.name, label: 'sgd', shape: [3, 4] },
+    ]);
+    // Recorded labels win over the function given again: a variable's state stays where it is.
+    const everythingToAdamW = () => 'adamw' as const;
+    const copy = Partition.fromConfig(Partition, config, { label: everythingToAdamW }) as Partition;
+    const grads = problem.gradients(1);
+    copy.applyGradients(grads);
+    expect(copy.labels()).toEqual(
+      new Map([
+        [scalar.name, 'adamw'],
+        [matrix.name, 'sgd'],
+        [vector.name, 'adamw'],
+        [cube.name, 'adamw'],
+      ]),
+    );
+    expect([...copy.optimizers.sgd!.variableSteps().keys()]).toEqual([matrix.name]);
+    tf.dispose(Object.values(grads));
+    expect(() =>
+      Partition.fromConfig(Partition, {
+        ...config,
+        optimizers: { sgd: { className: 'OptimkitNope', packageName: '@example/nope', config: {} } },
+      }),
+    ).toThrow(/The optimizer 'OptimkitNope' of partition 'sgd' is not registered: import '@example\/nope'/);
+    expect(() => Partition.fromConfig(Partition, config, { labels: everythingToAdamW } as never)).toThrow(
+      /Unknown override 'labels'/,
+    );
+    expect(() =>
+      Partition.fromConfig(Partition, { ...config, variables: [{ name: 'x', label: 'adam', shape: [] }] }),
+    ).toThrow(/'x' is recorded with label 'adam', but no optimizer has that label/);
+    for (const o of [original, copy]) o.dispose();
+    problem.dispose();
+  });
+
+  it('routes renamed variables by position only when count and shapes agree', () => {
+    const problem = mixedRanks();
+    const original = sgdAndAdamW({ learningRate: 0.01 });
+    apply(original, problem.gradients(0));
+    const restored = Partition.fromConfig(Partition, original.getConfig()) as Partition;
+    const renamed = mixedRanks();
+    // Three of the four variables: no positional match, and no name is known.
+    const three = renamed.gradients(0);
+    const partial = pick(three, renamed.variables.slice(0, 3));
+    expect(() => restored.applyGradients(partial)).toThrow(
+      /has no label: this partition has no label function/,
+    );
+    tf.dispose([...Object.values(three), ...Object.values(partial)]);
+    // All four, in order: labelled by position.
+    apply(restored, renamed.gradients(0));
+    expect([...restored.labels().keys()]).toEqual(renamed.variables.map((v) => v.name));
+    expect([...restored.labels().values()]).toEqual(['adamw', 'adamw', 'sgd', 'sgd']);
+    for (const o of [original, restored]) o.dispose();
+    problem.dispose();
+    renamed.dispose();
+  });
+
+  it('setWeights refuses weights of a label it does not have, or routed elsewhere, changing nothing', async () => {
+    const problem = mixedRanks();
+    const optimizer = sgdAndAdamW({ learningRate: 0.01 });
+    apply(optimizer, problem.gradients(0));
+    const weights = await optimizer.getWeights();
+    expect(weights.map((w) => w.name.split('/')[0])).toEqual(
+      expect.arrayContaining(['iter', 'sgd', 'adamw']),
+    );
+    const target = sgdAndAdamW({ learningRate: 0.01 });
+    apply(target, problem.gradients(1));
+    const before = await target.saveState();
+    const foreign = weights.map((w) =>
+      w.name.startsWith('sgd/') ? { ...w, name: `lion/${w.name.slice(4)}` } : w,
+    );
+    await expect(target.setWeights(foreign)).rejects.toThrow(
+      /weight 'lion\/.*' belongs to none of this partition's optimizers/,
+    );
+    expect(await target.saveState()).toEqual(before);
+    const swapped = weights.map((w) =>
+      w.name.startsWith('sgd/')
+        ? { ...w, name: `adamw/${w.name.slice(4)}` }
+        : w.name.startsWith('adamw/')
+          ? { ...w, name: `sgd/${w.name.slice(6)}` }
+          : w,
+    );
+    await expect(target.setWeights(swapped)).rejects.toThrow(
+      /has state for 'adamw', but this partition routes it to 'sgd'/,
+    );
+    expect(await target.saveState()).toEqual(before);
+    for (const o of [optimizer, target]) o.dispose();
+    problem.dispose();
+  });
+
+  it('a label function that throws names the variable, and changes nothing', () => {
+    const problem = mixedRanks();
+    const optimizer = partition({ sgd: sgd() }, (v) => {
+      if (v.rank === 3) throw new Error('no cubes here');
+      return 'sgd';
+    });
+    const values = bits(problem.variables);
+    const grads = problem.gradients(0);
+    const cube = problem.variables.find((v) => v.rank === 3)!;
+    expect(() => optimizer.applyGradients(grads)).toThrow(
+      `no cubes here (labelling variable '${cube.name}')`,
+    );
+    expect(bits(problem.variables)).toEqual(values);
+    expect(optimizer.iterations).toBe(0);
+    expect(optimizer.labels().size).toBe(0);
+    tf.dispose(Object.values(grads));
+    optimizer.dispose();
+    problem.dispose();
+  });
 });
