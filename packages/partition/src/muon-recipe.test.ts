@@ -1,7 +1,7 @@
 import { adamw } from '@optimkit/adam';
 import { fusedKernelName } from '@optimkit/core';
 import { muon } from '@optimkit/muon';
-import { fusedUpdates, recordKernelCalls } from '@optimkit/testing';
+import { fusedUpdates, recordKernelCalls, saveToMemory, tensorsLeakedBySaving } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { type Partition, partition } from './index.js';
@@ -103,24 +103,17 @@ describe('Muon for hidden matrices, AdamW for the rest, in one optimizer', () =>
     first.compile({ optimizer: recipe(), loss: 'categoricalCrossentropy' });
     await first.fit(xs, ys, fitOptions);
 
-    let artifacts: tf.io.ModelArtifacts | undefined;
-    await first.save(
-      tf.io.withSaveHandler(async (a) => {
-        artifacts = a;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-      { includeOptimizer: true },
-    );
-    const optimizerConfig = artifacts!.trainingConfig!.optimizer_config as { class_name: string };
+    const artifacts = await saveToMemory(first);
+    const optimizerConfig = artifacts.trainingConfig!.optimizer_config as { class_name: string };
     expect(optimizerConfig.class_name).toBe('OptimkitPartition');
-    const specs = artifacts!.weightSpecs!.filter((s) => s.group === 'optimizer').map((s) => s.name);
+    const specs = artifacts.weightSpecs!.filter((s) => s.group === 'optimizer').map((s) => s.name);
     expect(specs[0]).toBe('iter');
     expect(specs.filter((n) => n.startsWith('muon/')).length).toBeGreaterThan(0);
     expect(specs.filter((n) => n.startsWith('adamw/')).length).toBeGreaterThan(0);
 
     // Same process: the loaded model's variables are renamed, and the optimizer, rebuilt from its
     // config without the label function, routes them by position and binds their state so too.
-    const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts!));
+    const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
     const names = (model: tf.LayersModel) => model.trainableWeights.map(variableName);
     expect(names(loaded)).not.toEqual(names(first));
     const restored = loaded.optimizer as unknown as Partition;
@@ -136,10 +129,9 @@ describe('Muon for hidden matrices, AdamW for the rest, in one optimizer', () =>
     expect(restored.variableSteps().get(names(loaded)[0]!)).toBe(18);
 
     tf.dispose([xs, ys, ...initial]);
-    for (const model of [straight, first, loaded]) {
-      model.optimizer.dispose();
-      model.dispose();
-    }
+    const models = [straight, first, loaded];
+    for (const optimizer of models.map((m) => m.optimizer)) optimizer.dispose();
+    for (const model of models) model.dispose();
   });
 
   it('a save with includeOptimizer leaks no tensor', async () => {
@@ -147,13 +139,7 @@ describe('Muon for hidden matrices, AdamW for the rest, in one optimizer', () =>
     const model = makeModel();
     model.compile({ optimizer: recipe(), loss: 'categoricalCrossentropy' });
     await model.fit(xs, ys, { ...fitOptions, epochs: 1 });
-    const handler = tf.io.withSaveHandler(async () => ({
-      modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' },
-    }));
-    await model.save(handler, { includeOptimizer: true });
-    const after = tf.memory().numTensors;
-    for (let i = 0; i < 3; i++) await model.save(handler, { includeOptimizer: true });
-    expect(tf.memory().numTensors).toBe(after);
+    expect(await tensorsLeakedBySaving(model)).toBe(0);
     tf.dispose([xs, ys]);
     model.optimizer.dispose();
     model.dispose();

@@ -33,6 +33,7 @@ export {
   runGolden,
   traceSteps,
 } from './golden-run.js';
+export { type SavableModel, saveToMemory, tensorsLeakedBySaving } from './layers.js';
 export { mixedRanks, type Problem, quadratic, rosenbrock } from './problems.js';
 
 /** What the suite needs of an optimizer: the tf.Optimizer API plus optimkit's state methods. */

@@ -15,6 +15,7 @@ import {
   stepDecay,
   warmupCosine,
 } from '@optimkit/schedules';
+import { saveToMemory } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -188,16 +189,9 @@ describe('schedules survive serialization, as Keras LearningRateSchedules do', (
     const first = makeModel();
     first.compile({ optimizer: adamw({ learningRate: schedule() }), loss: 'meanSquaredError' });
     await first.fit(xs, ys, fit);
-    let artifacts: tf.io.ModelArtifacts | undefined;
-    await first.save(
-      tf.io.withSaveHandler(async (a) => {
-        artifacts = a;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-      { includeOptimizer: true },
-    );
+    const artifacts = await saveToMemory(first);
     const saved = JSON.parse(JSON.stringify(artifacts)) as tf.io.ModelArtifacts;
-    saved.weightData = artifacts!.weightData;
+    saved.weightData = artifacts.weightData;
     const loaded = await tf.loadLayersModel(tf.io.fromMemory(saved));
     const optimizer = loaded.optimizer as OptimkitOptimizer;
     expect(optimizer.iterations).toBe(8);
