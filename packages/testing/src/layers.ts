@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 /** What {@link saveToMemory} needs of a tfjs-layers model: its `save`. */
 export interface SavableModel {
+  /** tfjs-layers' `LayersModel.save`. */
   save(handler: tf.io.IOHandler, config?: tf.io.SaveConfig): Promise<unknown>;
 }
 
