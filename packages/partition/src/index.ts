@@ -2,6 +2,7 @@ export {
   Partition,
   type PartitionLabelFunction,
   type PartitionMember,
+  type PartitionOptions,
   type PartitionOverrides,
   type PartitionVariable,
   partition,

@@ -25,7 +25,7 @@ const byRank = (variable: tf.Variable) => (variable.rank >= 2 ? 'sgd' : 'adamw')
 
 /** SGD with momentum for the matrices and larger, AdamW for scalars and vectors. */
 function sgdAndAdamW(options: Options = {}): Partition {
-  const { learningRate, momentum, weightDecay, ...rest } = options;
+  const { learningRate, momentum, weightDecay, clipGradNorm, skipNonFinite, ...rest } = options;
   const lr = learningRate === undefined ? {} : { learningRate };
   return partition(
     {
@@ -33,18 +33,31 @@ function sgdAndAdamW(options: Options = {}): Partition {
       adamw: adamw({ ...lr, weightDecay: weightDecay ?? 0, ...rest }),
     },
     byRank,
+    {
+      ...(clipGradNorm === undefined ? {} : { clipGradNorm: clipGradNorm as number }),
+      ...(skipNonFinite === undefined ? {} : { skipNonFinite: skipNonFinite as boolean }),
+    },
   );
 }
 
 describeOptimizerConformance<Options>({
   name: 'partition (sgd for rank ≥ 2, adamw below)',
   create: sgdAndAdamW,
-  optionSets: [{ learningRate: 0.01 }, { learningRate: 0.02, momentum: 0.5, weightDecay: 0.1 }],
+  optionSets: [
+    { learningRate: 0.01 },
+    { learningRate: 0.02, momentum: 0.5, weightDecay: 0.1 },
+    { learningRate: 0.02, clipGradNorm: 0.5, skipNonFinite: true },
+  ],
   quadratic: { options: { learningRate: 0.05 }, steps: 400, tolerance: 1e-3 },
   rosenbrock: { options: { learningRate: 0.02, momentum: 0.9 }, steps: 3000, tolerance: 5e-3 },
   errorCases: [
     { options: { learningRate: -1 }, error: /Invalid learning rate: -1/ },
     { options: { momentum: 1.5 }, error: /momentum/ },
+    {
+      options: { clipGradNorm: 0 },
+      error: 'Invalid clipGradNorm of OptimkitPartition: 0 (a positive number)',
+    },
+    { options: { skipNonFinite: 1 }, error: "Option 'skipNonFinite' of OptimkitPartition must be a boolean" },
   ],
 });
 
@@ -448,5 +461,50 @@ describe('partition', () => {
     tf.dispose(Object.values(grads));
     optimizer.dispose();
     problem.dispose();
+  });
+  it("the partition's clipGradNorm and skipNonFinite equal one optimizer's, bit for bit", async () => {
+    const options = { learningRate: 0.05, weightDecay: 0.01 };
+    const together = mixedRanks();
+    const alone = mixedRanks();
+    const split = partition({ a: adamw(options), b: adamw(options) }, (v) => (v.rank >= 2 ? 'a' : 'b'), {
+      clipGradNorm: 0.5,
+      skipNonFinite: true,
+    });
+    const one = adamw({ ...options, clipGradNorm: 0.5, skipNonFinite: true });
+    const withNaN = (grads: tf.NamedTensorMap, step: number) => {
+      if (step !== 4) return grads;
+      const [first] = Object.keys(grads);
+      grads[first!]!.dispose();
+      return { ...grads, [first!]: tf.fill(together.variables[0]!.shape, Number.NaN) };
+    };
+    for (let step = 0; step < 12; step++) {
+      apply(split, withNaN(together.gradients(step), step));
+      apply(one, withNaN(alone.gradients(step), step));
+    }
+    expect(bits(together.variables)).toEqual(bits(alone.variables));
+    expect(split.skippedSteps).toBe(1);
+    expect(split.iterations).toBe(11);
+    expect(split.optimizers.a!.iterations).toBe(11);
+    // The norm clipped: without it the values differ.
+    const unclipped = mixedRanks();
+    const plain = partition({ a: adamw(options), b: adamw(options) }, (v) => (v.rank >= 2 ? 'a' : 'b'));
+    for (let step = 0; step < 3; step++) apply(plain, unclipped.gradients(step));
+    const clipped = mixedRanks();
+    const clipping = partition({ a: adamw(options), b: adamw(options) }, (v) => (v.rank >= 2 ? 'a' : 'b'), {
+      clipGradNorm: 0.5,
+    });
+    for (let step = 0; step < 3; step++) apply(clipping, clipped.gradients(step));
+    expect(bits(clipped.variables)).not.toEqual(bits(unclipped.variables));
+    const restored = (await loadOptimizer(await split.saveState())) as unknown as Partition;
+    expect(restored.skippedSteps).toBe(1);
+    expect(restored.getConfig()).toMatchObject({ clipGradNorm: 0.5, skipNonFinite: true });
+    expect(() => partition({ a: adamw({ centralize: true }) }, () => 'a', { clipGradNorm: 1 })).toThrow(
+      /the optimizer of 'a' has centralize, which one optimizer applies before clipGradNorm/,
+    );
+    expect(() => partition({ a: adamw() }, () => 'a', { clipGradnorm: 1 } as never)).toThrow(
+      "Unknown option 'clipGradnorm' of OptimkitPartition",
+    );
+    for (const o of [split, one, plain, clipping, restored]) o.dispose();
+    for (const p of [together, alone, unclipped, clipped]) p.dispose();
   });
 });

@@ -51,6 +51,29 @@ export interface PartitionVariable {
   shape: number[];
 }
 
+/** The gradient transforms a partition applies over all the gradients of a step. */
+export interface PartitionOptions {
+  /**
+   * Rescale all gradients of a step, over every optimizer's variables, when their global L2 norm
+   * exceeds this value, as PyTorch's `clip_grad_norm_` (and one optimkit optimizer's
+   * `clipGradNorm`): `g ← g · min(1, clipGradNorm / (‖g‖ + 1e-6))`, the norm summed in
+   * variable-name order. The optimizers then receive the scaled gradients, so none of them may
+   * have `clipGradValue`, `centralize` or `adaptiveGradClip` (one optimizer applies those before
+   * the norm).
+   *
+   * @defaultValue `null` (off)
+   */
+  clipGradNorm?: number | null;
+  /**
+   * Skip a step whose gradients (any optimizer's) contain NaN or ±Inf: no optimizer steps, no
+   * variable or state changes, `iterations` does not advance and `skippedSteps` counts it (Optax
+   * `apply_if_finite`).
+   *
+   * @defaultValue `false`
+   */
+  skipNonFinite?: boolean;
+}
+
 /** What {@link Partition.fromConfig} and `loadOptimizer` accept besides the config. */
 export interface PartitionOverrides {
   /** The label function again, for variables the config did not record. */
@@ -66,6 +89,8 @@ const CLASS_NAME = 'OptimkitPartition';
 const LABEL = /^[A-Za-z0-9_.-]+$/;
 /** Transforms over every gradient of a step: inside a partition each part would see only its own. */
 const STEP_TRANSFORMS = ['clipGradNorm', 'skipNonFinite', 'accumulateSteps'] as const;
+/** Per-variable transforms one optimizer applies before its global norm. */
+const BEFORE_NORM = ['clipGradValue', 'centralize', 'adaptiveGradClip'] as const;
 /** The bookkeeping weight core writes before a variable's slots (see @optimkit/core's README). */
 const STATE_WEIGHT = '/optimkitState';
 
@@ -97,6 +122,50 @@ function entriesOf(grads: Gradients): Entry[] {
     if (typeof name !== 'string') throw new TypeError('applyGradients: every entry needs a variable name');
     return { name, tensor: (tensor ?? null) as tf.Tensor | null };
   });
+}
+
+function checkTransforms(options: unknown): Required<PartitionOptions> {
+  if (!isPlainObject(options)) throw new TypeError(`The options of ${CLASS_NAME} must be an object`);
+  const { clipGradNorm = null, skipNonFinite = false, ...rest } = options;
+  const unknown = Object.keys(rest)[0];
+  if (unknown !== undefined) throw new TypeError(`Unknown option '${unknown}' of ${CLASS_NAME}`);
+  if (
+    clipGradNorm !== null &&
+    (typeof clipGradNorm !== 'number' || !(clipGradNorm > 0) || !Number.isFinite(clipGradNorm))
+  ) {
+    throw new RangeError(
+      `Invalid clipGradNorm of ${CLASS_NAME}: ${String(clipGradNorm)} (a positive number)`,
+    );
+  }
+  if (typeof skipNonFinite !== 'boolean') {
+    throw new TypeError(`Option 'skipNonFinite' of ${CLASS_NAME} must be a boolean`);
+  }
+  return { clipGradNorm, skipNonFinite };
+}
+
+/** PyTorch's `clip_grad_norm_` factor over `grads`, summed in name order as one optimizer does. */
+function clipScale(grads: readonly NamedTensor[], maxNorm: number): tf.Scalar {
+  const ordered = grads
+    .filter((g) => g.tensor != null)
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return tf.tidy(() => {
+    const squares = ordered.reduce<tf.Tensor>(
+      (sum, { tensor }) => tf.add(sum, tf.sum(tf.square(tensor!))),
+      tf.scalar(0),
+    );
+    return tf.minimum(1, tf.div(maxNorm, tf.add(tf.sqrt(squares), 1e-6))) as tf.Scalar;
+  });
+}
+
+function allFinite(grads: readonly NamedTensor[]): boolean {
+  const tensors = grads.flatMap((g) => (g.tensor == null ? [] : [g.tensor]));
+  if (tensors.length === 0) return true;
+  const bad = tf.tidy(() =>
+    tf.addN(tensors.map((t) => tf.sum(tf.cast(tf.logicalNot(tf.isFinite(t)), 'int32')))),
+  );
+  const finite = bad.dataSync()[0] === 0;
+  bad.dispose();
+  return finite;
 }
 
 function checkParts(optimizers: unknown): Map<string, PartitionMember> {
@@ -173,24 +242,46 @@ export class Partition extends tf.Optimizer {
   /** Each variable's label, in the order the variables were first seen. */
   private records = new Map<string, PartitionVariable>();
   private iterTensor: tf.Tensor | null = null;
+  private readonly transforms: Required<PartitionOptions>;
+  private skipped = 0;
 
   /**
    * @param optimizers - the optimkit optimizers by label (fresh, owned by the partition from now on).
    * @param label - the label function; `null` to route only by `variables`.
+   * @param options - the step-wide gradient transforms ({@link PartitionOptions}).
    * @param variables - labels recorded by name (what {@link Partition.getConfig} records).
    */
   constructor(
     optimizers: Readonly<Record<string, PartitionMember>>,
     label: PartitionLabelFunction | null,
+    options: PartitionOptions = {},
     variables: readonly PartitionVariable[] = [],
   ) {
     super();
+    this.transforms = checkTransforms(options);
     this.parts = checkParts(optimizers);
+    if (this.transforms.clipGradNorm !== null) {
+      for (const [name, part] of this.parts) {
+        const config = part.getConfig();
+        const before = BEFORE_NORM.find((key) => key in config);
+        if (before) {
+          throw new TypeError(
+            `partition: the optimizer of '${name}' has ${before}, which one optimizer applies before clipGradNorm; ` +
+              "with the partition's clipGradNorm it would come after: transform the gradients before applyGradients",
+          );
+        }
+      }
+    }
     if (label !== null && typeof label !== 'function') {
       throw new TypeError('partition: the label must be a function (variable) => label');
     }
     this.labelFunction = label;
     for (const record of checkRecords(variables, this.parts)) this.records.set(record.name, record);
+  }
+
+  /** Steps skipped because their gradients were not finite (`skipNonFinite`). */
+  get skippedSteps(): number {
+    return this.skipped;
   }
 
   /** The optimizers by label (owned by the partition: do not dispose them yourself). */
@@ -294,7 +385,30 @@ export class Partition extends tf.Optimizer {
         throw error;
       }
     }
-    for (const [label, part] of this.parts) part.applyGradients(byLabel.get(label)!);
+    const routed = [...byLabel.values()].flat();
+    if (this.transforms.skipNonFinite && !allFinite(routed)) {
+      this.skipped += 1;
+      return;
+    }
+    const { clipGradNorm } = this.transforms;
+    const scale = clipGradNorm === null ? null : clipScale(routed, clipGradNorm);
+    const scaled: tf.Tensor[] = [];
+    try {
+      for (const [label, part] of this.parts) {
+        const grads = byLabel.get(label)!;
+        if (scale === null) part.applyGradients(grads);
+        else {
+          const list = grads.map(({ name, tensor }) => ({
+            name,
+            tensor: tensor == null ? null : tf.mul(tensor, scale),
+          }));
+          for (const { tensor } of list) if (tensor) scaled.push(tensor);
+          part.applyGradients(list);
+        }
+      }
+    } finally {
+      tf.dispose([...scaled, ...(scale ? [scale] : [])]);
+    }
     if (renamed) this.records = new Map();
     entries.forEach(({ name }, i) => {
       const label = labels[i];
@@ -352,7 +466,13 @@ export class Partition extends tf.Optimizer {
       };
     }
     const variables = [...this.records.values()].map((r) => ({ ...r, shape: [...r.shape] }));
-    return { optimizers, variables } as unknown as tf.serialization.ConfigDict;
+    const { clipGradNorm, skipNonFinite } = this.transforms;
+    return {
+      optimizers,
+      variables,
+      ...(clipGradNorm === null ? {} : { clipGradNorm }),
+      ...(skipNonFinite ? { skipNonFinite } : {}),
+    } as unknown as tf.serialization.ConfigDict;
   }
 
   /**
@@ -369,7 +489,7 @@ export class Partition extends tf.Optimizer {
     const given = config as unknown as Record<string, unknown>;
     for (const key of Object.keys(given)) {
       // tfjs-layers' deserialization adds `customObjects` to every config it passes.
-      if (key !== 'optimizers' && key !== 'variables' && key !== 'customObjects') {
+      if (!['optimizers', 'variables', 'clipGradNorm', 'skipNonFinite', 'customObjects'].includes(key)) {
         throw new TypeError(`Unknown key '${key}' in the config of ${CLASS_NAME}`);
       }
     }
@@ -404,7 +524,16 @@ export class Partition extends tf.Optimizer {
         );
       }
       const records = checkRecords(given.variables ?? [], new Map(Object.entries(parts)));
-      return new Partition(parts, overrides.label ?? null, records) as unknown as T;
+      const { clipGradNorm, skipNonFinite } = given as PartitionOptions;
+      return new Partition(
+        parts,
+        overrides.label ?? null,
+        {
+          ...(clipGradNorm === undefined ? {} : { clipGradNorm }),
+          ...(skipNonFinite === undefined ? {} : { skipNonFinite }),
+        },
+        records,
+      ) as unknown as T;
     } catch (error) {
       for (const part of Object.values(parts)) part.dispose();
       throw error;
@@ -541,7 +670,7 @@ export class Partition extends tf.Optimizer {
       paramGroups: [],
       variables,
       extraTensors: {},
-      extra: { partitions, labels },
+      extra: { partitions, labels, skippedSteps: this.skipped },
     };
     return encodeState(header, length, (payload) => {
       for (const [chunk, offset] of chunks) payload.set(chunk, offset);
@@ -560,9 +689,20 @@ export class Partition extends tf.Optimizer {
         `Optimizer state is for ${header.className} (${header.packageName}), not ${CLASS_NAME}`,
       );
     }
-    const { partitions, labels } = header.extra as { partitions?: unknown; labels?: unknown };
+    const {
+      partitions,
+      labels,
+      skippedSteps = 0,
+    } = header.extra as {
+      partitions?: unknown;
+      labels?: unknown;
+      skippedSteps?: unknown;
+    };
     if (!isPlainObject(partitions) || !isPlainObject(labels)) {
       throw new StateFormatError('Optimizer state of a partition has no partitions');
+    }
+    if (!Number.isSafeInteger(skippedSteps) || (skippedSteps as number) < 0) {
+      throw new StateFormatError('Optimizer state has an invalid skippedSteps count');
     }
     const saved = Object.keys(partitions);
     if (saved.length !== this.parts.size || !saved.every((label) => this.parts.has(label))) {
@@ -600,6 +740,7 @@ export class Partition extends tf.Optimizer {
     await this.replaceAll((part, label) => part.loadState(innerBytes.get(label)!));
     this.records = new Map(records.map((r) => [r.name, r]));
     this.iterations_ = header.iterations;
+    this.skipped = skippedSteps as number;
   }
 }
 
@@ -629,10 +770,12 @@ registerOptimizer(Partition as unknown as OptimizerClass);
  *   is not 2-D), throws before any variable or state changes.
  * - **Gradient transforms**: the per-variable ones (`maximize`, `centralize`, `clipGradValue`,
  *   `adaptiveGradClip`) work in each optimizer as usual. Those over every gradient of a step
- *   (`clipGradNorm`, `skipNonFinite`, `accumulateSteps`) are refused on the optimizers of a
- *   partition, with an error naming the option: each would see only its own variables' gradients
- *   (a per-partition norm, one part skipping a step the others take). Clip the gradients before
- *   `applyGradients`, or use one optimizer with param groups.
+ *   belong to the partition: its `clipGradNorm` takes PyTorch's global norm over every
+ *   optimizer's variables and `skipNonFinite` skips the whole step, exactly as one optimizer with
+ *   these options would (tested bit for bit). On the optimizers of a partition, `clipGradNorm`,
+ *   `skipNonFinite` and `accumulateSteps` are refused with an error naming the option (each would
+ *   see only its own variables' gradients: a per-part norm, one part skipping or deferring a step
+ *   the others take); accumulate before `applyGradients`.
  * - **State**: `saveState`/`loadState`/`loadOptimizer` write and read one optimkit state (class
  *   `OptimkitPartition`) holding every optimizer's; `getWeights`/`setWeights` prefix each
  *   optimizer's weights with its label. `variableSteps()`, `stateBytes()` and `getSlots()` answer
@@ -641,6 +784,8 @@ registerOptimizer(Partition as unknown as OptimizerClass);
  * @param optimizers - the optimizers by label: fresh optimkit optimizers, each used by no one else.
  *   Labels are letters, digits, `_`, `.` and `-`.
  * @param label - the label function, `(variable: tf.Variable) => label`.
+ * @param options - `clipGradNorm` (default off) and `skipNonFinite` (default false) over all the
+ *   gradients of a step: see {@link PartitionOptions}.
  * @returns a {@link Partition}, registered as `OptimkitPartition`.
  *
  * @example
@@ -660,6 +805,7 @@ registerOptimizer(Partition as unknown as OptimizerClass);
 export function partition<L extends string>(
   optimizers: Readonly<Record<L, PartitionMember>>,
   label: (variable: tf.Variable) => L | null | undefined,
+  options: PartitionOptions = {},
 ): Partition {
-  return new Partition(optimizers, label);
+  return new Partition(optimizers, label, options);
 }
