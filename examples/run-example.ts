@@ -10,7 +10,7 @@ export function runExample<T>(dir: string, file = 'src/main.ts'): T {
   const result = spawnSync(process.execPath, [tsx, '--conditions=@optimkit/source', file], {
     cwd: dir,
     encoding: 'utf8',
-    timeout: 240_000,
+    timeout: 480_000,
   });
   if (result.status !== 0) throw new Error(`${file} exited with ${result.status}:\n${result.stderr}`);
   const line = result.stdout.trim().split('\n').at(-1) ?? '';

@@ -1,3 +1,3 @@
 import { optimkitVitestConfig } from '@optimkit/vitest-config';
 
-export default optimkitVitestConfig({ testTimeout: 300_000 });
+export default optimkitVitestConfig();

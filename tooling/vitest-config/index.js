@@ -12,8 +12,9 @@ export function optimkitVitestConfig(overrides = {}) {
     ssr: { resolve: { conditions: ['@optimkit/source', 'node', 'import', 'default'] } },
     test: {
       setupFiles: [fileURLToPath(new URL('./setup-tfjs.js', import.meta.url))],
-      testTimeout: 60_000,
-      hookTimeout: 60_000,
+      // Hang guards, not thresholds: CI machines run several packages' suites at once.
+      testTimeout: 300_000,
+      hookTimeout: 300_000,
       pool: 'forks',
       ...overrides,
     },

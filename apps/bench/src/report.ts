@@ -233,6 +233,18 @@ export function toMarkdown(results: BenchResults): string {
       '',
     );
   }
+  const eightBit = stateDtypeTable(results.rows);
+  if (eightBit !== null) {
+    parts.push(
+      '## 8-bit optimizer state',
+      '',
+      "`stateDtype: 'int8'` against the same optimizer's float32 state: `stateBytes()` per parameter and the step " +
+        'time ratio (int8 over float32; > 1 is slower).',
+      '',
+      eightBit,
+      '',
+    );
+  }
   for (const backend of backends) {
     parts.push(`## ${backend} backend`, '', backendTable(results.rows, backend), '');
   }
@@ -287,4 +299,29 @@ function overheadTable(rows: readonly OverheadRow[]): string {
     { header: 'tensors/step', cell: (o) => String(o.tensorsPerStep) },
   ];
   return table(columns, rows);
+}
+
+/** Rows of the 8-bit variants (`<name>-int8`) beside their float32 rows, or null when none ran. */
+function stateDtypeTable(rows: readonly Row[]): string | null {
+  const lines: string[] = [];
+  for (const row of rows) {
+    if (!row.optimizer.endsWith('-int8')) continue;
+    const base = rows.find(
+      (r) =>
+        r.optimizer === row.optimizer.slice(0, -'-int8'.length) &&
+        r.backend === row.backend &&
+        r.parameters === row.parameters,
+    );
+    if (!base) continue;
+    lines.push(
+      `| ${row.backend} | ${size(row.parameters)} | ${base.optimizer} | ${base.stateBytesPerParam.toFixed(2)} | ` +
+        `${row.stateBytesPerParam.toFixed(2)} | ${(row.msPerStep / base.msPerStep).toFixed(2)} |`,
+    );
+  }
+  if (lines.length === 0) return null;
+  return [
+    '| backend | parameters | optimizer | float32 state B/param | int8 state B/param | int8 step time / float32 |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...lines,
+  ].join('\n');
 }

@@ -38,8 +38,8 @@ async function open(args: readonly string[], query = ''): Promise<Session> {
   const browser = await launchChromium({ args });
   const page = browser.context.pages()[0] ?? (await browser.context.newPage());
   page.on('pageerror', (error) => console.error('page error:', error));
-  await page.goto(`${server.url}${query}`);
-  await page.waitForSelector('#status[data-ready="true"]', { timeout: 60_000 });
+  await page.goto(`${server.url}${query}`, { waitUntil: 'commit' });
+  await page.waitForSelector('#status[data-ready="true"]', { timeout: 180_000 });
   return { page, close: browser.close };
 }
 

@@ -5,6 +5,7 @@
  */
 import * as adamFamily from '@optimkit/adam';
 import * as adaptiveFamily from '@optimkit/adaptive';
+import * as averagingFamily from '@optimkit/averaging';
 import * as factoredFamily from '@optimkit/factored';
 import * as layerwiseFamily from '@optimkit/layerwise';
 import * as lionFamily from '@optimkit/lion';
@@ -30,6 +31,7 @@ describe('the case catalog', () => {
     const factories = [
       adamFamily,
       adaptiveFamily,
+      averagingFamily,
       factoredFamily,
       layerwiseFamily,
       lionFamily,

@@ -32,6 +32,7 @@ import {
   rmsprop,
   rprop,
 } from '@optimkit/adaptive';
+import { Ema, Lookahead, Swa } from '@optimkit/averaging';
 import {
   type AdafactorOptions,
   adafactor,
@@ -78,6 +79,7 @@ import {
   rmspropCases,
   rpropCases,
 } from '../../../packages/adaptive/src/fused-cases.js';
+import { emaCases, lookaheadCases, swaCases } from '../../../packages/averaging/src/fused-cases.js';
 import { adafactorCases, cameCases, sm3Cases } from '../../../packages/factored/src/fused-cases.js';
 import { lambCases, larsCases, novogradCases } from '../../../packages/layerwise/src/fused-cases.js';
 import { lionCases } from '../../../packages/lion/src/fused-cases.js';
@@ -152,6 +154,10 @@ export const OPTIMIZERS: readonly OptimizerCases[] = [
   entry<ScheduleFreeAdamWOptions>('scheduleFreeAdamW', scheduleFreeAdamW, scheduleFreeAdamWCases),
   entry<ScheduleFreeSgdOptions>('scheduleFreeSgd', scheduleFreeSgd, scheduleFreeSgdCases),
   entry<ProdigyOptions>('prodigy', prodigy, prodigyCases, /synchronous reads do not work here/),
+  // The wrappers' classes take the inner optimizer by className (`inner`) beside its options.
+  entry<Record<string, unknown>>('lookahead', (o) => new Lookahead(o), lookaheadCases),
+  entry<Record<string, unknown>>('ema', (o) => new Ema(o), emaCases),
+  entry<Record<string, unknown>>('swa', (o) => new Swa(o), swaCases),
 ];
 
 /** The optimizer of this catalog name. */

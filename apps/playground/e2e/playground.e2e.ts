@@ -97,7 +97,7 @@ async function checkDigitsAsset(url: string): Promise<void> {
   expect(gunzipSync(bytes).subarray(0, 4).toString('latin1')).toBe('OKMN');
 }
 
-async function waitReady(on: Page = page, timeout = 60_000): Promise<void> {
+async function waitReady(on: Page = page, timeout = 180_000): Promise<void> {
   await on.waitForSelector('#status[data-ready="true"], #status[data-ready="error"]', { timeout });
   expect(await on.getAttribute('#status', 'data-ready'), (await on.textContent('#status')) ?? '').toBe(
     'true',
@@ -110,7 +110,7 @@ async function trainFresh(on: Page, n: number): Promise<number[]> {
   await on.waitForSelector('#mnist-progress[data-step="0"]');
   await on.fill('#mnist-steps', String(n));
   await on.click('#mnist-train');
-  await on.waitForSelector(`#mnist-progress[data-training="false"][data-step="${n}"]`, { timeout: 60_000 });
+  await on.waitForSelector(`#mnist-progress[data-training="false"][data-step="${n}"]`, { timeout: 180_000 });
   return JSON.parse((await on.getAttribute('#loss-canvas', 'data-losses')) ?? '[]');
 }
 
@@ -140,7 +140,7 @@ async function train(n: number): Promise<void> {
   await page.fill('#mnist-steps', String(n));
   await page.click('#mnist-train');
   await page.waitForSelector(`#mnist-progress[data-training="false"][data-step="${from + n}"]`, {
-    timeout: 60_000,
+    timeout: 180_000,
   });
 }
 
@@ -184,7 +184,7 @@ describe('the playground page in chromium', () => {
       if (m.type() === 'error') errors.push(m.text());
     });
     await checkDigitsAsset(server.url);
-    await page.goto(server.url);
+    await page.goto(server.url, { waitUntil: 'commit' });
     await waitReady();
     expect(errors).toEqual([]);
     const options = await page
@@ -209,7 +209,7 @@ describe('the playground page in chromium', () => {
     await page.fill('#traj-steps', '150');
     await page.click('#traj-run');
     await page.waitForSelector('#trajectories[data-state="done"], #trajectories[data-state="error"]', {
-      timeout: 60_000,
+      timeout: 180_000,
     });
     expect(await page.textContent('#traj-message')).toBe('');
     const results = await page.locator('#traj-results tbody tr').evaluateAll((rows) =>
@@ -351,7 +351,7 @@ describe('the playground page in chromium', () => {
 
     // Training went on through the error, to the end of its 40 steps, without a restore.
     await page.waitForSelector(`#mnist-progress[data-training="false"][data-step="${before + 40}"]`, {
-      timeout: 60_000,
+      timeout: 180_000,
     });
     const { losses: history } = await losses();
     expect(history).toHaveLength(before + 40);
@@ -427,7 +427,7 @@ describe('the playground page in chromium', () => {
     const narrow = await context.newPage();
     try {
       await narrow.setViewportSize({ width: 420, height: 900 });
-      await narrow.goto(server.url);
+      await narrow.goto(server.url, { waitUntil: 'commit' });
       await waitReady(narrow);
       expect(await narrow.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(420);
       for (const id of ['traj-canvas', 'loss-canvas', 'traj-run', 'mnist-train', 'save-idb', 'restore-idb']) {
@@ -457,7 +457,7 @@ describe('the playground page in chromium', () => {
     const gpu = await launchChromium({ args: WEBGPU_ARGS });
     try {
       const gpuPage = gpu.context.pages()[0] ?? (await gpu.context.newPage());
-      await gpuPage.goto(`${server.url}?backend=webgpu`);
+      await gpuPage.goto(`${server.url}?backend=webgpu`, { waitUntil: 'commit' });
       await waitReady(gpuPage);
       const adapter = await adapterIn(gpuPage);
       expect(await gpuPage.isDisabled('#backend option[value="webgpu"]')).toBe(!adapter);
@@ -486,8 +486,8 @@ describe('the page under the Vite dev server', () => {
     });
     try {
       await checkDigitsAsset(dev.url);
-      await devPage.goto(`${dev.url}?backend=cpu`);
-      await waitReady(devPage, 150_000);
+      await devPage.goto(`${dev.url}?backend=cpu`, { waitUntil: 'commit' });
+      await waitReady(devPage, 300_000);
       await devPage.selectOption('#surface', 'bowl');
       await devPage.click('#traj-none');
       await devPage.check('#traj-use-adam');
@@ -502,5 +502,5 @@ describe('the page under the Vite dev server', () => {
       await devPage.close();
       await dev.close();
     }
-  }, 240_000);
+  }, 480_000);
 });

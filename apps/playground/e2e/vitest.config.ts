@@ -12,8 +12,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['@optimkit/source', 'node', 'import', 'default'] } },
   test: {
     include: ['e2e/**/*.e2e.ts'],
-    testTimeout: 90_000,
-    hookTimeout: 60_000,
+    testTimeout: 300_000,
+    hookTimeout: 300_000,
     pool: 'forks',
     fileParallelism: false,
   },

@@ -15,6 +15,7 @@ import {
   yogi,
 } from '@optimkit/adam';
 import { adadelta, adagrad, rmsprop, rprop } from '@optimkit/adaptive';
+import { ema, lookahead, swa } from '@optimkit/averaging';
 import { adafactor, came, sm3 } from '@optimkit/factored';
 import { lamb, lars, novograd } from '@optimkit/layerwise';
 import { lion } from '@optimkit/lion';
@@ -151,6 +152,15 @@ const muonAdamW = (o: {
     (v) => (v.rank === 2 && v.shape[1] !== 10 ? 'muon' : 'adamw'),
   );
 
+// The averaging wrappers around the options of their inner optimizer, evaluated with the average
+// (see evaluateWithAverage). Their training runs are the inner's, so each inner is one the catalog
+// does not have already (else the loss curves coincide): SWA's is SGD at a high constant rate, as
+// the SWA recipe has it.
+const lookaheadAdam = (o: Parameters<typeof adam>[0]) =>
+  lookahead(adam(o), { syncPeriod: 5, slowStepSize: 0.5 });
+const emaSgd = (o: Parameters<typeof sgd>[0]) => ema(sgd(o), { decay: 0.999, warmup: true });
+const swaSgd = (o: Parameters<typeof sgd>[0]) => swa(sgd(o), { swaStart: 60, swaFrequency: 2 });
+
 /** Every optimizer of the main comparison, in the order of the tables' families. */
 // biome-ignore format: one line per optimizer, so that adding one is a one-line change
 export const catalog: readonly CatalogEntry[] = [
@@ -163,6 +173,7 @@ export const catalog: readonly CatalogEntry[] = [
   entry({ name: 'adam', label: 'Adam', family: 'Adam', make: adam, options: { learningRate: 1e-3 } }),
   entry({ name: 'amsgrad', label: 'AMSGrad', family: 'Adam', make: adam, options: { learningRate: 1e-3, amsgrad: true } }),
   entry({ name: 'adamw', label: 'AdamW', family: 'Adam', make: adamw, options: { learningRate: 1e-3, weightDecay: 1e-2 }, groups: noDecay }),
+  entry({ name: 'adamw-int8', label: 'AdamW, 8-bit state', family: 'Adam', make: adamw, options: { learningRate: 1e-3, weightDecay: 1e-2, stateDtype: 'int8' as const }, groups: noDecay }),
   entry({ name: 'adamax', label: 'Adamax', family: 'Adam', make: adamax, options: { learningRate: 2e-3 } }),
   entry({ name: 'nadam', label: 'NAdam', family: 'Adam', make: nadam, options: { learningRate: 2e-3 } }),
   entry({ name: 'radam', label: 'RAdam', family: 'Adam', make: radam, options: { learningRate: 1e-3 } }),
@@ -188,7 +199,26 @@ export const catalog: readonly CatalogEntry[] = [
   entry({ name: 'schedule-free-adamw', label: 'Schedule-Free AdamW', family: 'Learning-rate-free', make: scheduleFreeAdamW, options: { learningRate: 2.5e-3 } }),
   entry({ name: 'schedule-free-sgd', label: 'Schedule-Free SGD', family: 'Learning-rate-free', make: scheduleFreeSgd, options: { learningRate: 0.1 } }),
   entry({ name: 'prodigy', label: 'Prodigy', family: 'Learning-rate-free', make: prodigy, options: {} }),
+  entry({ name: 'lookahead-adam', label: 'Lookahead(Adam), k 5, α 0.5', family: 'Averaging', make: lookaheadAdam, options: { learningRate: 1e-3 } }),
+  entry({ name: 'ema-sgd', label: 'EMA(SGD + momentum), decay 0.999, warmup', family: 'Averaging', make: emaSgd, options: { learningRate: 0.05, momentum: 0.9 } }),
+  entry({ name: 'swa-sgd', label: 'SWA(SGD + Nesterov, high lr) from step 60', family: 'Averaging', make: swaSgd, options: { learningRate: 0.1, momentum: 0.9, nesterov: true } }),
 ];
+
+/**
+ * Runs `evaluate` with the second copy of the weights of an averaging optimizer (lookahead's slow
+ * weights, ema's and swa's averages) swapped into the variables, then swaps back; for any other
+ * optimizer, runs it as is. The comparisons measure test accuracy this way.
+ */
+export function evaluateWithAverage<T>(optimizer: tf.Optimizer, evaluate: () => T): T {
+  const swap = optimizer as Partial<{ useAverage(): void; useTraining(): void }>;
+  if (typeof swap.useAverage !== 'function' || typeof swap.useTraining !== 'function') return evaluate();
+  swap.useAverage();
+  try {
+    return evaluate();
+  } finally {
+    swap.useTraining();
+  }
+}
 
 /**
  * The classic experiment: the seven optimizers of the textbook MNIST comparison, each at its

@@ -120,7 +120,7 @@ describe('playground CLI', () => {
     expect(plots).toContain('surface-bowl.svg');
     expect(await readFile(join(dir, 'README.md'), 'utf8')).not.toContain('classic experiment');
     expect(await readFile(join(dir, 'notes.txt'), 'utf8')).toBe('mine');
-  }, 200_000);
+  }, 400_000);
 
   it('refuses to write into a non-empty folder that holds no report, in one line', async () => {
     const dir = await tempDir();
@@ -133,17 +133,17 @@ describe('playground CLI', () => {
         .split('\n')
         .filter((l) => l.startsWith('error')),
     ).toEqual([`error: ${dir} is not empty and holds no playground report: choose another --out`]);
-  }, 200_000);
+  }, 400_000);
 
   it('the README command `pnpm --filter @optimkit/playground start -- --help` prints the help', async () => {
     const { stdout } = await run('pnpm', ['--filter', '@optimkit/playground', 'start', '--', '--help'], {
       cwd: join(APP, '..', '..'),
-      timeout: 120_000,
+      timeout: 300_000,
     });
     expect(stdout).toContain('Usage: optimkit-playground');
     expect(stdout).toContain('--seeds <n>');
     expect(stdout).toContain('--classic');
-  }, 150_000);
+  }, 400_000);
 
   it('an unknown optimizer is a one-line error naming the valid choices, with a non-zero exit', async () => {
     const { code, stderr } = await playground(['--optimizers', 'adamw,nope', '--no-surfaces', '--quick']);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { type CatalogEntry, optimizerStateBytes } from './catalog.js';
+import { type CatalogEntry, evaluateWithAverage, optimizerStateBytes } from './catalog.js';
 import { IMAGE_SIZE, type MnistData, mulberry32 } from './mnist.js';
 
 /** One training run of the MLP with one optimizer and one seed. */
@@ -130,7 +130,7 @@ export async function trainMnist(
       }
       onStep?.();
     }
-    run.epochAccuracy.push(accuracy(model, data));
+    run.epochAccuracy.push(evaluateWithAverage(optimizer, () => accuracy(model, data)));
   }
   run.finalTrainLoss = lastEpoch.reduce((a, b) => a + b, 0) / lastEpoch.length;
   run.testAccuracy = run.epochAccuracy[run.epochAccuracy.length - 1]!;

@@ -1,11 +1,24 @@
 /**
  * Schedules from @optimkit/schedules driving an optimizer: a warmup-cosine learning rate for
  * AdamW, stepped by the optimizer itself, and a reduce-on-plateau controller fed each epoch's
- * validation loss through a tfjs-layers callback.
+ * validation loss through a tfjs-layers callback; then warmup-stable-decay, cyclic, an SWA
+ * learning rate after a cosine decay, and a PyTorch-LambdaLR-like schedule whose factor function is
+ * registered by name so that it can be saved.
  */
 
 import { adamw } from '@optimkit/adam';
-import { reduceOnPlateau, scheduleCallback, warmupCosine } from '@optimkit/schedules';
+import {
+  cosineDecay,
+  cyclic,
+  lambdaSchedule,
+  reduceOnPlateau,
+  registerScheduleFactor,
+  scheduleCallback,
+  scheduleFromConfig,
+  swaLearningRate,
+  warmupCosine,
+  warmupStableDecay,
+} from '@optimkit/schedules';
 import * as tf from '@tensorflow/tfjs';
 
 const xs = tf.randomUniform([200, 2], -1, 1, 'float32', 3);
@@ -45,11 +58,45 @@ await plateauModel.fit(xs, ys, {
   callbacks: callback,
 });
 
+// 3. Warmup-stable-decay: 2 warmup steps, 12 at the peak, a 1 − sqrt cooldown over the last 6.
+const wsd = warmupStableDecay({
+  initValue: 0,
+  peakValue: 0.05,
+  warmupSteps: 2,
+  stableSteps: 12,
+  decaySteps: 6,
+  decayShape: '1-sqrt',
+});
+const wsdModel = makeModel(adamw({ learningRate: wsd }));
+const wsdFit = await wsdModel.fit(xs, ys, { epochs: 5, batchSize: 50, shuffle: false, verbose: 0 });
+
+// 4. Cyclic (PyTorch CyclicLR, per batch), SWA after a cosine decay, and a registered factor.
+const triangle = cyclic({ baseValue: 0.001, maxValue: 0.006, stepSizeUp: 4, mode: 'triangular2' });
+const swa = swaLearningRate({
+  before: cosineDecay({ initValue: 0.05, decaySteps: 20 }),
+  swaStart: 10,
+  swaLearningRate: 0.01,
+  annealSteps: 4,
+});
+registerScheduleFactor('inverseSqrt', (step, { warmup }) =>
+  Math.min((step + 1) / Number(warmup), Math.sqrt(Number(warmup) / (step + 1))),
+);
+const noam = lambdaSchedule({ initValue: 0.01, factor: 'inverseSqrt', factorOptions: { warmup: 4 } });
+// Saved as its name and config, rebuilt with the same values.
+const noamAgain = scheduleFromConfig(
+  JSON.parse(JSON.stringify({ scheduleName: noam.scheduleName, scheduleConfig: noam.scheduleConfig })),
+);
+
 console.log(
   JSON.stringify({
     warmupCosine: [0, 2, 4, 12, 20].map((step) => [step, learningRate(step)]),
     cosineLoss: cosine.history.loss,
     plateauLearningRates: callback.history.map((entry) => entry.learningRate),
     config: { scheduleName: learningRate.scheduleName, scheduleConfig: learningRate.scheduleConfig },
+    warmupStableDecay: [0, 1, 2, 13, 14, 17, 20].map((step) => [step, wsd(step)]),
+    warmupStableDecayLoss: wsdFit.history.loss,
+    cyclic: [0, 2, 4, 8, 12, 16].map((step) => [step, triangle(step)]),
+    swaLearningRate: [0, 10, 12, 14, 30].map((step) => [step, swa(step)]),
+    lambdaSchedule: [0, 3, 15].map((step) => [step, noam(step), noamAgain(step)]),
   }),
 );

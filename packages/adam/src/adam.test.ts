@@ -244,6 +244,7 @@ describe('adam: class', () => {
       epsilon: 1e-8,
       weightDecay: 0,
       amsgrad: false,
+      stateDtype: 'float32',
     });
     optimizer.dispose();
   });
@@ -256,10 +257,11 @@ describe('adam: class', () => {
 describeOptimizerConformance<AdamOptions>({
   name: 'adam',
   create: (options) => adam(options),
-  optionSets: [{}, { amsgrad: true, weightDecay: 0.1 }],
+  optionSets: [{}, { amsgrad: true, weightDecay: 0.1 }, { stateDtype: 'int8', amsgrad: true }],
   quadratic: { options: { learningRate: 0.1 }, steps: 300, tolerance: 1e-6 },
   rosenbrock: { options: { learningRate: 0.02 }, steps: 3000, tolerance: 1e-5 },
   errorCases: [
+    { options: { stateDtype: 'int4' as 'int8' }, error: /Invalid stateDtype: 'int4'/ },
     { options: { learningRate: -1 }, error: /Invalid learning rate: -1/ },
     { options: { learningRate: Number.NaN }, error: /Invalid learning rate: NaN/ },
     { options: { beta1: 1.2 }, error: /Invalid beta1: 1.2/ },

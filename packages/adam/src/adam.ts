@@ -2,10 +2,10 @@ import {
   defineOptimizer,
   type OptimizerOptions,
   type OptimkitOptimizer,
-  type SlotSpec,
+  type StateDtype,
 } from '@optimkit/core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
-import { adamRule, adamStepScalars, decayVariant, validateMoments } from './shared.js';
+import { adamRule, adamSlots, adamStepScalars, decayVariant, validateAdam } from './shared.js';
 
 const defaults = {
   /**
@@ -45,6 +45,17 @@ const defaults = {
    * @defaultValue `false`
    */
   amsgrad: false,
+  /**
+   * The precision of the moments: `'float32'` (default), or `'int8'`, 8-bit block-wise dynamic
+   * quantisation as bitsandbytes' 8-bit Adam (Dettmers et al., ICLR 2022): for a variable of at
+   * least 4096 values each moment is stored as one 8-bit code per value (four per int32) and one
+   * float32 absmax per block of 256 values, about 2 bytes of state per parameter instead of 8;
+   * each step dequantises, updates in float32 and re-quantises to the nearest code. Smaller
+   * variables keep float32 moments. Runs on the cpu and wasm backends (others refuse it).
+   *
+   * @defaultValue `'float32'`
+   */
+  stateDtype: 'float32' as StateDtype,
 };
 
 /** Hyperparameters of {@link adam}. */
@@ -60,9 +71,8 @@ export const Adam = /* @__PURE__ */ defineOptimizer({
   packageName,
   packageVersion,
   defaults,
-  validate: validateMoments,
-  slots: (_shape, h): SlotSpec<'expAvg' | 'expAvgSq' | 'maxExpAvgSq'> =>
-    h.amsgrad ? { expAvg: 0, expAvgSq: 0, maxExpAvgSq: 0 } : { expAvg: 0, expAvgSq: 0 },
+  validate: validateAdam,
+  slots: adamSlots,
   nonNegativeSlots: ['expAvgSq', 'maxExpAvgSq'],
   epsilons: ['epsilon'],
   variant: decayVariant,
@@ -93,6 +103,9 @@ export const Adam = /* @__PURE__ */ defineOptimizer({
  * @param options.weightDecay Coupled L2 penalty added to the gradient, ≥ 0, default `0`. For
  *   decoupled weight decay use {@link adamw}.
  * @param options.amsgrad Use the running maximum of `v` (AMSGrad), default `false`; keeps a third slot.
+ * @param options.stateDtype `'float32'` (default) or `'int8'`: 8-bit moments (bitsandbytes'
+ *   block-wise dynamic quantisation, blocks of 256, for variables of 4096 values or more), about
+ *   2 bytes of state per parameter instead of 8; the update itself runs in float32. cpu and wasm only.
  * @param options.paramGroups Per-variable overrides of any of the above.
  *
  * Papers: Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015; AMSGrad: Reddi,

@@ -144,6 +144,7 @@ describe('adamw: class', () => {
       epsilon: 1e-8,
       weightDecay: 1e-2,
       amsgrad: false,
+      stateDtype: 'float32',
     });
     optimizer.dispose();
   });
@@ -152,7 +153,7 @@ describe('adamw: class', () => {
 describeOptimizerConformance<AdamWOptions>({
   name: 'adamw',
   create: (options) => adamw(options),
-  optionSets: [{}, { amsgrad: true, weightDecay: 0.1 }],
+  optionSets: [{}, { amsgrad: true, weightDecay: 0.1 }, { stateDtype: 'int8' }],
   // Weight decay holds the optimum slightly inside the origin: the loss floors near 5e-6.
   quadratic: { options: { learningRate: 0.1 }, steps: 300, tolerance: 1e-4 },
   rosenbrock: { options: { learningRate: 0.02 }, steps: 3000, tolerance: 5e-3 },
@@ -160,6 +161,7 @@ describeOptimizerConformance<AdamWOptions>({
     { options: { learningRate: -1 }, error: /Invalid learning rate: -1/ },
     { options: { learningRate: Number.NaN }, error: /Invalid learning rate: NaN/ },
     { options: { beta1: 1.2 }, error: /Invalid beta1: 1.2/ },
+    { options: { stateDtype: 'int4' as 'int8' }, error: /Invalid stateDtype: 'int4'/ },
     { options: { beta1: -0.1 }, error: /Invalid beta1: -0.1/ },
     { options: { beta2: 1 }, error: /Invalid beta2: 1/ },
     { options: { beta2: -0.5 }, error: /Invalid beta2: -0.5/ },

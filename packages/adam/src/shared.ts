@@ -3,7 +3,17 @@
  * values and scalars) with the float64 scalars they read. Internal: not re-exported from the
  * package entry, and it registers nothing, so importing one optimizer does not register the others.
  */
-import { checkNonNegative, checkPositive, checkUnitInterval, type RuleOps, type Value } from '@optimkit/core';
+import {
+  checkNonNegative,
+  checkPositive,
+  checkStateDtype,
+  checkUnitInterval,
+  momentSlot,
+  type RuleOps,
+  type SlotSpec,
+  type StateDtype,
+  type Value,
+} from '@optimkit/core';
 
 /** The hyperparameters every optimizer of the family has. */
 export interface MomentHyperparameters {
@@ -17,6 +27,26 @@ export interface MomentHyperparameters {
 /** Adam's and AdamW's hyperparameters. */
 export interface AdamHyperparameters extends MomentHyperparameters {
   readonly amsgrad: boolean;
+  readonly stateDtype: StateDtype;
+}
+
+/** Adam's and AdamW's validation: the moments' hyperparameters and `stateDtype`. */
+export function validateAdam(h: AdamHyperparameters): void {
+  validateMoments(h);
+  checkStateDtype(h.stateDtype);
+}
+
+/**
+ * Adam's and AdamW's slots: both moments (and AMSGrad's maximum), float32 or, with `stateDtype:
+ * 'int8'`, 8-bit (the first moment on the signed map, the second ones on the unsigned map).
+ */
+export function adamSlots(
+  _shape: readonly number[],
+  h: AdamHyperparameters,
+): SlotSpec<'expAvg' | 'expAvgSq' | 'maxExpAvgSq'> {
+  const expAvg = momentSlot(h.stateDtype, 'signed');
+  const expAvgSq = momentSlot(h.stateDtype, 'unsigned');
+  return h.amsgrad ? { expAvg, expAvgSq, maxExpAvgSq: expAvgSq } : { expAvg, expAvgSq };
 }
 
 /** `RangeError: Invalid beta1: 1.2` and the like; the learning rate is checked by the core. */

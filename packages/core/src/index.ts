@@ -14,6 +14,13 @@ export {
   type StatefulSchedule,
 } from './optimizer.js';
 export {
+  MIN_QUANTIZED_SIZE,
+  momentSlot,
+  QUANTIZATION_BLOCK,
+  QUANTIZED_BACKENDS,
+  type QuantizedMap,
+} from './quantized-state.js';
+export {
   getRegisteredOptimizer,
   loadOptimizer,
   type OptimizerClass,
@@ -70,5 +77,7 @@ export {
   checkNonNegative,
   checkPositive,
   checkRequiredLearningRate,
+  checkStateDtype,
   checkUnitInterval,
+  type StateDtype,
 } from './validation.js';

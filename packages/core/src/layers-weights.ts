@@ -87,8 +87,10 @@ export async function importWeights(
     if (!current || current.name !== owner) {
       throw new StateFormatError(`setWeights: slot '${name}' does not follow '${owner}/${STATE_WEIGHT}'`);
     }
-    if (!SLOT_NAME.test(slot) || tensor.dtype !== 'float32') {
-      throw new StateFormatError(`setWeights: '${name}' is not a float32 slot`);
+    if (!SLOT_NAME.test(slot) || (tensor.dtype !== 'float32' && tensor.dtype !== 'int32')) {
+      throw new StateFormatError(
+        `setWeights: '${name}' is not a float32 slot (or the int32 codes of an 8-bit one)`,
+      );
     }
     if (current.slots.some(([s]) => s === slot))
       throw new StateFormatError(`setWeights: '${name}' appears twice`);
@@ -111,11 +113,18 @@ export async function importWeights(
           `(of ${iterations} iterations and ${checks.groupCount} param groups)`,
       );
     }
-    checks.checkSlots(
-      { name, shape, group, step, slots: new Map(slots.map(([slot, t]) => [slot, t.shape])) },
+    const absmax = checks.checkSlots(
+      {
+        name,
+        shape,
+        group,
+        step,
+        slots: new Map(slots.map(([slot, t]) => [slot, t.shape])),
+        dtypes: new Map(slots.map(([slot, t]) => [slot, t.dtype])),
+      },
       iterations,
     );
-    for (const [slot, tensor] of slots) checkSlotValues(checks, name, slot, await tensor.data());
+    for (const [slot, tensor] of slots) checkSlotValues(checks, name, slot, await tensor.data(), absmax);
   }
   const states = new Map<string, VariableState>();
   for (const { name, info, slots } of parsed) {
@@ -196,6 +205,7 @@ export function bindRestored(
       group: state.group,
       step: state.step,
       slots: new Map([...state.slots].map(([k, v]) => [k, v.shape])),
+      dtypes: new Map([...state.slots].map(([k, v]) => [k, v.dtype])),
     });
     return { state, name, variable };
   });

@@ -71,7 +71,7 @@ export async function encodeSnapshot(snapshot: StateSnapshot): Promise<Uint8Arra
     const variables: VariableEntry[] = [];
     for (const { entry, slots } of snapshot.variables) {
       const entries: Record<string, TensorEntry> = {};
-      for (const [name, slot] of slots) entries[name] = writer.add(await readFloat32(slot), slot.shape);
+      for (const [name, slot] of slots) entries[name] = writer.add(await readValues(slot), slot.shape);
       variables.push({ ...entry, slots: entries });
     }
     const header: StateHeader = {
@@ -83,7 +83,7 @@ export async function encodeSnapshot(snapshot: StateSnapshot): Promise<Uint8Arra
       extraTensors: {},
     };
     for (const [name, sum] of snapshot.accumulators) {
-      header.extraTensors[`accumulator/${name}`] = writer.add(await readFloat32(sum), sum.shape);
+      header.extraTensors[`accumulator/${name}`] = writer.add(await readValues(sum), sum.shape);
     }
     return writer.encode(header);
   } finally {
@@ -92,8 +92,9 @@ export async function encodeSnapshot(snapshot: StateSnapshot): Promise<Uint8Arra
   }
 }
 
-async function readFloat32(tensor: tf.Tensor): Promise<Float32Array> {
-  return (await tensor.data()) as Float32Array;
+/** A slot's values: float32, or int32 for the codes of a quantised slot. */
+async function readValues(tensor: tf.Tensor): Promise<Float32Array | Int32Array> {
+  return (await tensor.data()) as Float32Array | Int32Array;
 }
 
 /** A validated saved state, whose tensors `materialize` makes (nothing can fail after it). */
@@ -113,14 +114,19 @@ export interface RestoredVariable {
   step: number;
   /** Slot shapes by slot name. */
   slots: ReadonlyMap<string, readonly number[]>;
+  /** Slot dtypes by slot name (float32 when absent). */
+  dtypes?: ReadonlyMap<string, string>;
 }
 
 /** What restored state is checked against: the optimizer that restores it. */
 export interface RestoreChecks {
   className: string;
   groupCount: number;
-  /** Throws a `StateFormatError` unless the slots are those the optimizer keeps at `iterations`. */
-  checkSlots(variable: RestoredVariable, iterations: number): void;
+  /**
+   * Throws a `StateFormatError` unless the slots are those the optimizer keeps at `iterations`;
+   * returns the absmax slots of its quantised slots (non-negative, as second moments are).
+   */
+  checkSlots(variable: RestoredVariable, iterations: number): ReadonlySet<string>;
   /** Slots whose values must be ≥ 0 (second moments, accumulated squares). */
   nonNegativeSlots: ReadonlySet<string>;
 }
@@ -134,8 +140,11 @@ export function checkSlotValues(
   variableName: string,
   slot: string,
   values: ArrayLike<number>,
+  absmax: ReadonlySet<string>,
 ): void {
-  const nonNegative = checks.nonNegativeSlots.has(slot);
+  // Every int32 of a quantised slot's codes is four valid codes.
+  if (values instanceof Int32Array) return;
+  const nonNegative = checks.nonNegativeSlots.has(slot) || absmax.has(slot);
   for (let i = 0; i < values.length; i++) {
     const x = values[i]!;
     if (Number.isFinite(x) && (!nonNegative || x >= 0)) continue;
@@ -159,7 +168,7 @@ export function decodeOptimizerState(
       `Optimizer state is for ${header.className} (${header.packageName}), not ${className}`,
     );
   }
-  const values = new Map<string, Map<string, Float32Array>>();
+  const values = new Map<string, Map<string, Float32Array | Int32Array>>();
   for (const entry of header.variables) {
     if (entry.group >= expected.groupCount) {
       throw new StateFormatError(
@@ -178,13 +187,12 @@ export function decodeOptimizerState(
       }
     }
     const slotShapes = new Map(Object.entries(entry.slots).map(([k, v]) => [k, v.shape]));
-    expected.checkSlots({ ...entry, slots: slotShapes }, header.iterations);
-    const slots = new Map<string, Float32Array>();
+    const dtypes = new Map(Object.entries(entry.slots).map(([k, v]) => [k, v.dtype]));
+    const absmax = expected.checkSlots({ ...entry, slots: slotShapes, dtypes }, header.iterations);
+    const slots = new Map<string, Float32Array | Int32Array>();
     for (const [slot, tensor] of Object.entries(entry.slots)) {
-      if (tensor.dtype !== 'float32')
-        throw new StateFormatError(`Slot '${slot}' of '${entry.name}' is not float32`);
-      const read = readTensorEntry(payload, tensor) as Float32Array;
-      checkSlotValues(expected, entry.name, slot, read);
+      const read = readTensorEntry(payload, tensor);
+      checkSlotValues(expected, entry.name, slot, read, absmax);
       slots.set(slot, read);
     }
     values.set(entry.name, slots);
@@ -235,10 +243,10 @@ export function decodeOptimizerState(
       for (const entry of header.variables) {
         const slots = new Map<string, tf.Variable>();
         for (const [name, read] of values.get(entry.name)!) {
-          const shape = entry.slots[name]!.shape;
+          const { shape, dtype } = entry.slots[name]!;
           slots.set(
             name,
-            tf.tidy(() => tf.variable(tf.tensor(read, shape, 'float32'), false)),
+            tf.tidy(() => tf.variable(tf.tensor(read, shape, dtype), false)),
           );
         }
         states.set(entry.name, {

@@ -1,7 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { describeOptimizerConformance, mixedRanks, quadratic } from '../../testing/src/index.js';
-import { defineOptimizer, loadOptimizer, OptimkitOptimizer, type SlotSpec } from './index.js';
+import {
+  defineOptimizer,
+  loadOptimizer,
+  OptimkitOptimizer,
+  type SlotSpec,
+  setFusedKernels,
+} from './index.js';
 
 // A heavy-ball optimizer written against the public API only, as a plugin author would.
 const HeavyBall = defineOptimizer({
@@ -177,6 +183,53 @@ describe('OptimkitOptimizer', () => {
     restored.dispose();
     withSchedule.dispose();
     problem.dispose();
+  });
+});
+
+describe('a rule that stores the param unchanged in a slot', () => {
+  // The slot takes the param before the step (a copy of the initial weights, as Lookahead's slow
+  // weights): on the composite path the value returned is the variable itself, which must be read
+  // before the variable is assigned.
+  const Remember = defineOptimizer({
+    className: 'OptimkitTestRemember',
+    packageName: '@optimkit/core-tests',
+    packageVersion: '0.0.0',
+    defaults: { learningRate: 0.5 },
+    slots: { previous: 0 },
+    rule: ({ param, grad, s, op }) => ({
+      param: op.sub(param, op.mul(grad, s.learningRate)),
+      slots: { previous: param },
+    }),
+  });
+  it.each([true, false])('keeps the value before the step (fused kernels %s)', (fused) => {
+    const before = setFusedKernels(fused);
+    const x = tf.variable(tf.tensor1d([1, 2]), true, `rememberX${fused}`);
+    const optimizer = new Remember();
+    try {
+      const g = tf.tensor1d([1, 1]);
+      optimizer.applyGradients({ [x.name]: g });
+      expect(Array.from(x.dataSync())).toEqual([0.5, 1.5]);
+      expect(Array.from(optimizer.getSlots(x.name)!.previous!.dataSync())).toEqual([1, 2]);
+      optimizer.applyGradients({ [x.name]: g });
+      expect(Array.from(optimizer.getSlots(x.name)!.previous!.dataSync())).toEqual([0.5, 1.5]);
+      g.dispose();
+    } finally {
+      setFusedKernels(before);
+      optimizer.dispose();
+      x.dispose();
+    }
+  });
+});
+
+describe('constructorOptions', () => {
+  it('are the options as given, schedules and param groups included', () => {
+    const schedule = (step: number) => 0.1 / (1 + step);
+    const groups = [{ match: (v: tf.Variable) => v.rank <= 1, momentum: 0.5 }];
+    const optimizer = heavyBall({ learningRate: schedule, paramGroups: groups });
+    expect(optimizer.constructorOptions).toEqual({ learningRate: schedule, paramGroups: groups });
+    expect(optimizer.constructorOptions.learningRate).toBe(schedule);
+    expect(heavyBall().constructorOptions).toEqual({});
+    optimizer.dispose();
   });
 });
 

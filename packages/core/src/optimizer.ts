@@ -28,6 +28,14 @@ import {
   type RestoredVariable,
   snapshotState,
 } from './optimizer-state.js';
+import {
+  ABSMAX_SUFFIX,
+  CODES_SUFFIX,
+  checkQuantizedBackend,
+  dequantize,
+  type QuantizedMap,
+  quantize,
+} from './quantized-state.js';
 import { isOptimizerInstance, OPTIMIZER_BRAND, type OptimizerClass, registerOptimizer } from './registry.js';
 import { FUSED_RULE_BACKENDS, type FusedRuleBackend, type FusedRuleRun } from './rule/backends.js';
 import { runComposite } from './rule/composite.js';
@@ -51,10 +59,13 @@ import {
   declaredSlots,
   disposeStates,
   registeredVariable,
+  type StoredInit,
   sameShape,
   shapeString,
   slotInitLayout,
   slotShape,
+  storedDtype,
+  storedSlots,
   type VariableState,
 } from './variable-state.js';
 
@@ -211,6 +222,7 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
   readonly definition: AnyDefinition<D>;
   private readonly rule: CompiledRule<D> | null;
   private readonly options: Readonly<Record<string, unknown>>;
+  private readonly given: Readonly<OptimizerOptions<D>>;
   private readonly groups: readonly NormalizedGroup[];
   private readonly scheduled: boolean;
   private readonly transforms: Transforms;
@@ -240,9 +252,10 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
   constructor(definition: AnyDefinition<D>, options: OptimizerOptions<D> = {}) {
     super();
     this.definition = definition;
-    this.rule = (compiledRules.get(definition) as CompiledRule<D> | undefined) ?? null;
+    this.rule = compiledRuleOf(definition);
     const { className, defaults } = definition;
     const given = checkPlainObject(options, `options of ${className}`);
+    this.given = { ...options };
     const paramGroups = given.paramGroups ?? [];
     if (!Array.isArray(paramGroups)) throw new TypeError(`paramGroups of ${className} must be an array`);
     this.options = {
@@ -253,6 +266,15 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     this.groups = paramGroups.map((g, i) => normalizeGroup(className, defaults, g, i));
     this.scheduled = hasSchedule(this.options) || this.groups.some((g) => hasSchedule(g.overrides));
     this.hyperparametersAt(0);
+  }
+
+  /**
+   * The options this optimizer was constructed with, as given (schedules and param groups
+   * included): what a wrapper (`lookahead(adamw({…}))`) needs to build its own optimizer from a
+   * fresh instance.
+   */
+  get constructorOptions(): Readonly<OptimizerOptions<D>> {
+    return this.given;
   }
 
   /** The registered class name, used by tfjs serialization and the state format. */
@@ -292,12 +314,18 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
    * step that calls for it, as for live state) or present while the spec does not call for it (a
    * buffer kept after a schedule reached 0), unless the variable took part in every step.
    */
-  private checkSlots(variable: RestoredVariable, iterations: number): void {
+  private checkSlots(variable: RestoredVariable, iterations: number): Set<string> {
     const { className, conditionalSlots } = this.definition;
     const { name, shape, group, step, slots } = variable;
-    const specAt = (t: number) => declaredSlots(this.slotSpec(shape, this.hyperparametersAt(t)[group + 1]!));
+    const absmax = new Set<string>();
+    const specAt = (t: number) => {
+      const spec = this.slotSpec(shape, this.hyperparametersAt(t)[group + 1]!);
+      for (const [slot, init] of declaredSlots(spec))
+        if (typeof init !== 'number' && 'quantized' in init) absmax.add(`${slot}${ABSMAX_SUFFIX}`);
+      return storedSlots(spec, shape);
+    };
     const specs = iterations > 0 ? [specAt(iterations - 1), specAt(iterations)] : [specAt(0)];
-    const declared = new Map<string, SlotInit[]>();
+    const declared = new Map<string, StoredInit[]>();
     for (const spec of specs)
       for (const [n, init] of spec) declared.set(n, [...(declared.get(n) ?? []), init]);
     const conditional = new Set<string>(conditionalSlots ?? []);
@@ -310,10 +338,17 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
             `but ${className} with these options keeps [${[...declared.keys()].join(', ')}]`,
         );
       }
-      if (!inits.some((init) => sameShape(slotShape(init, shape), got))) {
+      const init = inits.find((i) => sameShape(slotShape(i, shape), got));
+      if (init === undefined) {
         throw new StateFormatError(
           `Optimizer state slot '${slot}' of '${name}' has shape ${shapeString(got)}, ` +
             `expected ${shapeString(slotShape(inits[0]!, shape))}`,
+        );
+      }
+      const dtype = variable.dtypes?.get(slot) ?? 'float32';
+      if (dtype !== storedDtype(init)) {
+        throw new StateFormatError(
+          `Optimizer state slot '${slot}' of '${name}' is not ${storedDtype(init)} (it is ${dtype}), as ${className} keeps it`,
         );
       }
     }
@@ -328,6 +363,7 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
           `but ${className} with these options keeps [${[...declared.keys()].join(', ')}]`,
       );
     }
+    return absmax;
   }
 
   /** What restored state (`loadState`, `setWeights`) is checked against. */
@@ -395,8 +431,11 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     return variable;
   }
 
-  /** Binds state restored by `setWeights` to the variables of this step (see {@link bindRestored}). */
-  private bindRestoredState(names: readonly string[]): void {
+  /**
+   * Binds state restored by `setWeights` to the variables named (by name, or by position as tfjs-layers
+   * passes them): subclasses that touch the variables outside a step bind first.
+   */
+  protected bindRestoredState(names: readonly string[]): void {
     const next = bindRestored(this.states, names, (variable) => this.checkSlots(variable, this.iterations));
     if (next) this.states = next;
   }
@@ -415,6 +454,12 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
       if (error instanceof Error)
         error.message += ` (variable '${variable.name}', shape ${shapeString(variable.shape)})`;
       throw error;
+    }
+    if (
+      !this.rule &&
+      declaredSlots(spec).some(([, init]) => typeof init !== 'number' && 'quantized' in init)
+    ) {
+      throw new TypeError(`${this.definition.className}: quantized slots need a rule-based definition`);
     }
     const slots = createSlots(spec, variable.shape);
     const state = { name: variable.name, variable, shape: [...variable.shape], group, step: 0, slots };
@@ -527,6 +572,7 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
         const step = state.step + 1;
         if (!this.rule) return { variable, grad, state, h, step, plan: null, scalars: null };
         const plan = this.planFor(this.rule, state, variable, h);
+        if (state.quantized?.size) checkQuantizedBackend(this.definition.className, variable.name);
         const scalars = this.rule.scalarValues(h, step, plan.variant, plan.key, floor);
         return { variable, grad, state, h, step, plan, scalars };
       });
@@ -588,7 +634,7 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     // step, so the common step pays for no spec here.
     if (!this.definition.conditionalSlots?.length) return;
     const spec = this.slotSpec(variable.shape, hyperparameters[state.group + 1]!);
-    for (const [name, init] of declaredSlots(spec)) {
+    for (const [name, init] of storedSlots(spec, variable.shape)) {
       if (state.slots.has(name)) continue;
       state.slots.set(name, createSlot(name, init, variable.shape));
       grown.push([state, name]);
@@ -617,7 +663,13 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
       if (!slot) throw new Error(`${className} updated an unknown slot '${name}' of '${variable.name}'`);
       check(slot, value, `slot '${name}'`);
     }
-    for (const [target, value] of writes) target.assign(value);
+    // A value that is itself one of the targets (a rule that stores the param, or another slot,
+    // unchanged in a slot) is read before any target changes: its clone keeps the old buffer.
+    const targets = new Set<tf.Tensor>(writes.map(([target]) => target));
+    const safe = writes.map(
+      ([target, value]) => [target, targets.has(value) ? tf.clone(value) : value] as const,
+    );
+    for (const [target, value] of safe) target.assign(value);
   }
 
   /** The rule plan of a variable at its next step, from its cache when its situation is unchanged. */
@@ -631,7 +683,15 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     if (!state.layouts) {
       const spec = this.slotSpec(variable.shape, h) as Record<string, SlotInit | undefined>;
       const layouts = new Map<string, Layout>();
+      const quantized = new Map<string, QuantizedMap>();
+      for (const [name, init] of declaredSlots(spec)) {
+        if (typeof init !== 'number' && 'quantized' in init && state.slots.has(`${name}${CODES_SUFFIX}`)) {
+          quantized.set(name, init.quantized);
+          layouts.set(name, 'full');
+        }
+      }
       for (const [name, slot] of state.slots) {
+        if (isStoredQuantized(name, quantized)) continue;
         const layout = slotInitLayout(spec[name], variable.shape) ?? slotLayout(variable.shape, slot.shape);
         if (layout === undefined) {
           throw new RuleError(
@@ -642,6 +702,7 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
         layouts.set(name, layout);
       }
       state.layouts = layouts;
+      state.quantized = quantized;
     }
     try {
       state.plan = rule.plan(
@@ -672,21 +733,27 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
       graph: plan?.graph,
       param: variable,
       grad: grads[i]!,
-      slots: state.slots,
+      slots: ruleSlots(state, variable.shape),
       scalars: scalars!,
     }));
-    if (fused && batch.length > 1) return fused.runMany!(runs as FusedRuleRun[]);
-    return batch.map((p, i) => {
-      const run = runs[i]!;
-      if (!p.plan) return this.runUpdate(p.variable, run.grad, p.state, p.h, p.step);
-      if (fused) return fused.run(run as FusedRuleRun);
-      return runComposite(p.plan.graph, {
-        param: p.variable,
-        grad: run.grad,
-        slots: Object.fromEntries(p.state.slots),
-        scalars: run.scalars,
-      });
+    const results =
+      fused && batch.length > 1
+        ? fused.runMany!(runs as FusedRuleRun[])
+        : batch.map((p, i) => {
+            const run = runs[i]!;
+            if (!p.plan) return this.runUpdate(p.variable, run.grad, p.state, p.h, p.step);
+            if (fused) return fused.run(run as FusedRuleRun);
+            return runComposite(p.plan.graph, {
+              param: p.variable,
+              grad: run.grad,
+              slots: Object.fromEntries(run.slots),
+              scalars: run.scalars,
+            });
+          });
+    batch.forEach(({ state }, i) => {
+      if (state.quantized?.size) requantize(state.quantized, runs[i]!.slots, results[i]!);
     });
+    return results;
   }
 
   private runUpdate(
@@ -925,6 +992,28 @@ type AnyDefinition<D extends Defaults> = OptimizerDefinition<D, any, any, any>;
 const compiledRules = new WeakMap<object, CompiledRule<Defaults>>();
 
 /**
+ * A definition's compiled rule (null for an `update`), made on first use: by `defineOptimizer`,
+ * or by the constructor for a definition made at run time (a wrapper's derived definition).
+ */
+function compiledRuleOf<D extends Defaults>(definition: AnyDefinition<D>): CompiledRule<D> | null {
+  const { className } = definition;
+  const known = compiledRules.get(definition);
+  if (known) return known as unknown as CompiledRule<D>;
+  if ((definition.rule === undefined) === (definition.update === undefined)) {
+    throw new TypeError(`${className}: a definition needs exactly one of 'rule' or 'update'`);
+  }
+  if (definition.rule === undefined) {
+    if (definition.variant || definition.scalars) {
+      throw new TypeError(`${className}: 'variant' and 'scalars' belong to a 'rule'`);
+    }
+    return null;
+  }
+  const compiled = new CompiledRule(definition as unknown as RuleParts<Defaults>, definition.defaults);
+  compiledRules.set(definition, compiled as CompiledRule<Defaults>);
+  return compiled as unknown as CompiledRule<D>;
+}
+
+/**
  * Makes and registers an optimizer class from a definition: its defaults, validation, slots and
  * per-variable update rule. The class is a `tf.Optimizer`; see {@link OptimkitOptimizer}. A rule
  * is written once, against the rule vocabulary, and runs fused on every backend core has kernels
@@ -954,22 +1043,7 @@ export function defineOptimizer<
   S extends string = never,
   V extends object = object,
 >(definition: OptimizerDefinition<D, K, S, V>): DefinedOptimizerClass<D> {
-  const { className } = definition;
-  if ((definition.rule === undefined) === (definition.update === undefined)) {
-    throw new TypeError(`${className}: a definition needs exactly one of 'rule' or 'update'`);
-  }
-  if (definition.rule === undefined && (definition.variant || definition.scalars)) {
-    throw new TypeError(`${className}: 'variant' and 'scalars' belong to a 'rule'`);
-  }
-  if (definition.rule !== undefined) {
-    compiledRules.set(
-      definition,
-      new CompiledRule(
-        definition as unknown as RuleParts<Defaults>,
-        definition.defaults,
-      ) as CompiledRule<Defaults>,
-    );
-  }
+  compiledRuleOf(definition as AnyDefinition<D>);
   const Defined = class extends OptimkitOptimizer<D> {
     static readonly definition = definition;
     static get className(): string {
@@ -985,4 +1059,46 @@ export function defineOptimizer<
   Object.defineProperty(Defined, 'name', { value: definition.className });
   registerOptimizer(Defined as unknown as OptimizerClass);
   return Defined as unknown as DefinedOptimizerClass<D>;
+}
+
+/** Whether a stored slot is one of the two tensors of a quantised slot. */
+function isStoredQuantized(stored: string, quantized: ReadonlyMap<string, QuantizedMap>): boolean {
+  for (const name of quantized.keys()) {
+    if (stored === `${name}${CODES_SUFFIX}` || stored === `${name}${ABSMAX_SUFFIX}`) return true;
+  }
+  return false;
+}
+
+/** The slots as the rule reads them: each quantised slot dequantised to float32 (inside the step's tidy). */
+function ruleSlots(state: VariableState, shape: readonly number[]): ReadonlyMap<string, tf.Tensor> {
+  if (!state.quantized?.size) return state.slots;
+  const slots = new Map<string, tf.Tensor>(state.slots);
+  for (const [name, map] of state.quantized) {
+    const codes = `${name}${CODES_SUFFIX}`;
+    const absmax = `${name}${ABSMAX_SUFFIX}`;
+    slots.set(name, dequantize(state.slots.get(codes)!, state.slots.get(absmax)!, map, shape));
+    slots.delete(codes);
+    slots.delete(absmax);
+  }
+  return slots;
+}
+
+/**
+ * Replaces the new value of each quantised slot in a rule's result by its codes and absmax. A
+ * fused kernel that updated a (dequantised) slot in place left it out of the result: the input
+ * tensor holds the new value.
+ */
+function requantize(
+  quantized: ReadonlyMap<string, QuantizedMap>,
+  inputs: ReadonlyMap<string, tf.Tensor>,
+  result: UpdateResult,
+): void {
+  result.slots ??= {};
+  const slots = result.slots;
+  for (const [name, map] of quantized) {
+    const { codes, absmax } = quantize(slots[name] ?? inputs.get(name)!, map);
+    delete slots[name];
+    slots[`${name}${CODES_SUFFIX}`] = codes;
+    slots[`${name}${ABSMAX_SUFFIX}`] = absmax;
+  }
 }

@@ -121,6 +121,9 @@ export const FIRST_PARTY_OPTIMIZERS: Readonly<Record<string, string>> = {
   OptimkitProdigy: '@optimkit/prodigy',
   OptimkitScheduleFreeAdamW: '@optimkit/schedule-free',
   OptimkitScheduleFreeSGD: '@optimkit/schedule-free',
+  OptimkitLookahead: '@optimkit/averaging',
+  OptimkitEma: '@optimkit/averaging',
+  OptimkitSwa: '@optimkit/averaging',
 };
 
 /** What to import to register the classes of `packageName`, in a sentence. */

@@ -65,12 +65,19 @@ export type OptimizerOptions<D extends Defaults> = HyperparameterOptions<D> & Co
  * The initial value of one slot: a number fills a tensor of the variable's shape; `{ layout }`
  * gives a slot of one of the variable's smaller layouts (factored optimizers keep `row` and `col`
  * statistics: the shape without its last, or without its second-last, dimension); `{ shape }` any
- * other shape (an `update`-based optimizer only).
+ * other shape (an `update`-based optimizer only). `{ quantized: 'signed' | 'unsigned' }` is a
+ * full-size slot starting at 0 and kept in 8 bits per value (rule-based optimizers only): for a
+ * variable of 4096 values or more it is stored as `<slot>Codes` (int32, four 8-bit codes each)
+ * and `<slot>Absmax` (float32, one per block of 256 values), bitsandbytes' block-wise dynamic
+ * quantisation with the signed map (first moments) or the unsigned one (second moments); the
+ * rule reads and writes it as float32, dequantised before and re-quantised after each step.
+ * Smaller variables keep it as a float32 slot.
  */
 export type SlotInit =
   | number
   | { layout: 'full' | 'row' | 'col' | 'batch' | 'scalar'; value?: number }
-  | { shape: readonly number[]; value?: number };
+  | { shape: readonly number[]; value?: number }
+  | { quantized: 'signed' | 'unsigned' };
 
 /** The slots an optimizer keeps for one variable, by slot name. */
 export type SlotSpec<K extends string = string> = { readonly [N in K]?: SlotInit };

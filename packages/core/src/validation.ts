@@ -47,3 +47,13 @@ export function checkRequiredLearningRate(
     );
   }
 }
+
+/** The precisions optimizer state can be kept in (see `{ quantized }` slots). */
+export type StateDtype = 'float32' | 'int8';
+
+/** Throws unless `value` is `'float32'` or `'int8'`: `Invalid stateDtype: 'int4' (…)`. */
+export function checkStateDtype(value: string): void {
+  if (value !== 'float32' && value !== 'int8') {
+    throw new RangeError(`Invalid stateDtype: '${value}' (expected 'float32' or 'int8')`);
+  }
+}

@@ -1,5 +1,13 @@
 /** Per-variable state: the slots of one variable, its step count and its cached rule plan. */
 import * as tf from '@tensorflow/tfjs-core';
+import {
+  ABSMAX_SUFFIX,
+  CODES_SUFFIX,
+  type QuantizedMap,
+  quantizedSizes,
+  storedQuantized,
+  zeroWord,
+} from './quantized-state.js';
 import { type Layout, slotLayout } from './rule/graph.js';
 import type { RulePlan } from './rule/rule.js';
 import type { SlotInit, SlotSpec } from './types.js';
@@ -17,7 +25,17 @@ export interface VariableState {
   plan?: RulePlan;
   /** The layout of each slot, for the rule (resolved on the first step). */
   layouts?: Map<string, Layout>;
+  /**
+   * The slots kept in 8 bits (as `<slot>Codes` and `<slot>Absmax`), with their map, by the name
+   * the rule knows them by (resolved with the layouts).
+   */
+  quantized?: Map<string, QuantizedMap>;
 }
+
+/** A tensor a slot spec stores: a slot, or one of the two tensors of a quantised slot. */
+export type StoredInit =
+  | Exclude<SlotInit, { quantized: QuantizedMap }>
+  | { shape: readonly number[]; dtype: 'int32'; value: number };
 
 /** Name tfjs-layers stores the per-variable bookkeeping under, after the variable's name. */
 export const STATE_WEIGHT = 'optimkitState';
@@ -31,8 +49,8 @@ export function shapeString(shape: readonly number[] | null): string {
   return shape ? `[${shape.join(',')}]` : 'unknown';
 }
 
-export function slotShape(init: SlotInit, variableShape: readonly number[]): number[] {
-  if (typeof init === 'number') return [...variableShape];
+export function slotShape(init: SlotInit | StoredInit, variableShape: readonly number[]): number[] {
+  if (typeof init === 'number' || 'quantized' in init) return [...variableShape];
   if ('shape' in init) return [...init.shape];
   const lead = variableShape.slice(0, -2);
   const last = variableShape[variableShape.length - 1]!;
@@ -55,7 +73,7 @@ export function slotInitLayout(
   variableShape: readonly number[],
 ): Layout | undefined {
   if (init === undefined) return undefined;
-  if (typeof init === 'number') return 'full';
+  if (typeof init === 'number' || 'quantized' in init) return 'full';
   if ('layout' in init) return init.layout;
   return slotLayout(variableShape, init.shape);
 }
@@ -82,18 +100,48 @@ function checkSlotName(name: string): void {
   if (!SLOT_NAME.test(name) || name === STATE_WEIGHT) throw new TypeError(`Invalid slot name '${name}'`);
 }
 
-/** A fresh slot variable of a variable of shape `variableShape`. */
-export function createSlot(name: string, init: SlotInit, variableShape: readonly number[]): tf.Variable {
+/**
+ * The tensors a spec stores for a variable of shape `variableShape`, by stored name: its slots,
+ * with each quantised slot of a large enough variable as its codes and its absmax.
+ */
+export function storedSlots(spec: SlotSpec, variableShape: readonly number[]): [string, StoredInit][] {
+  const size = variableShape.reduce((a, b) => a * b, 1);
+  const out: [string, StoredInit][] = [];
+  for (const [name, init] of declaredSlots(spec)) {
+    checkSlotName(name);
+    if (typeof init !== 'number' && 'quantized' in init) {
+      if (!storedQuantized(size)) {
+        out.push([name, 0]);
+        continue;
+      }
+      const { blocks, words } = quantizedSizes(size);
+      out.push([
+        `${name}${CODES_SUFFIX}`,
+        { shape: [words], dtype: 'int32', value: zeroWord(init.quantized) },
+      ]);
+      out.push([`${name}${ABSMAX_SUFFIX}`, { shape: [blocks] }]);
+    } else out.push([name, init]);
+  }
+  return out;
+}
+
+/** The dtype a stored slot has. */
+export function storedDtype(init: StoredInit): 'float32' | 'int32' {
+  return typeof init !== 'number' && 'dtype' in init ? init.dtype : 'float32';
+}
+
+/** A fresh slot variable of a variable of shape `variableShape` (a quantised slot's codes are 0). */
+export function createSlot(name: string, init: StoredInit, variableShape: readonly number[]): tf.Variable {
   checkSlotName(name);
-  const value = typeof init === 'number' ? init : (init.value ?? 0);
-  return tf.tidy(() => tf.variable(tf.fill(slotShape(init, variableShape), value), false));
+  const value = typeof init === 'number' ? init : 'value' in init ? (init.value ?? 0) : 0;
+  return tf.tidy(() => tf.variable(tf.fill(slotShape(init, variableShape), value, storedDtype(init)), false));
 }
 
 /** Fresh slot variables of a variable of shape `variableShape`, as `spec` declares them. */
 export function createSlots(spec: SlotSpec, variableShape: readonly number[]): Map<string, tf.Variable> {
-  const entries = declaredSlots(spec);
-  for (const [name] of entries) checkSlotName(name);
-  return new Map(entries.map(([name, init]) => [name, createSlot(name, init, variableShape)]));
+  return new Map(
+    storedSlots(spec, variableShape).map(([name, init]) => [name, createSlot(name, init, variableShape)]),
+  );
 }
 
 /** Frees every slot of these states. */

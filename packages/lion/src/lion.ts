@@ -1,9 +1,12 @@
 import {
   checkNonNegative,
+  checkStateDtype,
   checkUnitInterval,
   defineOptimizer,
+  momentSlot,
   type OptimizerOptions,
   type OptimkitOptimizer,
+  type StateDtype,
 } from '@optimkit/core';
 import { name as packageName, version as packageVersion } from '../package.json' with { type: 'json' };
 
@@ -33,6 +36,17 @@ const defaults = {
    * @defaultValue `0`
    */
   weightDecay: 0,
+  /**
+   * The precision of the momentum: `'float32'` (default), or `'int8'`, 8-bit block-wise dynamic
+   * quantisation as bitsandbytes' 8-bit Lion: for a variable of at least 4096 values the momentum
+   * is stored as one 8-bit code per value (signed dynamic map, four per int32) and one float32
+   * absmax per block of 256 values, about 1 byte of state per parameter instead of 4. Each step
+   * dequantises, updates in float32 and re-quantises to the nearest code, a negative momentum
+   * never to 0 (so its sign survives). Smaller variables keep float32. cpu and wasm only.
+   *
+   * @defaultValue `'float32'`
+   */
+  stateDtype: 'float32' as StateDtype,
 };
 
 /** Hyperparameters of {@link lion}. */
@@ -52,8 +66,9 @@ export const Lion = /* @__PURE__ */ defineOptimizer({
     checkUnitInterval('beta1', h.beta1);
     checkUnitInterval('beta2', h.beta2);
     checkNonNegative('weightDecay', h.weightDecay);
+    checkStateDtype(h.stateDtype);
   },
-  slots: { m: 0 },
+  slots: (_shape, h) => ({ m: momentSlot(h.stateDtype, 'signed') }),
   variant: (h) => ({ decay: h.weightDecay !== 0 }),
   scalars: (h) => ({
     shrink: 1 - h.learningRate * h.weightDecay,
@@ -89,6 +104,9 @@ export const Lion = /* @__PURE__ */ defineOptimizer({
  * @param options.beta2 Decay of the momentum, in [0, 1), default `0.99`.
  * @param options.weightDecay Decoupled weight decay, default `0` (Optax's default is `1e-3`);
  *   the parameters shrink by `learningRate · weightDecay` per step.
+ * @param options.stateDtype `'float32'` (default) or `'int8'`: an 8-bit momentum (bitsandbytes'
+ *   block-wise dynamic quantisation, blocks of 256, for variables of 4096 values or more), about
+ *   1 byte of state per parameter instead of 4. cpu and wasm only.
  * @param options.paramGroups Per-variable overrides of any of the above.
  *
  * Paper: Xiangning Chen, Chen Liang, Da Huang, Esteban Real, Kaiyuan Wang, Yao Liu, Hieu Pham,

@@ -1,7 +1,7 @@
 import { adamw } from '@optimkit/adam';
 import { fusedKernelName } from '@optimkit/core';
 import { muon } from '@optimkit/muon';
-import { fusedUpdates, recordKernelCalls, saveToMemory, tensorsLeakedBySaving } from '@optimkit/testing';
+import { fusedUpdates, recordKernelCalls, saveWithOptimizer, tensorsLeakedBySaving } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { type Partition, partition } from './index.js';
@@ -103,7 +103,7 @@ describe('Muon for hidden matrices, AdamW for the rest, in one optimizer', () =>
     first.compile({ optimizer: recipe(), loss: 'categoricalCrossentropy' });
     await first.fit(xs, ys, fitOptions);
 
-    const artifacts = await saveToMemory(first);
+    const artifacts = await saveWithOptimizer(first);
     const optimizerConfig = artifacts.trainingConfig!.optimizer_config as { class_name: string };
     expect(optimizerConfig.class_name).toBe('OptimkitPartition');
     const specs = artifacts.weightSpecs!.filter((s) => s.group === 'optimizer').map((s) => s.name);

@@ -3,6 +3,7 @@ import {
   type JSONValue,
   makeStateful,
   type NamedSchedule,
+  pieceConfig,
   type Schedule,
   type ScheduleState,
   statefulOf,
@@ -14,17 +15,6 @@ export interface JoinConfig {
   /** Name and options of each piece (`'custom'` and `null` for a plain function). */
   schedules: { scheduleName: string; scheduleConfig: unknown }[];
   boundaries: number[];
-}
-
-/** A piece's config as JSON, without freezing a user's object in place. */
-function copyConfig(config: unknown): unknown {
-  if (config === undefined) return null;
-  if (typeof config !== 'object' || config === null || Object.isFrozen(config)) return config;
-  try {
-    return JSON.parse(JSON.stringify(config)) as unknown;
-  } catch {
-    return null;
-  }
 }
 
 /**
@@ -73,10 +63,7 @@ export function join(
   const bounds = stepList(fn, 'boundaries', boundaries, true);
   const pieces = [...schedules];
   const config: JoinConfig = {
-    schedules: pieces.map((s) => ({
-      scheduleName: typeof s.scheduleName === 'string' ? s.scheduleName : 'custom',
-      scheduleConfig: copyConfig(s.scheduleConfig),
-    })),
+    schedules: pieces.map(pieceConfig),
     boundaries: bounds,
   };
   const joined = defineSchedule(fn, config, (t) => {

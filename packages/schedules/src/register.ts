@@ -21,6 +21,11 @@ export const SCHEDULE_NAMES = [
   'cosineWarmRestarts',
   'oneCycle',
   'oneCycleMomentum',
+  'cyclic',
+  'warmupStableDecay',
+  'lambdaSchedule',
+  'multiplicative',
+  'swaLearningRate',
   'join',
   'reduceOnPlateau',
 ] as const;

@@ -80,3 +80,25 @@ export function statefulOf(schedule: Schedule): ScheduleState | undefined {
     ? (state as ScheduleState)
     : undefined;
 }
+
+/** A schedule's config as JSON, without freezing a user's object in place. */
+function copyConfig(config: unknown): unknown {
+  if (config === undefined) return null;
+  if (typeof config !== 'object' || config === null || Object.isFrozen(config)) return config;
+  try {
+    return JSON.parse(JSON.stringify(config)) as unknown;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * How a schedule inside another one (a join's piece, what precedes SWA) is saved: its name and
+ * config, or `'custom'` and `null` for a plain function, which cannot be rebuilt.
+ */
+export function pieceConfig(schedule: Schedule): { scheduleName: string; scheduleConfig: unknown } {
+  return {
+    scheduleName: typeof schedule.scheduleName === 'string' ? schedule.scheduleName : 'custom',
+    scheduleConfig: copyConfig(schedule.scheduleConfig),
+  };
+}

@@ -1,4 +1,4 @@
-import { saveToMemory, tensorsLeakedBySaving } from '@optimkit/testing';
+import { saveWithOptimizer, tensorsLeakedBySaving } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { sgd } from './index.js';
@@ -41,7 +41,7 @@ describe('tfjs-layers integration', () => {
     first.compile({ optimizer: sgd(options), loss: 'meanSquaredError' });
     await first.fit(xs, ys, fitOptions);
 
-    const artifacts = await saveToMemory(first);
+    const artifacts = await saveWithOptimizer(first);
     const optimizerConfig = artifacts.trainingConfig!.optimizer_config as { class_name: string };
     expect(optimizerConfig.class_name).toBe('OptimkitSGD');
     const optimizerSpecs = artifacts.weightSpecs!.filter((s) => s.group === 'optimizer');

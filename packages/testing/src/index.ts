@@ -33,8 +33,18 @@ export {
   runGolden,
   traceSteps,
 } from './golden-run.js';
-export { type SavableModel, saveToMemory, tensorsLeakedBySaving } from './layers.js';
+export { saveWithOptimizer, tensorsLeakedBySaving } from './layers.js';
 export { mixedRanks, type Problem, quadratic, rosenbrock } from './problems.js';
+export {
+  QUANTIZED_TEST_SHAPES,
+  type QuantizedReferenceStep,
+  type ReferenceQuantized,
+  referenceDequantize,
+  referenceDynamicMap,
+  referenceQuantize,
+  runQuantizedGolden,
+  unpackCodes,
+} from './quantized.js';
 
 /** What the suite needs of an optimizer: the tf.Optimizer API plus optimkit's state methods. */
 export interface ConformantOptimizer extends tf.Optimizer {

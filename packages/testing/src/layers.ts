@@ -1,32 +1,21 @@
 import * as tf from '@tensorflow/tfjs-core';
 
-/** What {@link saveToMemory} needs of a tfjs-layers model: its `save`. */
-export interface SavableModel {
-  /** tfjs-layers' `LayersModel.save`. */
-  save(handler: tf.io.IOHandler, config?: tf.io.SaveConfig): Promise<unknown>;
-}
-
 /**
- * Saves a tfjs-layers model with its optimizer (`model.save(…, { includeOptimizer: true })`) into
- * memory and returns the artifacts, for `tf.loadLayersModel(tf.io.fromMemory(artifacts))`.
- *
- * @example
- * ```ts
- * const artifacts = await saveToMemory(model);
- * const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
- * ```
+ * `model.save(…, { includeOptimizer: true })` into memory: the artifacts tfjs-layers writes (a
+ * tfjs-layers model, typed structurally so that this package needs only tfjs-core).
  */
-export async function saveToMemory(model: SavableModel): Promise<tf.io.ModelArtifacts> {
-  let saved: tf.io.ModelArtifacts | undefined;
+export async function saveWithOptimizer(model: {
+  save(handler: tf.io.IOHandler, config?: tf.io.SaveConfig): Promise<unknown>;
+}): Promise<tf.io.ModelArtifacts> {
+  let artifacts: tf.io.ModelArtifacts | undefined;
   await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      saved = artifacts;
+    tf.io.withSaveHandler(async (a) => {
+      artifacts = a;
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     }),
     { includeOptimizer: true },
   );
-  if (!saved) throw new Error('saveToMemory: the model saved nothing');
-  return saved;
+  return artifacts!;
 }
 
 /**
@@ -38,9 +27,12 @@ export async function saveToMemory(model: SavableModel): Promise<tf.io.ModelArti
  * expect(await tensorsLeakedBySaving(model)).toBe(0);
  * ```
  */
-export async function tensorsLeakedBySaving(model: SavableModel, times = 3): Promise<number> {
-  await saveToMemory(model);
+export async function tensorsLeakedBySaving(
+  model: Parameters<typeof saveWithOptimizer>[0],
+  times = 3,
+): Promise<number> {
+  await saveWithOptimizer(model);
   const before = tf.memory().numTensors;
-  for (let i = 0; i < times; i++) await saveToMemory(model);
+  for (let i = 0; i < times; i++) await saveWithOptimizer(model);
   return tf.memory().numTensors - before;
 }

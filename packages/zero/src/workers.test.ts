@@ -5,7 +5,7 @@ import { train } from './fixtures/train-rank.js';
 import { createInProcessGroup } from './in-process.js';
 import { runWorkers, WorkerRankError } from './node.js';
 
-async function workers(worldSize: number, task: TrainTask, timeoutMs = 20_000): Promise<TrainResult[]> {
+async function workers(worldSize: number, task: TrainTask, timeoutMs = 120_000): Promise<TrainResult[]> {
   const script = await bundleFixture(new URL('./fixtures/worker-rank.ts', import.meta.url));
   return runWorkers<TrainResult>(script, { worldSize, timeoutMs, data: { task } });
 }

@@ -170,7 +170,7 @@ describe('a Vite production build in Chromium', () => {
           () => (window as { __result?: unknown }).__result !== undefined,
           undefined,
           {
-            timeout: 120_000,
+            timeout: 300_000,
           },
         );
         const value = await tab.evaluate(() => (window as { __result?: unknown }).__result);

@@ -23,6 +23,7 @@ export const EXPECTED_PUBLISHED = [
   '@optimkit/partition',
   '@optimkit/schedule-free',
   '@optimkit/prodigy',
+  '@optimkit/averaging',
   '@optimkit/schedules',
   '@optimkit/testing',
   '@optimkit/zero',

@@ -40,7 +40,7 @@ describe('browser bench (tiny configuration, webgl)', () => {
     const written = await writeBrowserResults(results, dir);
     markdown = await readFile(written.markdown, 'utf8');
     json = JSON.parse(await readFile(written.json, 'utf8')) as BrowserResults;
-  }, 240_000);
+  }, 480_000);
 
   afterAll(async () => {
     if (dir) await rm(dir, { recursive: true, force: true });

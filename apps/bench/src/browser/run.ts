@@ -152,8 +152,8 @@ async function runBackend(
         log(`page ${message.type()}: ${text}`);
       }
     });
-    await page.goto(url);
-    await page.waitForSelector('#status[data-ready="true"]', { timeout: 60_000 }).catch((error: unknown) => {
+    await page.goto(url, { waitUntil: 'commit' });
+    await page.waitForSelector('#status[data-ready="true"]', { timeout: 180_000 }).catch((error: unknown) => {
       throw new Error(`the bench page did not load: ${errors.join('; ') || String(error)}`);
     });
     const request: PageRequest = {

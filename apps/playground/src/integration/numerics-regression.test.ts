@@ -18,6 +18,7 @@ import {
   yogi,
 } from '@optimkit/adam';
 import { adadelta, adagrad, rmsprop, rprop } from '@optimkit/adaptive';
+import { ema, lookahead, swa } from '@optimkit/averaging';
 import { type OptimkitOptimizer, setFusedKernels } from '@optimkit/core';
 import { adafactor, came, sm3 } from '@optimkit/factored';
 import { lamb, lars, novograd } from '@optimkit/layerwise';
@@ -127,6 +128,18 @@ const CASES: readonly [string, Factory, readonly object[]][] = [
   ['scheduleFreeAdamW', scheduleFreeAdamW, [{}, { innerMomentum: 0.9 }]],
   ['scheduleFreeSgd', scheduleFreeSgd, [{}]],
   ['prodigy', prodigy, [{}, { beta1: 0 }]],
+  ['lookahead', (o: object) => lookahead(adam(), o), [{}, { syncPeriod: 3, slowStepSize: 0.3 }]],
+  [
+    'lookaheadSgd',
+    (o: object) => lookahead(sgd({ learningRate: 0.05, momentum: 0.9 }), o),
+    [{ syncPeriod: 2 }],
+  ],
+  [
+    'ema',
+    (o: object) => ema(sgd({ learningRate: 0.05, momentum: 0.9 }), o),
+    [{ decay: 0.9 }, { decay: 0.99, warmup: true }],
+  ],
+  ['swa', (o: object) => swa(adamw(), o), [{}, { swaStart: 3, swaFrequency: 2 }]],
 ];
 
 let counter = 0;

@@ -270,7 +270,7 @@ describe('bounded cost of accepted state', () => {
       const result = spawnSync(
         process.execPath,
         ['--max-old-space-size=96', '--conditions=@optimkit/source', '--import', 'tsx', script],
-        { cwd: join(here, '../..'), encoding: 'utf8', timeout: 120_000 },
+        { cwd: join(here, '../..'), encoding: 'utf8', timeout: 300_000 },
       );
       expect(result.status, result.stderr).toBe(0);
       const out = JSON.parse(result.stdout.trim().split('\n').pop()!) as {

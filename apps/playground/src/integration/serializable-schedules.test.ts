@@ -5,19 +5,31 @@ import {
   constant,
   cosineDecay,
   cosineWarmRestarts,
+  cyclic,
   exponential,
   join,
+  lambdaSchedule,
   linear,
+  multiplicative,
   multiStep,
   oneCycle,
   polynomial,
   reduceOnPlateau,
+  registerScheduleFactor,
   stepDecay,
+  swaLearningRate,
   warmupCosine,
+  warmupStableDecay,
 } from '@optimkit/schedules';
-import { saveToMemory } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
+
+// Factor functions are saved by name: registered here, as an application registers them in the
+// module that defines them, before anything is restored.
+registerScheduleFactor('serializable/inverseSqrt', (t, o) =>
+  Math.min((t + 1) / Number(o.warmup), Math.sqrt(Number(o.warmup) / (t + 1))),
+);
+registerScheduleFactor('serializable/decayUntil', (t, o) => (t < Number(o.until) ? Number(o.rate) : 1));
 
 /** Every schedule of @optimkit/schedules, by its scheduleName, with options that exercise it. */
 const SCHEDULES = {
@@ -32,6 +44,35 @@ const SCHEDULES = {
   cosineWarmRestarts: () => cosineWarmRestarts({ initValue: 1e-2, period: 4, periodMultiplier: 2 }),
   oneCycle: () => oneCycle({ maxValue: 1e-2, totalSteps: 12 }).learningRate,
   oneCycleMomentum: () => oneCycle({ maxValue: 1e-2, totalSteps: 12 }).momentum,
+  cyclic: () =>
+    cyclic({ baseValue: 1e-3, maxValue: 1e-2, stepSizeUp: 3, stepSizeDown: 5, mode: 'triangular2' }),
+  warmupStableDecay: () =>
+    warmupStableDecay({
+      initValue: 0,
+      peakValue: 1e-2,
+      warmupSteps: 3,
+      stableSteps: 6,
+      decaySteps: 8,
+      endValue: 1e-4,
+      decayShape: '1-sqrt',
+    }),
+  lambdaSchedule: () =>
+    lambdaSchedule({ initValue: 1e-2, factor: 'serializable/inverseSqrt', factorOptions: { warmup: 4 } }),
+  multiplicative: () =>
+    multiplicative({
+      initValue: 1e-2,
+      factor: 'serializable/decayUntil',
+      factorOptions: { rate: 0.8, until: 9 },
+      factorSteps: 9,
+    }),
+  swaLearningRate: () =>
+    swaLearningRate({
+      before: cosineDecay({ initValue: 1e-2, decaySteps: 16 }),
+      swaStart: 8,
+      swaLearningRate: 2e-3,
+      annealSteps: 5,
+      anneal: 'linear',
+    }),
   join: () =>
     join(
       [
@@ -41,6 +82,15 @@ const SCHEDULES = {
       [3],
     ),
 } as const;
+
+/** The schedules added for issue 18, each also round-tripped through loadOptimizer and loadLayersModel. */
+const NEW_SCHEDULES = [
+  'cyclic',
+  'warmupStableDecay',
+  'lambdaSchedule',
+  'multiplicative',
+  'swaLearningRate',
+] as const;
 
 const warnings: string[] = [];
 const originalWarn = console.warn;
@@ -103,52 +153,79 @@ describe('schedules survive serialization, as Keras LearningRateSchedules do', (
       expect(new Set(series).size, 'the schedule varies (so a constant could not pass)').toBeGreaterThan(
         name === 'constant' ? 0 : 1,
       );
+      // Bounded cost at any step: a restored schedule evaluated at step 1e9 answers, finite.
+      expect(Number.isFinite(restored.hyperparametersAt(1e9)[0]!.learningRate)).toBe(true);
       expect(warnings).toEqual([]);
       optimizer.dispose();
       restored.dispose();
     },
   );
 
-  it('loadOptimizer restores schedules on the top level and in param groups, resuming bit-identically', async () => {
-    captureWarnings();
-    const w = tf.variable(tf.tensor2d([0.5, -1, 2, 0.25], [2, 2]), true, 'serializable-schedules/w');
-    const b = tf.variable(tf.tensor1d([0.1, -0.2]), true, 'serializable-schedules/b');
-    const initial = [w.clone(), b.clone()] as const;
-    const grads = (i: number) => ({
-      [w.name]: tf.tensor2d([Math.sin(i), Math.cos(i), 0.3 * i - 1, 0.5], [2, 2]),
-      [b.name]: tf.tensor1d([Math.cos(2 * i), -0.1 * i]),
-    });
-    const make = () =>
-      adamw({
-        learningRate: SCHEDULES.join(),
-        paramGroups: [{ params: [b], beta1: SCHEDULES.oneCycleMomentum(), weightDecay: 0 }],
+  it.each(['join', ...NEW_SCHEDULES] as const)(
+    'loadOptimizer restores %s on the top level and a schedule in a param group, resuming bit-identically',
+    async (name) => {
+      captureWarnings();
+      const w = tf.variable(
+        tf.tensor2d([0.5, -1, 2, 0.25], [2, 2]),
+        true,
+        `serializable-schedules/${name}/w`,
+      );
+      const b = tf.variable(tf.tensor1d([0.1, -0.2]), true, `serializable-schedules/${name}/b`);
+      const initial = [w.clone(), b.clone()] as const;
+      const grads = (i: number) => ({
+        [w.name]: tf.tensor2d([Math.sin(i), Math.cos(i), 0.3 * i - 1, 0.5], [2, 2]),
+        [b.name]: tf.tensor1d([Math.cos(2 * i), -0.1 * i]),
       });
-    const run = (optimizer: { applyGradients(g: tf.NamedTensorMap): void }, from: number, to: number) => {
-      for (let i = from; i < to; i++) {
-        const g = grads(i);
-        optimizer.applyGradients(g);
-        tf.dispose(Object.values(g));
-      }
-    };
-    const straight = make();
-    run(straight, 0, 14);
-    const expected = [Array.from(w.dataSync()), Array.from(b.dataSync())];
-    straight.dispose();
+      const make = () =>
+        adamw({
+          learningRate: SCHEDULES[name](),
+          paramGroups: [{ params: [b], beta1: SCHEDULES.oneCycleMomentum(), weightDecay: 0 }],
+        });
+      const run = (optimizer: { applyGradients(g: tf.NamedTensorMap): void }, from: number, to: number) => {
+        for (let i = from; i < to; i++) {
+          const g = grads(i);
+          optimizer.applyGradients(g);
+          tf.dispose(Object.values(g));
+        }
+      };
+      const straight = make();
+      run(straight, 0, 14);
+      const expected = [Array.from(w.dataSync()), Array.from(b.dataSync())];
+      straight.dispose();
 
-    w.assign(initial[0]);
-    b.assign(initial[1]);
-    const first = make();
-    run(first, 0, 6);
-    const bytes = await first.saveState();
-    first.dispose();
-    // No schedule given again: the state alone says what they were.
-    const restored = await loadOptimizer(bytes);
-    expect(warnings).toEqual([]);
-    expect(hyperparameterSeries(restored, 14)).toEqual(hyperparameterSeries(make(), 14));
-    run(restored, 6, 14);
-    expect([Array.from(w.dataSync()), Array.from(b.dataSync())]).toEqual(expected);
+      w.assign(initial[0]);
+      b.assign(initial[1]);
+      const first = make();
+      run(first, 0, 6);
+      const bytes = await first.saveState();
+      first.dispose();
+      // No schedule given again: the state alone says what they were.
+      const restored = await loadOptimizer(bytes);
+      expect(warnings).toEqual([]);
+      expect(hyperparameterSeries(restored, 14)).toEqual(hyperparameterSeries(make(), 14));
+      run(restored, 6, 14);
+      expect([Array.from(w.dataSync()), Array.from(b.dataSync())]).toEqual(expected);
+      restored.dispose();
+      tf.dispose([w, b, ...initial]);
+    },
+  );
+
+  it('a factor that is not registered when restoring is named, with how to register it', () => {
+    captureWarnings();
+    const optimizer = adamw({ learningRate: SCHEDULES.multiplicative() });
+    const config = viaJson(optimizer.getConfig()) as Record<string, unknown>;
+    const record = config.learningRate as { config: { factor: string } };
+    record.config.factor = 'serializable/notRegistered';
+    const AdamW = optimizer.constructor as unknown as {
+      fromConfig(cls: unknown, config: tf.serialization.ConfigDict): OptimkitOptimizer;
+    };
+    const restored = AdamW.fromConfig(AdamW, config as tf.serialization.ConfigDict);
+    expect(restored.hyperparametersAt(3)[0]).toMatchObject({ learningRate: 1e-2 });
+    expect(warnings).toEqual([
+      "optimkit: learningRate of OptimkitAdamW was the schedule 'multiplicative' when saved; it is restored as the constant 0.01 (it could not be rebuilt: multiplicative: no factor is registered as 'serializable/notRegistered'; call registerScheduleFactor('serializable/notRegistered', fn) before making or restoring this schedule)",
+    ]);
+    optimizer.dispose();
     restored.dispose();
-    tf.dispose([w, b, ...initial]);
   });
 
   it('a plateau controller comes back with its state (its value, not the initial one)', async () => {
@@ -167,47 +244,60 @@ describe('schedules survive serialization, as Keras LearningRateSchedules do', (
     v.dispose();
   });
 
-  it('tf.loadLayersModel restores the schedule itself and continues bit-identically', async () => {
-    captureWarnings();
-    const xs = tf.tidy(() => tf.randomUniform([32, 3], -1, 1, 'float32', 11));
-    const ys = tf.tidy(() => tf.matMul(xs, tf.tensor2d([[1], [-2], [0.5]])));
-    const makeModel = () =>
-      tf.sequential({
-        layers: [
-          tf.layers.dense({ units: 4, inputShape: [3], activation: 'tanh', kernelInitializer: 'ones' }),
-          tf.layers.dense({ units: 1, kernelInitializer: 'ones' }),
-        ],
-      });
-    const schedule = () => warmupCosine({ initValue: 0, peakValue: 0.05, warmupSteps: 4, decaySteps: 24 });
-    const fit = { epochs: 2, batchSize: 8, shuffle: false, verbose: 0 } as const;
+  it.each(['warmupCosine', ...NEW_SCHEDULES] as const)(
+    'tf.loadLayersModel restores %s itself and continues bit-identically',
+    async (name) => {
+      captureWarnings();
+      const xs = tf.tidy(() => tf.randomUniform([32, 3], -1, 1, 'float32', 11));
+      const ys = tf.tidy(() => tf.matMul(xs, tf.tensor2d([[1], [-2], [0.5]])));
+      const makeModel = () =>
+        tf.sequential({
+          layers: [
+            tf.layers.dense({ units: 4, inputShape: [3], activation: 'tanh', kernelInitializer: 'ones' }),
+            tf.layers.dense({ units: 1, kernelInitializer: 'ones' }),
+          ],
+        });
+      const schedule =
+        name === 'warmupCosine'
+          ? () => warmupCosine({ initValue: 0, peakValue: 0.05, warmupSteps: 4, decaySteps: 24 })
+          : SCHEDULES[name];
+      const fit = { epochs: 2, batchSize: 8, shuffle: false, verbose: 0 } as const;
 
-    const straight = makeModel();
-    straight.compile({ optimizer: adamw({ learningRate: schedule() }), loss: 'meanSquaredError' });
-    await straight.fit(xs, ys, { ...fit, epochs: 4 });
-    const expected = straight.getWeights().map((t) => Array.from(t.dataSync()));
+      const straight = makeModel();
+      straight.compile({ optimizer: adamw({ learningRate: schedule() }), loss: 'meanSquaredError' });
+      await straight.fit(xs, ys, { ...fit, epochs: 4 });
+      const expected = straight.getWeights().map((t) => Array.from(t.dataSync()));
 
-    const first = makeModel();
-    first.compile({ optimizer: adamw({ learningRate: schedule() }), loss: 'meanSquaredError' });
-    await first.fit(xs, ys, fit);
-    const artifacts = await saveToMemory(first);
-    const saved = JSON.parse(JSON.stringify(artifacts)) as tf.io.ModelArtifacts;
-    saved.weightData = artifacts.weightData;
-    const loaded = await tf.loadLayersModel(tf.io.fromMemory(saved));
-    const optimizer = loaded.optimizer as OptimkitOptimizer;
-    expect(optimizer.iterations).toBe(8);
-    const reference = schedule();
-    expect(hyperparameterSeriesTop(optimizer, 24)).toEqual(
-      Array.from({ length: 24 }, (_, t) => reference(t)),
-    );
-    await loaded.fit(xs, ys, fit);
-    expect(loaded.getWeights().map((t) => Array.from(t.dataSync()))).toEqual(expected);
-    expect(warnings).toEqual([]);
-    for (const model of [straight, first, loaded]) {
-      model.optimizer.dispose();
-      model.dispose();
-    }
-    tf.dispose([xs, ys]);
-  });
+      const first = makeModel();
+      first.compile({ optimizer: adamw({ learningRate: schedule() }), loss: 'meanSquaredError' });
+      await first.fit(xs, ys, fit);
+      let artifacts: tf.io.ModelArtifacts | undefined;
+      await first.save(
+        tf.io.withSaveHandler(async (a) => {
+          artifacts = a;
+          return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+        }),
+        { includeOptimizer: true },
+      );
+      const saved = JSON.parse(JSON.stringify(artifacts)) as tf.io.ModelArtifacts;
+      saved.weightData = artifacts!.weightData;
+      const loaded = await tf.loadLayersModel(tf.io.fromMemory(saved));
+      const optimizer = loaded.optimizer as OptimkitOptimizer;
+      expect(optimizer.iterations).toBe(8);
+      const reference = schedule();
+      expect(hyperparameterSeriesTop(optimizer, 24)).toEqual(
+        Array.from({ length: 24 }, (_, t) => reference(t)),
+      );
+      await loaded.fit(xs, ys, fit);
+      expect(loaded.getWeights().map((t) => Array.from(t.dataSync()))).toEqual(expected);
+      expect(warnings).toEqual([]);
+      for (const model of [straight, first, loaded]) {
+        model.optimizer.dispose();
+        model.dispose();
+      }
+      tf.dispose([xs, ys]);
+    },
+  );
 
   it('a hand-written function still comes back as its saved value, with a warning', () => {
     captureWarnings();

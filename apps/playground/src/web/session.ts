@@ -5,7 +5,7 @@
  */
 import { loadOptimizer, OptimkitOptimizer } from '@optimkit/core';
 import * as tf from '@tensorflow/tfjs';
-import type { CatalogEntry, Overrides } from '../catalog.js';
+import { type CatalogEntry, evaluateWithAverage, type Overrides } from '../catalog.js';
 import { IMAGE_SIZE, type MnistData } from '../mnist.js';
 import { makeMlp } from '../train-mnist.js';
 import type { Checkpoint, SavedWeight } from './storage.js';
@@ -137,14 +137,19 @@ export class MnistSession {
     await this.running?.catch(() => undefined);
   }
 
-  /** Accuracy on the held-out digits. */
+  /** Accuracy on the held-out digits (with the average of an averaging optimizer). */
   async testAccuracy(): Promise<number> {
     const { testImages, testLabels, testCount } = this.data;
-    const accuracy = tf.tidy(() => {
-      const predictions = this.model.predict(tf.tensor2d(testImages, [testCount, IMAGE_SIZE])) as tf.Tensor;
-      const correct = tf.equal(tf.argMax(predictions, 1), tf.tensor1d(Int32Array.from(testLabels), 'int32'));
-      return tf.mean(tf.cast(correct, 'float32'));
-    });
+    const accuracy = evaluateWithAverage(this.optimizer, () =>
+      tf.tidy(() => {
+        const predictions = this.model.predict(tf.tensor2d(testImages, [testCount, IMAGE_SIZE])) as tf.Tensor;
+        const correct = tf.equal(
+          tf.argMax(predictions, 1),
+          tf.tensor1d(Int32Array.from(testLabels), 'int32'),
+        );
+        return tf.mean(tf.cast(correct, 'float32'));
+      }),
+    );
     try {
       return (await accuracy.data())[0]!;
     } finally {

@@ -67,8 +67,6 @@ export interface RuleKernel<K extends string, S extends string, V> {
  * @param spec.name The kernel's name: pass the optimizer's `className` for its final stage, so that
  *   profiles and the fused-equivalence suite count it as the optimizer's update.
  * @param spec.rule The rule; `s` holds exactly the scalars each run passes.
- * @param spec.slotLayouts Slot layouts to use rather than those read from the shapes (which take
- *   a slot of the param's shape as `full`: a `scalar` slot of a rank-0 param must be declared).
  *
  * @example
  * ```ts
@@ -85,7 +83,10 @@ export interface RuleKernel<K extends string, S extends string, V> {
 export function defineRuleKernel<K extends string, S extends string, V extends object>(spec: {
   name: string;
   rule: (context: RuleKernelContext<K, S, V>) => RuleResult<K>;
-  /** Layouts of slots that are not the param's shape's only reading (a `scalar` slot of a rank-0 param). */
+  /**
+   * Slot layouts to use rather than those read from the shapes, which take a slot of the param's
+   * shape as `full`: a `scalar` slot of a rank-0 param must be declared.
+   */
   slotLayouts?: { readonly [N in K]?: Layout };
 }): RuleKernel<K, S, V> {
   const graphs = new Map<string, RuleGraph>();
