@@ -21,6 +21,7 @@ import { lamb, lars, novograd } from '@optimkit/layerwise';
 import { lion } from '@optimkit/lion';
 import { adan, ademamix } from '@optimkit/multi-momentum';
 import { type MuonOptions, muon } from '@optimkit/muon';
+import { partition } from '@optimkit/partition';
 import { prodigy } from '@optimkit/prodigy';
 import { scheduleFreeAdamW, scheduleFreeSgd } from '@optimkit/schedule-free';
 import { asgd, sgd, signum } from '@optimkit/sgd';
@@ -119,6 +120,38 @@ const tfAdam = (o: { learningRate: number; beta1?: number; beta2?: number; epsil
 
 const noDecay = vectors({ weightDecay: 0 });
 
+/**
+ * The Muon recipe through `@optimkit/partition`: Muon for the hidden matrices, `@optimkit/adam`'s
+ * AdamW for the head (the 10-output kernel) and every vector, biases without weight decay.
+ * `learningRate`, `momentum` and `weightDecay` are Muon's; `adamwLearningRate` (default:
+ * `learningRate`), `beta1` and `beta2` AdamW's. On the 2-D surfaces (no matrix) it is AdamW alone.
+ */
+const muonAdamW = (o: {
+  learningRate: number;
+  adamwLearningRate?: number;
+  momentum?: number;
+  weightDecay?: number;
+  beta1?: number;
+  beta2?: number;
+}) =>
+  partition(
+    {
+      muon: muon({
+        learningRate: o.learningRate,
+        ...(o.momentum === undefined ? {} : { momentum: o.momentum }),
+        ...(o.weightDecay === undefined ? {} : { weightDecay: o.weightDecay }),
+      }),
+      adamw: adamw({
+        learningRate: o.adamwLearningRate ?? o.learningRate,
+        ...(o.beta1 === undefined ? {} : { beta1: o.beta1 }),
+        ...(o.beta2 === undefined ? {} : { beta2: o.beta2 }),
+        weightDecay: o.weightDecay ?? 0,
+        paramGroups: [{ match: (v: tf.Variable) => v.rank <= 1, weightDecay: 0 }],
+      }),
+    },
+    (v) => (v.rank === 2 && v.shape[1] !== 10 ? 'muon' : 'adamw'),
+  );
+
 // The averaging wrappers around the options of their inner optimizer, evaluated with the average
 // (see evaluateWithAverage). Their training runs are the inner's, so each inner is one the catalog
 // does not have already (else the loss curves coincide): SWA's is SGD at a high constant rate, as
@@ -162,6 +195,7 @@ export const catalog: readonly CatalogEntry[] = [
   entry({ name: 'adan', label: 'Adan', family: 'Multi-momentum', make: adan, options: { learningRate: 1e-3 } }),
   entry({ name: 'ademamix', label: 'AdEMAMix', family: 'Multi-momentum', make: ademamix, options: { learningRate: 1e-3 } }),
   entry({ name: 'muon', label: 'Muon (+ AdamW for vectors)', family: 'Muon', make: muon, options: { learningRate: 0.02 } as MuonOptions, groups: vectors({ useMuon: false, learningRate: 1e-3, weightDecay: 0 }), surface: { paramGroups: [{ match: () => true, useMuon: false }] } }),
+  entry({ name: 'muon-adamw', label: 'Muon + AdamW (partition)', family: 'Muon', make: muonAdamW, options: { learningRate: 0.02, adamwLearningRate: 1e-3, weightDecay: 0.01 }, surface: { adamwLearningRate: undefined } }),
   entry({ name: 'schedule-free-adamw', label: 'Schedule-Free AdamW', family: 'Learning-rate-free', make: scheduleFreeAdamW, options: { learningRate: 2.5e-3 } }),
   entry({ name: 'schedule-free-sgd', label: 'Schedule-Free SGD', family: 'Learning-rate-free', make: scheduleFreeSgd, options: { learningRate: 0.1 } }),
   entry({ name: 'prodigy', label: 'Prodigy', family: 'Learning-rate-free', make: prodigy, options: {} }),

@@ -440,7 +440,11 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     if (next) this.states = next;
   }
 
-  private createState(variable: tf.Variable, hyperparameters: Resolved<D>[]): VariableState {
+  private createState(
+    variable: tf.Variable,
+    hyperparameters: Resolved<D>[],
+    states: Map<string, VariableState>,
+  ): VariableState {
     const group = this.groupOf(variable);
     let spec: SlotSpec;
     try {
@@ -459,7 +463,7 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     }
     const slots = createSlots(spec, variable.shape);
     const state = { name: variable.name, variable, shape: [...variable.shape], group, step: 0, slots };
-    this.states.set(variable.name, state);
+    states.set(variable.name, state);
     return state;
   }
 
@@ -474,11 +478,7 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     variableGradients: tf.NamedTensorMap | NamedTensor[] | ReadonlyMap<string, tf.Tensor | null>,
   ): void {
     const listed = this.readGradients(variableGradients);
-    let work: { variable: tf.Variable; grad: tf.Tensor }[] = [];
-    for (const { name, tensor } of listed) {
-      if (tensor == null) continue;
-      work.push({ variable: this.checkGradient(name, tensor), grad: tensor });
-    }
+    let work = this.checkedWork(listed);
     const hyperparameters = this.hyperparametersAt(this.iterations);
     this.bindRestoredState(listed.map((l) => l.name));
     if (this.transforms.skipNonFinite && !allFinite(work.map((w) => w.grad))) {
@@ -506,21 +506,66 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     this.incrementIterations();
   }
 
-  /** Updates the variables of `work`; throws before changing anything when anything is wrong. */
-  private step(
+  /** The variables of the gradients given, each gradient checked against its variable. */
+  private checkedWork(listed: readonly NamedTensor[]): { variable: tf.Variable; grad: tf.Tensor }[] {
+    const work: { variable: tf.Variable; grad: tf.Tensor }[] = [];
+    for (const { name, tensor } of listed) {
+      if (tensor == null) continue;
+      work.push({ variable: this.checkGradient(name, tensor), grad: tensor });
+    }
+    return work;
+  }
+
+  /**
+   * Checks a step without taking it: whatever {@link applyGradients} would refuse before changing
+   * anything (a name with no variable, a gradient of another shape or dtype, a scheduled
+   * hyperparameter out of range, restored state that does not bind, a variable the definition
+   * refuses, a rule that does not trace) throws here with the same error, and nothing changes
+   * either way. With `accumulateSteps`, the variables of this call are checked as if it completed
+   * the window. For wrappers that drive several optimizers in one step (`@optimkit/partition`):
+   * check every one, then apply.
+   */
+  checkGradients(
+    variableGradients: tf.NamedTensorMap | NamedTensor[] | ReadonlyMap<string, tf.Tensor | null>,
+  ): void {
+    const listed = this.readGradients(variableGradients);
+    const work = this.checkedWork(listed);
+    const hyperparameters = this.hyperparametersAt(this.iterations);
+    const states =
+      bindRestored(
+        this.states,
+        listed.map((l) => l.name),
+        (variable) => this.checkSlots(variable, this.iterations),
+      ) ?? new Map(this.states);
+    if (this.transforms.skipNonFinite && !allFinite(work.map((w) => w.grad))) return;
+    this.prepare(work, hyperparameters, states).rollback();
+  }
+
+  /**
+   * Everything a step needs of each variable of `work`, creating the state of new variables in
+   * `states`; `rollback` undoes that. Throws, having undone it, when anything is wrong.
+   */
+  private prepare(
     work: readonly { variable: tf.Variable; grad: tf.Tensor }[],
     hyperparameters: Resolved<D>[],
-  ): void {
+    states: Map<string, VariableState>,
+  ): { prepared: Prepared<D>[]; rollback: () => void } {
     const created: VariableState[] = [];
     const grown: [VariableState, string][] = [];
-    const backend = tf.backend();
-    const floor = sixteenBitFloats(backend) ? FLOAT16_EPSILON : 0;
-    let prepared: Prepared<D>[];
+    const rollback = () => {
+      disposeStates(created);
+      for (const state of created) states.delete(state.name);
+      for (const [state, name] of grown) {
+        state.slots.get(name)?.dispose();
+        state.slots.delete(name);
+      }
+    };
+    const floor = sixteenBitFloats(tf.backend()) ? FLOAT16_EPSILON : 0;
     try {
-      prepared = work.map(({ variable, grad }) => {
-        let state = this.states.get(variable.name);
+      const prepared = work.map(({ variable, grad }) => {
+        let state = states.get(variable.name);
         if (!state) {
-          state = this.createState(variable, hyperparameters);
+          state = this.createState(variable, hyperparameters, states);
           created.push(state);
         } else this.reconcile(state, variable, hyperparameters, grown);
         const h = hyperparameters[state.group + 1]!;
@@ -531,15 +576,19 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
         const scalars = this.rule.scalarValues(h, step, plan.variant, plan.key, floor);
         return { variable, grad, state, h, step, plan, scalars };
       });
+      return { prepared, rollback };
     } catch (error) {
-      disposeStates(created);
-      for (const state of created) this.states.delete(state.name);
-      for (const [state, name] of grown) {
-        state.slots.get(name)?.dispose();
-        state.slots.delete(name);
-      }
+      rollback();
       throw error;
     }
+  }
+
+  /** Updates the variables of `work`; throws before changing anything when anything is wrong. */
+  private step(
+    work: readonly { variable: tf.Variable; grad: tf.Tensor }[],
+    hyperparameters: Resolved<D>[],
+  ): void {
+    const { prepared } = this.prepare(work, hyperparameters, this.states);
     const fused = this.rule !== null && fusedKernelsActive() ? FUSED_RULE_BACKENDS[tf.getBackend()]! : null;
     const scale = globalNormScale(
       work.map(({ variable, grad }) => ({ name: variable.name, grad, param: variable })),

@@ -117,6 +117,7 @@ export const FIRST_PARTY_OPTIMIZERS: Readonly<Record<string, string>> = {
   OptimkitAdan: '@optimkit/multi-momentum',
   OptimkitAdEMAMix: '@optimkit/multi-momentum',
   OptimkitMuon: '@optimkit/muon',
+  OptimkitPartition: '@optimkit/partition',
   OptimkitProdigy: '@optimkit/prodigy',
   OptimkitScheduleFreeAdamW: '@optimkit/schedule-free',
   OptimkitScheduleFreeSGD: '@optimkit/schedule-free',

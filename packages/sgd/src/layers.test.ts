@@ -1,3 +1,4 @@
+import { saveWithOptimizer, tensorsLeakedBySaving } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { sgd } from './index.js';
@@ -40,23 +41,16 @@ describe('tfjs-layers integration', () => {
     first.compile({ optimizer: sgd(options), loss: 'meanSquaredError' });
     await first.fit(xs, ys, fitOptions);
 
-    let artifacts: tf.io.ModelArtifacts | undefined;
-    await first.save(
-      tf.io.withSaveHandler(async (a) => {
-        artifacts = a;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-      { includeOptimizer: true },
-    );
-    const optimizerConfig = artifacts!.trainingConfig!.optimizer_config as { class_name: string };
+    const artifacts = await saveWithOptimizer(first);
+    const optimizerConfig = artifacts.trainingConfig!.optimizer_config as { class_name: string };
     expect(optimizerConfig.class_name).toBe('OptimkitSGD');
-    const optimizerSpecs = artifacts!.weightSpecs!.filter((s) => s.group === 'optimizer');
+    const optimizerSpecs = artifacts.weightSpecs!.filter((s) => s.group === 'optimizer');
     expect(optimizerSpecs[0]!.name).toBe('iter');
     // one bookkeeping entry and one momentum buffer per trainable weight
     expect(optimizerSpecs).toHaveLength(1 + 2 * first.trainableWeights.length);
 
     // Same process: the loaded model's variables get new names, so the state binds by position.
-    const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts!));
+    const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
     const names = (model: tf.LayersModel) =>
       model.trainableWeights.map((w) => (w.read() as tf.Variable).name);
     expect(names(loaded)).not.toEqual(names(first));
@@ -78,13 +72,7 @@ describe('tfjs-layers integration', () => {
     const model = makeModel();
     model.compile({ optimizer: sgd({ learningRate: 0.01, momentum: 0.9 }), loss: 'meanSquaredError' });
     await model.fit(xs, ys, { ...fitOptions, epochs: 1 });
-    const handler = tf.io.withSaveHandler(async () => ({
-      modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' },
-    }));
-    await model.save(handler, { includeOptimizer: true });
-    const after = tf.memory().numTensors;
-    for (let i = 0; i < 3; i++) await model.save(handler, { includeOptimizer: true });
-    expect(tf.memory().numTensors).toBe(after);
+    expect(await tensorsLeakedBySaving(model)).toBe(0);
     tf.dispose([xs, ys]);
     model.optimizer.dispose();
     model.dispose();

@@ -33,7 +33,7 @@ export {
   runGolden,
   traceSteps,
 } from './golden-run.js';
-export { saveWithOptimizer } from './layers.js';
+export { saveWithOptimizer, tensorsLeakedBySaving } from './layers.js';
 export { mixedRanks, type Problem, quadratic, rosenbrock } from './problems.js';
 export {
   QUANTIZED_TEST_SHAPES,

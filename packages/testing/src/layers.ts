@@ -17,3 +17,22 @@ export async function saveWithOptimizer(model: {
   );
   return artifacts!;
 }
+
+/**
+ * The tensors left behind by `times` saves with the optimizer after a first one (which may cache):
+ * 0 when saving leaks nothing (tensorflow/tfjs#8238).
+ *
+ * @example
+ * ```ts
+ * expect(await tensorsLeakedBySaving(model)).toBe(0);
+ * ```
+ */
+export async function tensorsLeakedBySaving(
+  model: Parameters<typeof saveWithOptimizer>[0],
+  times = 3,
+): Promise<number> {
+  await saveWithOptimizer(model);
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < times; i++) await saveWithOptimizer(model);
+  return tf.memory().numTensors - before;
+}

@@ -20,6 +20,7 @@ export const EXPECTED_PUBLISHED = [
   '@optimkit/factored',
   '@optimkit/multi-momentum',
   '@optimkit/muon',
+  '@optimkit/partition',
   '@optimkit/schedule-free',
   '@optimkit/prodigy',
   '@optimkit/averaging',

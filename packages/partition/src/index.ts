@@ -1,0 +1,9 @@
+export {
+  Partition,
+  type PartitionLabelFunction,
+  type PartitionMember,
+  type PartitionOptions,
+  type PartitionOverrides,
+  type PartitionVariable,
+  partition,
+} from './partition.js';

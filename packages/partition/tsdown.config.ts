@@ -1,0 +1,3 @@
+import { optimkitBuild } from '@optimkit/build-config';
+
+export default optimkitBuild({ index: 'src/index.ts', register: 'src/register.ts' });

@@ -1,0 +1,3 @@
+import { optimkitVitestConfig } from '@optimkit/vitest-config';
+
+export default optimkitVitestConfig();
