@@ -1,4 +1,4 @@
-import { saveWithOptimizer } from '@optimkit/testing';
+import { resumeThroughLayers } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { adamw } from './adamw.js';
@@ -13,10 +13,6 @@ function makeModel(): tf.Sequential {
   return model;
 }
 
-async function weightsOf(model: tf.LayersModel): Promise<number[][]> {
-  return Promise.all(model.getWeights().map(async (w) => Array.from(await w.data())));
-}
-
 const fitOptions = { epochs: 2, batchSize: 16, shuffle: false, verbose: 0 } as const;
 
 describe("stateDtype 'int8' through tfjs-layers", () => {
@@ -28,32 +24,23 @@ describe("stateDtype 'int8' through tfjs-layers", () => {
     const ys = tf.tidy(() => tf.sum(xs, 1, true).mul(0.1) as tf.Tensor2D);
     const options = { learningRate: 1e-2, weightDecay: 0.05, stateDtype: 'int8' } as const;
 
-    const straight = makeModel();
-    const initial = straight.getWeights().map((w) => w.clone());
-    straight.compile({ optimizer: adamw(options), loss: 'meanSquaredError' });
-    await straight.fit(xs, ys, { ...fitOptions, epochs: 4 });
-    const expected = await weightsOf(straight);
-
-    const first = makeModel();
-    first.setWeights(initial);
-    first.compile({ optimizer: adamw(options), loss: 'meanSquaredError' });
-    await first.fit(xs, ys, fitOptions);
-    const artifacts = await saveWithOptimizer(first);
-    const specs = artifacts.weightSpecs!.filter((s) => s.group === 'optimizer');
+    const run = await resumeThroughLayers({
+      makeModel,
+      compile: (model) => model.compile({ optimizer: adamw(options), loss: 'meanSquaredError' }),
+      xs,
+      ys,
+      fit: fitOptions,
+      load: (artifacts) => tf.loadLayersModel(tf.io.fromMemory(artifacts)),
+    });
+    const specs = run.artifacts.weightSpecs!.filter((s) => s.group === 'optimizer');
     const codes = specs.filter((s) => s.name.endsWith('/expAvgCodes'));
     expect(codes).toHaveLength(1);
     expect(codes[0]!.dtype).toBe('int32');
     expect(codes[0]!.shape).toEqual([20 * 64]);
+    expect(run.loaded.optimizer.getConfig()).toMatchObject({ stateDtype: 'int8' });
+    expect(await run.resume()).toEqual(run.expected);
 
-    const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
-    expect(loaded.optimizer.getConfig()).toMatchObject({ stateDtype: 'int8' });
-    await loaded.fit(xs, ys, fitOptions);
-    expect(await weightsOf(loaded)).toEqual(expected);
-
-    tf.dispose([xs, ys, ...initial]);
-    for (const model of [straight, first, loaded]) {
-      model.optimizer.dispose();
-      model.dispose();
-    }
+    tf.dispose([xs, ys]);
+    run.dispose();
   });
 });

@@ -1,5 +1,6 @@
 import { adam } from '@optimkit/adam';
 import { sgd } from '@optimkit/sgd';
+import { resumeThroughLayers, weightValues } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { type AveragingOptimizer, ema, lookahead, swa } from './index.js';
@@ -20,10 +21,6 @@ function data(): { xs: tf.Tensor2D; ys: tf.Tensor2D } {
   return { xs, ys };
 }
 
-async function weightsOf(model: tf.LayersModel): Promise<number[][]> {
-  return Promise.all(model.getWeights().map(async (w) => Array.from(await w.data())));
-}
-
 const variablesOf = (model: tf.LayersModel) => model.trainableWeights.map((w) => w.read() as tf.Variable);
 const fitOptions = { epochs: 3, batchSize: 8, shuffle: false, verbose: 0 } as const;
 
@@ -38,44 +35,31 @@ describe('tfjs-layers integration', () => {
     '%s: fit → useAverage → save with the optimizer → loadLayersModel holds the average; useTraining → fit equals an uninterrupted run',
     async (_name, create) => {
       const { xs, ys } = data();
-      const straight = makeModel();
-      const initial = straight.getWeights().map((w) => w.clone());
-      straight.compile({ optimizer: create(), loss: 'meanSquaredError' });
-      await straight.fit(xs, ys, { ...fitOptions, epochs: 6 });
-      const expected = await weightsOf(straight);
-
-      const first = makeModel();
-      first.setWeights(initial);
-      const optimizer = create();
-      first.compile({ optimizer, loss: 'meanSquaredError' });
-      await first.fit(xs, ys, fitOptions);
-      optimizer.useAverage();
-      const averaged = await weightsOf(first);
-
-      let artifacts: tf.io.ModelArtifacts | undefined;
-      await first.save(
-        tf.io.withSaveHandler(async (a) => {
-          artifacts = a;
-          return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-        }),
-        { includeOptimizer: true },
-      );
-      const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts!));
+      let averaged: number[][] = [];
+      const run = await resumeThroughLayers({
+        makeModel,
+        compile: (model) => model.compile({ optimizer: create(), loss: 'meanSquaredError' }),
+        xs,
+        ys,
+        fit: fitOptions,
+        load: (artifacts) => tf.loadLayersModel(tf.io.fromMemory(artifacts)),
+        beforeSave: async (model) => {
+          (model.optimizer as unknown as AveragingOptimizer).useAverage();
+          averaged = await weightValues(model);
+        },
+      });
+      const { first, loaded } = run;
       expect(variablesOf(loaded).map((v) => v.name)).not.toEqual(variablesOf(first).map((v) => v.name));
       const restored = loaded.optimizer as unknown as AveragingOptimizer;
-      expect(restored.getClassName()).toBe(optimizer.getClassName());
+      expect(restored.getClassName()).toBe(first.optimizer.getClassName());
       expect(restored.usingAverage).toBe(true);
-      expect(await weightsOf(loaded)).toEqual(averaged);
+      expect(await weightValues(loaded)).toEqual(averaged);
       // The loaded model's variables are renamed: the restored state binds to them by position.
       restored.useTraining(variablesOf(loaded));
-      await loaded.fit(xs, ys, fitOptions);
-      expect(await weightsOf(loaded)).toEqual(expected);
+      expect(await run.resume()).toEqual(run.expected);
 
-      tf.dispose([xs, ys, ...initial]);
-      for (const model of [straight, first, loaded]) {
-        model.optimizer.dispose();
-        model.dispose();
-      }
+      tf.dispose([xs, ys]);
+      run.dispose();
     },
   );
 });

@@ -1,7 +1,12 @@
 import { adamw } from '@optimkit/adam';
 import { fusedKernelName } from '@optimkit/core';
 import { muon } from '@optimkit/muon';
-import { fusedUpdates, recordKernelCalls, saveWithOptimizer, tensorsLeakedBySaving } from '@optimkit/testing';
+import {
+  fusedUpdates,
+  recordKernelCalls,
+  resumeThroughLayers,
+  tensorsLeakedBySaving,
+} from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { type Partition, partition } from './index.js';
@@ -44,10 +49,6 @@ function data(): { xs: tf.Tensor2D; ys: tf.Tensor2D } {
 }
 
 const variableName = (w: tf.LayerVariable) => (w.read() as tf.Variable).name;
-
-async function weightsOf(model: tf.LayersModel): Promise<number[][]> {
-  return Promise.all(model.getWeights().map(async (w) => Array.from(await w.data())));
-}
 
 const fitOptions = { epochs: 3, batchSize: 16, shuffle: false, verbose: 0 } as const;
 
@@ -92,18 +93,15 @@ describe('Muon for hidden matrices, AdamW for the rest, in one optimizer', () =>
 
   it('model.fit → save with the optimizer → loadLayersModel → fit equals an uninterrupted run', async () => {
     const { xs, ys } = data();
-    const straight = makeModel();
-    const initial = straight.getWeights().map((w) => w.clone());
-    straight.compile({ optimizer: recipe(), loss: 'categoricalCrossentropy' });
-    await straight.fit(xs, ys, { ...fitOptions, epochs: 6 });
-    const expected = await weightsOf(straight);
-
-    const first = makeModel();
-    first.setWeights(initial);
-    first.compile({ optimizer: recipe(), loss: 'categoricalCrossentropy' });
-    await first.fit(xs, ys, fitOptions);
-
-    const artifacts = await saveWithOptimizer(first);
+    const run = await resumeThroughLayers({
+      makeModel,
+      compile: (model) => model.compile({ optimizer: recipe(), loss: 'categoricalCrossentropy' }),
+      xs,
+      ys,
+      fit: fitOptions,
+      load: (artifacts) => tf.loadLayersModel(tf.io.fromMemory(artifacts)),
+    });
+    const { first, loaded, artifacts } = run;
     const optimizerConfig = artifacts.trainingConfig!.optimizer_config as { class_name: string };
     expect(optimizerConfig.class_name).toBe('OptimkitPartition');
     const specs = artifacts.weightSpecs!.filter((s) => s.group === 'optimizer').map((s) => s.name);
@@ -113,25 +111,21 @@ describe('Muon for hidden matrices, AdamW for the rest, in one optimizer', () =>
 
     // Same process: the loaded model's variables are renamed, and the optimizer, rebuilt from its
     // config without the label function, routes them by position and binds their state so too.
-    const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
     const names = (model: tf.LayersModel) => model.trainableWeights.map(variableName);
     expect(names(loaded)).not.toEqual(names(first));
     const restored = loaded.optimizer as unknown as Partition;
     expect(restored.getClassName()).toBe('OptimkitPartition');
     expect(restored.iterations).toBe(9);
     expect(restored.optimizers.muon!.iterations).toBe(9);
-    await loaded.fit(xs, ys, fitOptions);
-    expect(await weightsOf(loaded)).toEqual(expected);
+    expect(await run.resume()).toEqual(run.expected);
     const labels = restored.labels();
     for (const [i, name] of names(loaded).entries()) {
       expect(labels.get(name)).toBe((first.optimizer as unknown as Partition).labels().get(names(first)[i]!));
     }
     expect(restored.variableSteps().get(names(loaded)[0]!)).toBe(18);
 
-    tf.dispose([xs, ys, ...initial]);
-    const models = [straight, first, loaded];
-    for (const optimizer of models.map((m) => m.optimizer)) optimizer.dispose();
-    for (const model of models) model.dispose();
+    tf.dispose([xs, ys]);
+    run.dispose();
   });
 
   it('a save with includeOptimizer leaks no tensor', async () => {

@@ -1,4 +1,4 @@
-import { saveWithOptimizer, tensorsLeakedBySaving } from '@optimkit/testing';
+import { resumeThroughLayers, tensorsLeakedBySaving } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { sgd } from './index.js';
@@ -19,29 +19,21 @@ function data(): { xs: tf.Tensor2D; ys: tf.Tensor2D } {
   return { xs, ys };
 }
 
-async function weightsOf(model: tf.LayersModel): Promise<number[][]> {
-  return Promise.all(model.getWeights().map(async (w) => Array.from(await w.data())));
-}
-
 const fitOptions = { epochs: 3, batchSize: 8, shuffle: false, verbose: 0 } as const;
 
 describe('tfjs-layers integration', () => {
   it('model.fit → save with the optimizer → loadLayersModel → fit equals an uninterrupted run', async () => {
     const { xs, ys } = data();
     const options = { learningRate: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-3 };
-
-    const straight = makeModel();
-    const initial = straight.getWeights().map((w) => w.clone());
-    straight.compile({ optimizer: sgd(options), loss: 'meanSquaredError' });
-    await straight.fit(xs, ys, { ...fitOptions, epochs: 6 });
-    const expected = await weightsOf(straight);
-
-    const first = makeModel();
-    first.setWeights(initial);
-    first.compile({ optimizer: sgd(options), loss: 'meanSquaredError' });
-    await first.fit(xs, ys, fitOptions);
-
-    const artifacts = await saveWithOptimizer(first);
+    const run = await resumeThroughLayers({
+      makeModel,
+      compile: (model) => model.compile({ optimizer: sgd(options), loss: 'meanSquaredError' }),
+      xs,
+      ys,
+      fit: fitOptions,
+      load: (artifacts) => tf.loadLayersModel(tf.io.fromMemory(artifacts)),
+    });
+    const { first, loaded, artifacts } = run;
     const optimizerConfig = artifacts.trainingConfig!.optimizer_config as { class_name: string };
     expect(optimizerConfig.class_name).toBe('OptimkitSGD');
     const optimizerSpecs = artifacts.weightSpecs!.filter((s) => s.group === 'optimizer');
@@ -50,21 +42,16 @@ describe('tfjs-layers integration', () => {
     expect(optimizerSpecs).toHaveLength(1 + 2 * first.trainableWeights.length);
 
     // Same process: the loaded model's variables get new names, so the state binds by position.
-    const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
     const names = (model: tf.LayersModel) =>
       model.trainableWeights.map((w) => (w.read() as tf.Variable).name);
     expect(names(loaded)).not.toEqual(names(first));
     expect(loaded.optimizer.getClassName()).toBe('OptimkitSGD');
     expect(loaded.optimizer.iterations).toBe(12);
     expect(loaded.optimizer.getConfig()).toMatchObject(options);
-    await loaded.fit(xs, ys, fitOptions);
-    expect(await weightsOf(loaded)).toEqual(expected);
+    expect(await run.resume()).toEqual(run.expected);
 
-    tf.dispose([xs, ys, ...initial]);
-    for (const model of [straight, first, loaded]) {
-      model.optimizer.dispose();
-      model.dispose();
-    }
+    tf.dispose([xs, ys]);
+    run.dispose();
   });
 
   it('a save with includeOptimizer leaks no tensor (tensorflow/tfjs#8238)', async () => {

@@ -33,7 +33,15 @@ export {
   runGolden,
   traceSteps,
 } from './golden-run.js';
-export { saveWithOptimizer, tensorsLeakedBySaving } from './layers.js';
+export {
+  type LayersModelLike,
+  type ResumeCase,
+  type ResumeRun,
+  resumeThroughLayers,
+  saveWithOptimizer,
+  tensorsLeakedBySaving,
+  weightValues,
+} from './layers.js';
 export { mixedRanks, type Problem, quadratic, rosenbrock } from './problems.js';
 export {
   QUANTIZED_TEST_SHAPES,

@@ -21,6 +21,7 @@ import {
   warmupCosine,
   warmupStableDecay,
 } from '@optimkit/schedules';
+import { resumeThroughLayers } from '@optimkit/testing';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -261,40 +262,29 @@ describe('schedules survive serialization, as Keras LearningRateSchedules do', (
         name === 'warmupCosine'
           ? () => warmupCosine({ initValue: 0, peakValue: 0.05, warmupSteps: 4, decaySteps: 24 })
           : SCHEDULES[name];
-      const fit = { epochs: 2, batchSize: 8, shuffle: false, verbose: 0 } as const;
-
-      const straight = makeModel();
-      straight.compile({ optimizer: adamw({ learningRate: schedule() }), loss: 'meanSquaredError' });
-      await straight.fit(xs, ys, { ...fit, epochs: 4 });
-      const expected = straight.getWeights().map((t) => Array.from(t.dataSync()));
-
-      const first = makeModel();
-      first.compile({ optimizer: adamw({ learningRate: schedule() }), loss: 'meanSquaredError' });
-      await first.fit(xs, ys, fit);
-      let artifacts: tf.io.ModelArtifacts | undefined;
-      await first.save(
-        tf.io.withSaveHandler(async (a) => {
-          artifacts = a;
-          return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-        }),
-        { includeOptimizer: true },
-      );
-      const saved = JSON.parse(JSON.stringify(artifacts)) as tf.io.ModelArtifacts;
-      saved.weightData = artifacts!.weightData;
-      const loaded = await tf.loadLayersModel(tf.io.fromMemory(saved));
-      const optimizer = loaded.optimizer as OptimkitOptimizer;
+      const run = await resumeThroughLayers({
+        makeModel,
+        compile: (model) =>
+          model.compile({ optimizer: adamw({ learningRate: schedule() }), loss: 'meanSquaredError' }),
+        xs,
+        ys,
+        fit: { epochs: 2, batchSize: 8 },
+        // Through JSON, as a file would carry it.
+        load: (artifacts) => {
+          const saved = JSON.parse(JSON.stringify(artifacts)) as tf.io.ModelArtifacts;
+          saved.weightData = artifacts.weightData;
+          return tf.loadLayersModel(tf.io.fromMemory(saved));
+        },
+      });
+      const optimizer = run.loaded.optimizer as OptimkitOptimizer;
       expect(optimizer.iterations).toBe(8);
       const reference = schedule();
       expect(hyperparameterSeriesTop(optimizer, 24)).toEqual(
         Array.from({ length: 24 }, (_, t) => reference(t)),
       );
-      await loaded.fit(xs, ys, fit);
-      expect(loaded.getWeights().map((t) => Array.from(t.dataSync()))).toEqual(expected);
+      expect(await run.resume()).toEqual(run.expected);
       expect(warnings).toEqual([]);
-      for (const model of [straight, first, loaded]) {
-        model.optimizer.dispose();
-        model.dispose();
-      }
+      run.dispose();
       tf.dispose([xs, ys]);
     },
   );
