@@ -161,3 +161,18 @@ describe('bench (tiny configuration)', () => {
     expect(markdown).toContain(`Node ${process.version}`);
   });
 });
+
+describe('an optimizer with a size limit', () => {
+  it('is timed up to its limit and left out above it (muon on cpu: Newton–Schulz on the JavaScript matmul)', async () => {
+    const results = await runBench({
+      ...config,
+      sizes: [1e4, 1e5],
+      optimizers: ['muon'],
+      mlp: null,
+      overhead: null,
+    });
+    expect(results.rows.map((r) => `${r.backend} ${r.parameters} ${r.optimizer}`)).toEqual([
+      'cpu 10000 muon',
+    ]);
+  });
+});

@@ -289,6 +289,13 @@ export async function runBench(
       const tfTrainTimings = new Map<string, Timing>();
       try {
         for (const entry of entries) {
+          const limit = entry.maxParameters?.[backend];
+          if (limit !== undefined && parameters > limit) {
+            log(
+              `${backend} ${parameters.toExponential(0)} ${entry.name}: not timed (above its ${limit.toExponential(0)} on ${backend})`,
+            );
+            continue;
+          }
           const row = await measureRow(backend, parameters, problem, entry, config, fusion, tfTrainTimings);
           rows.push(row);
           log(
