@@ -665,11 +665,11 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
     }
     // A value that is itself one of the targets (a rule that stores the param, or another slot,
     // unchanged in a slot) is read before any target changes: its clone keeps the old buffer.
-    const targets = new Set<tf.Tensor>(writes.map(([target]) => target));
-    const safe = writes.map(
-      ([target, value]) => [target, targets.has(value) ? tf.clone(value) : value] as const,
-    );
-    for (const [target, value] of safe) target.assign(value);
+    // A handful of writes per variable: a scan, with nothing allocated on the common path.
+    for (const write of writes) {
+      if (writes.some(([target]) => target === write[1])) write[1] = tf.clone(write[1]);
+    }
+    for (const [target, value] of writes) target.assign(value);
   }
 
   /** The rule plan of a variable at its next step, from its cache when its situation is unchanged. */
