@@ -222,7 +222,7 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
   readonly definition: AnyDefinition<D>;
   private readonly rule: CompiledRule<D> | null;
   private readonly options: Readonly<Record<string, unknown>>;
-  private readonly given: Readonly<OptimizerOptions<D>>;
+  private readonly given: Readonly<Record<string, unknown>>;
   private readonly groups: readonly NormalizedGroup[];
   private readonly scheduled: boolean;
   private readonly transforms: Transforms;
@@ -273,7 +273,7 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
    * included): what a wrapper (`lookahead(adamw({…}))`) needs to build its own optimizer from a
    * fresh instance.
    */
-  get constructorOptions(): Readonly<OptimizerOptions<D>> {
+  get constructorOptions(): Readonly<Record<string, unknown>> {
     return this.given;
   }
 

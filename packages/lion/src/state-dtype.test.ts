@@ -99,7 +99,7 @@ describe("lion stateDtype 'int8': state", () => {
     for (let t = 5; t <= 8; t++) step(optimizer, t);
     const straight = Array.from(await v.data());
     tf.tidy(() => v.assign(tf.tensor(Float32Array.from(saved), v.shape)));
-    const restored = (await loadOptimizer(bytes)) as unknown as typeof optimizer;
+    const restored = (await loadOptimizer(bytes)) as typeof optimizer;
     for (let t = 5; t <= 8; t++) step(restored, t);
     expect(Array.from(await v.data())).toEqual(straight);
     restored.dispose();
