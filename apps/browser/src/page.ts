@@ -10,6 +10,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import './quantized-page.js';
 import { adamw } from '@optimkit/adam';
 import { fusedKernelName, fusedKernelsActive, setFusedKernels } from '@optimkit/core';
 import * as tf from '@tensorflow/tfjs-core';

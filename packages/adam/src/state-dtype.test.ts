@@ -363,7 +363,7 @@ describe('stateDtype: bad values and backends', () => {
       await tf.setBackend('notExactInt32');
       const g = tf.onesLike(v);
       expect(() => optimizer.applyGradients({ [v.name]: g })).toThrow(
-        /OptimkitAdamW: 8-bit state \(stateDtype 'int8'\) of 'otherBackend' runs on the cpu and wasm backends, not on 'notExactInt32'/,
+        /OptimkitAdamW: 8-bit state \(stateDtype 'int8'\) of 'otherBackend' runs on the cpu, wasm and webgpu backends, not on 'notExactInt32'/,
       );
       g.dispose();
       expect(optimizer.getSlots(v.name)).toBeUndefined();

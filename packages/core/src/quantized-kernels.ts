@@ -30,8 +30,9 @@ interface WasmBackendLike {
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array;
 }
 
-const DEQUANTIZE = 'OptimkitDequantize8bit';
-const QUANTIZE = 'OptimkitQuantize8bit';
+/** The kernel names, the same on every backend that has them (`quantized-webgpu.ts` for webgpu). */
+export const DEQUANTIZE = 'OptimkitDequantize8bit';
+export const QUANTIZE = 'OptimkitQuantize8bit';
 
 /** Backends with these kernels. */
 export const QUANTIZED_KERNEL_BACKENDS: readonly string[] = ['cpu', 'wasm'];

@@ -6,8 +6,9 @@
  * `<slot>Absmax`, float32, the largest magnitude of each block of 256 values. A value is
  * `map[code] · absmax[block]`, `map` being the signed dynamic map (first moments) or the unsigned
  * one (second moments). Every step dequantises, runs the rule in float32 and re-quantises each
- * value to its nearest code. Both directions are composite tfjs ops here, and one kernel each on
- * cpu and wasm (`quantized-kernels.ts`, the same bits); all run inside the caller's `tidy`.
+ * value to its nearest code. Both directions are composite tfjs ops here, one kernel each on cpu
+ * and wasm (`quantized-kernels.ts`, the same bits) and WGSL kernels on WebGPU
+ * (`quantized-webgpu.ts`); all run inside the caller's `tidy`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { fusedKernelsEnabled } from './fused.js';
@@ -18,6 +19,7 @@ import {
   QUANTIZED_KERNEL_BACKENDS,
   quantizeKernelRun,
 } from './quantized-kernels.js';
+import { dequantizeWebGPU, quantizeWebGPU } from './quantized-webgpu.js';
 
 /** Which dynamic map a quantised slot uses: signed for first moments, unsigned for second. */
 export type QuantizedMap = 'signed' | 'unsigned';
@@ -37,11 +39,12 @@ export const CODES_SUFFIX = 'Codes';
 export const ABSMAX_SUFFIX = 'Absmax';
 
 /**
- * Backends whose int32 tensors hold every 32-bit value exactly. WebGL keeps int32 in float32
- * texels (exact only below 2^24), so four packed codes would lose bits there; WebGPU's int32
- * arithmetic is not checked by these tests. Both are refused with an error rather than risk wrong bits.
+ * Backends whose int32 tensors hold every 32-bit value exactly. On WebGPU (i32 buffers) only
+ * optimkit's own kernels handle the packed words (tfjs's int32 ops go through float32 there).
+ * WebGL keeps int32 in float32 texels (exact only below 2^24), so four packed codes would lose
+ * bits there: it is refused with an error rather than risk wrong bits.
  */
-export const QUANTIZED_BACKENDS: readonly string[] = ['cpu', 'wasm'];
+export const QUANTIZED_BACKENDS: readonly string[] = ['cpu', 'wasm', 'webgpu'];
 
 /** The number of blocks and of packed int32 elements of a quantised slot of `size` values. */
 export function quantizedSizes(size: number): { blocks: number; words: number } {
@@ -119,6 +122,8 @@ export function dequantize(
   shape: readonly number[],
 ): tf.Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
+  if (tf.getBackend() === 'webgpu')
+    return tf.reshape(dequantizeWebGPU(codes, absmax, size, dynamicMap(kind)), [...shape]);
   if (kernelsApply())
     return tf.reshape(dequantizeKernelRun(codes, absmax, size, dynamicMap(kind)), [...shape]);
   const blocks = absmax.size;
@@ -136,6 +141,7 @@ export function dequantize(
  */
 export function quantize(values: tf.Tensor, kind: QuantizedMap): { codes: tf.Tensor; absmax: tf.Tensor } {
   const { blocks, words } = quantizedSizes(values.size);
+  if (tf.getBackend() === 'webgpu') return quantizeWebGPU(values, blocks, dynamicMap(kind));
   if (kernelsApply()) return quantizeKernelRun(values, words, blocks, dynamicMap(kind));
   const padded = blocks * QUANTIZATION_BLOCK;
   const flat = tf.reshape(values, [values.size]);
@@ -183,7 +189,7 @@ export function checkQuantizedBackend(className: string, variableName: string): 
   const backend = tf.getBackend();
   if (QUANTIZED_BACKENDS.includes(backend)) return;
   throw new Error(
-    `${className}: 8-bit state (stateDtype 'int8') of '${variableName}' runs on the ${QUANTIZED_BACKENDS.join(' and ')} ` +
+    `${className}: 8-bit state (stateDtype 'int8') of '${variableName}' runs on the ${QUANTIZED_BACKENDS.slice(0, -1).join(', ')} and ${QUANTIZED_BACKENDS.at(-1)} ` +
       `backends, not on '${backend}'` +
       (backend === 'webgl'
         ? ', which keeps int32 tensors in float32 texels where four packed 8-bit codes are not exact'
