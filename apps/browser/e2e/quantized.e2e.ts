@@ -63,11 +63,17 @@ describe('8-bit (de)quantisation kernels: webgpu ≡ cpu', () => {
         `${label}: ${c.blocks} blocks (${c.zeroBlocks} zero, ${c.nanBlocks} NaN, absmax ${c.smallestAbsmax.toExponential(2)}…${c.largestAbsmax.toExponential(2)}); ` +
           `${c.codeMismatches} codes differ, ${c.nearMidpointFlips} of them by one next to a midpoint (of ${c.nearMidpointValues} values within 4 ulp of one)`,
       );
-      expect(c.absmaxMismatches, `${label}: absmax bits`).toEqual([]);
-      expect(c.badCodes, `${label}: codes that differ away from a midpoint or by more than one`).toEqual([]);
-      expect(c.codeMismatches, label).toBe(c.nearMidpointFlips);
-      expect(c.badPadding, `${label}: padding codes`).toBe(0);
-      expect(c.dequantizeMismatches, `${label}: dequantised bits`).toEqual([]);
+      // Absmax and dequantised bits equal; codes too but for one-code flips next to a midpoint.
+      expect(
+        {
+          absmax: c.absmaxMismatches,
+          codes: c.badCodes,
+          otherFlips: c.codeMismatches - c.nearMidpointFlips,
+          padding: c.badPadding,
+          dequantized: c.dequantizeMismatches,
+        },
+        label,
+      ).toEqual({ absmax: [], codes: [], otherFlips: 0, padding: 0, dequantized: [] });
       flips += c.nearMidpointFlips;
       near += c.nearMidpointValues;
     }

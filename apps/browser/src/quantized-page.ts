@@ -66,14 +66,22 @@ function dequantized(words: Int32Array, absmax: Float32Array, n: number, t: MapT
 // ---------------------------------------------------------------------------------------------
 // The kernels.
 
+/** The float32 `steps` float32 values away from `x` (towards +∞ when positive). */
+function nudge(x: number, steps: number): number {
+  scratch[0] = x;
+  scratchBits[0] = scratchBits[0]! + steps;
+  return scratch[0]!;
+}
+
 /**
  * Seeded values block by block: each block's magnitude is 10^u, u uniform in [−8, 3]; a value is
  * an exact zero (8 %), uniform in ±magnitude, log-uniform in ±magnitude·[1e-7, 1] (every decade of
- * the map), or ±magnitude·1e-9 (a negative one is sign-corrected on the signed map); ±magnitude
- * itself appears twice (quotients of exactly ±1). Every fifth block of four or more is all zero;
- * with `nan`, one block holds a NaN.
+ * the map), ±magnitude·1e-9 (a negative one is sign-corrected on the signed map), or a midpoint of
+ * the map times the magnitude, moved by up to 3 float32 steps (quotients at or next to a
+ * midpoint); ±magnitude itself appears twice (quotients of exactly ±1). Every fifth block of four
+ * or more is all zero; with `nan`, one block holds a NaN.
  */
-function kernelValues(random: () => number, n: number, nan: boolean): Float32Array {
+function kernelValues(random: () => number, n: number, nan: boolean, midpoints: Float32Array): Float32Array {
   const x = new Float32Array(n);
   const blocks = Math.ceil(n / BLOCK);
   for (let b = 0; b < blocks; b++) {
@@ -86,8 +94,12 @@ function kernelValues(random: () => number, n: number, nan: boolean): Float32Arr
       const sign = random() < 0.5 ? -1 : 1;
       if (kind < 0.08) x[i] = 0;
       else if (kind < 0.5) x[i] = sign * magnitude * random();
-      else if (kind < 0.95) x[i] = sign * magnitude * 10 ** (-7 * random());
-      else x[i] = sign * magnitude * 1e-9;
+      else if (kind < 0.9) x[i] = sign * magnitude * 10 ** (-7 * random());
+      else if (kind < 0.95) x[i] = sign * magnitude * 1e-9;
+      else {
+        const mid = midpoints[Math.floor(random() * midpoints.length)]!;
+        x[i] = nudge(Math.fround(mid * magnitude), Math.floor(random() * 7) - 3);
+      }
     }
     x[start + Math.floor(random() * (end - start))] = magnitude;
     x[start + Math.floor(random() * (end - start))] = -magnitude;
@@ -115,7 +127,7 @@ async function read<T extends tf.TypedArray>(t: tf.Tensor): Promise<T> {
 async function kernelCase(random: () => number, n: number, map: MapKind): Promise<KernelCaseResult> {
   const tables = dynamicMap(map);
   const { blocks, words } = quantizedSizes(n);
-  const x = kernelValues(random, n, n >= 4096);
+  const x = kernelValues(random, n, n >= 4096, tables.midpoints);
 
   await tf.setBackend('cpu');
   const cpu = tf.tidy(() => {
@@ -177,7 +189,7 @@ async function kernelCase(random: () => number, n: number, map: MapKind): Promis
       if (near && Math.abs(got - want) === 1) result.nearMidpointFlips += 1;
       else if (result.badCodes.length < 8)
         result.badCodes.push(`value ${i} = ${x[i]} (quotient ${v}): code ${got} on webgpu, ${want} on cpu`);
-      else result.badCodes.push('…');
+      else if (result.badCodes.length === 8) result.badCodes.push('…');
     }
     if (!sameBits(gpuValues[i]!, cpuValues[i]!) && result.dequantizeMismatches.length < 8)
       result.dequantizeMismatches.push(`value ${i}: webgpu ${gpuValues[i]}, cpu ${cpuValues[i]}`);
@@ -191,7 +203,7 @@ async function kernelMemory(n: number, repeats: number): Promise<KernelResult['t
   await tf.setBackend('webgpu');
   const tables = dynamicMap('signed');
   const { blocks } = quantizedSizes(n);
-  const x = tf.tensor1d(kernelValues(seededRandom(17), n, false));
+  const x = tf.tensor1d(kernelValues(seededRandom(17), n, false, tables.midpoints));
   const tensors: KernelResult['tensors'] = { baseline: tf.memory().numTensors, held: [], afterDispose: [] };
   try {
     for (let r = 0; r < repeats; r++) {

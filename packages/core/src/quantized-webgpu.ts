@@ -159,10 +159,6 @@ const byTables = new WeakMap<MapTables, Shaders>();
 function shaders(t: MapTables): Shaders {
   let found = byTables.get(t);
   if (found) return found;
-  if (t.block <= 0 || t.block % WORKGROUP !== 0)
-    throw new RangeError(
-      `8-bit (de)quantisation on WebGPU needs a block that is a multiple of 64, got ${t.block}`,
-    );
   const content = `${t.signed}:${t.zero}:${t.block}:${f32Bits(t.values)}:${f32Bits(t.midpoints)}`;
   found = byContent.get(content);
   if (!found) {
@@ -230,9 +226,12 @@ function ensureKernels(): void {
   }
 }
 
-function checkWebGPU(fn: string): void {
+function checkWebGPU(fn: string, tables: MapTables): void {
   const backend = tf.getBackend();
   if (backend !== 'webgpu') throw new Error(`${fn} runs on the webgpu backend, not on '${backend}'`);
+  // A workgroup of 64 threads reduces one block.
+  if (!(tables.block > 0 && tables.block % WORKGROUP === 0))
+    throw new RangeError(`${fn}: the block must be a positive multiple of ${WORKGROUP}, got ${tables.block}`);
 }
 
 /**
@@ -247,7 +246,7 @@ function checkWebGPU(fn: string): void {
  * @param size The number of values, `(blocks − 1) · block < size ≤ blocks · block`.
  * @param tables The dynamic map (`dynamicMap('signed' | 'unsigned')`): values, midpoints, block.
  * @returns float32 `[size]`.
- * @throws Error when the backend is not webgpu; RangeError when shapes, dtypes or `size` disagree.
+ * @throws Error when the backend is not webgpu; RangeError when shapes, dtypes, `size` or the block disagree.
  * @example
  * ```ts
  * await tf.setBackend('webgpu');
@@ -260,7 +259,7 @@ export function dequantizeWebGPU(
   size: number,
   tables: MapTables,
 ): tf.Tensor {
-  checkWebGPU('dequantizeWebGPU');
+  checkWebGPU('dequantizeWebGPU', tables);
   const blocks = absmax.size;
   if (codes.dtype !== 'int32' || codes.size !== (blocks * tables.block) / 4)
     throw new RangeError(
@@ -293,7 +292,7 @@ export function dequantizeWebGPU(
  * @param blocks `ceil(n / block)`.
  * @param tables The dynamic map (`dynamicMap('signed' | 'unsigned')`).
  * @returns `codes` int32 `[blocks · block / 4]`, `absmax` float32 `[blocks]`.
- * @throws Error when the backend is not webgpu; RangeError for a non-float32 `values` or a wrong `blocks`.
+ * @throws Error when the backend is not webgpu; RangeError for a non-float32 `values`, a wrong `blocks` or block.
  * @example
  * ```ts
  * await tf.setBackend('webgpu');
@@ -305,7 +304,7 @@ export function quantizeWebGPU(
   blocks: number,
   tables: MapTables,
 ): { codes: tf.Tensor; absmax: tf.Tensor } {
-  checkWebGPU('quantizeWebGPU');
+  checkWebGPU('quantizeWebGPU', tables);
   if (values.dtype !== 'float32')
     throw new RangeError(`quantizeWebGPU: values must be float32, got ${values.dtype}`);
   if (blocks !== Math.ceil(values.size / tables.block))
