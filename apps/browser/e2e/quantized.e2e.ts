@@ -17,6 +17,8 @@ import type { Discrepancy, KernelResult, OptimizerResult } from '../src/quantize
 const DIST = join(fileURLToPath(new URL('..', import.meta.url)), 'dist');
 const SIZES = [1, 3, 255, 256, 257, 4096, 10_001, 100_000];
 const STEPS = 20;
+/** Over 2^24 values: 65 537 blocks and 2^22 + 1 words, past WebGPU's 65 535 workgroups per dimension. */
+const LARGE = 2 ** 24 + 1;
 
 let server: Awaited<ReturnType<typeof serveStatic>>;
 let page: Page;
@@ -54,6 +56,8 @@ describe('8-bit (de)quantisation kernels: webgpu ≡ cpu', () => {
       seed: 2718,
       sizes: SIZES,
       repeats: 4,
+      large: LARGE,
+      timedSize: 1_000_000,
     });
     let flips = 0;
     let near = 0;
@@ -77,7 +81,7 @@ describe('8-bit (de)quantisation kernels: webgpu ≡ cpu', () => {
       flips += c.nearMidpointFlips;
       near += c.nearMidpointValues;
     }
-    const values = SIZES.reduce((a, b) => a + b, 0) * 2;
+    const values = SIZES.reduce((a, b) => a + b, 0) * 2 + LARGE;
     console.log(`codes: ${flips} of ${values} values differ from cpu (${near} within 4 ulp of a midpoint)`);
     // The generator reaches what the cases are for.
     const all = result.cases;
@@ -86,7 +90,14 @@ describe('8-bit (de)quantisation kernels: webgpu ≡ cpu', () => {
     expect(all.some((c) => c.zeroBlocks > 0)).toBe(true);
     expect(Math.min(...all.map((c) => c.smallestAbsmax))).toBeLessThan(1e-7);
     expect(Math.max(...all.map((c) => c.largestAbsmax))).toBeGreaterThan(100);
+    expect(all.at(-1)!.size).toBe(LARGE);
     expect(flips).toBeLessThanOrEqual(near);
+    const { size, cpu, webgpu } = result.times;
+    console.log(
+      `${size} values, median ms: quantise cpu ${cpu.quantizeMs.toFixed(1)}, webgpu ${webgpu.quantizeMs.toFixed(1)} ` +
+        `(${(cpu.quantizeMs / webgpu.quantizeMs).toFixed(2)}× as fast); dequantise cpu ${cpu.dequantizeMs.toFixed(1)}, ` +
+        `webgpu ${webgpu.dequantizeMs.toFixed(1)} (${(cpu.dequantizeMs / webgpu.dequantizeMs).toFixed(2)}×) (SwiftShader: a CPU)`,
+    );
     expect(flips).toBeLessThan(values * 1e-3);
   });
 

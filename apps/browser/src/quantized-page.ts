@@ -153,14 +153,15 @@ async function kernelCase(random: () => number, n: number, map: MapKind): Promis
   ]);
   tf.dispose([gpu.codes, gpu.absmax, gpu.values]);
 
+  const positive = cpuAbsmax.filter((a) => a > 0);
   const result: KernelCaseResult = {
     size: n,
     map,
     blocks,
     nanBlocks: cpuAbsmax.filter(Number.isNaN).length,
     zeroBlocks: cpuAbsmax.filter((a) => a === 0).length,
-    smallestAbsmax: Math.min(...cpuAbsmax.filter((a) => a > 0)),
-    largestAbsmax: Math.max(...cpuAbsmax.filter((a) => a > 0)),
+    smallestAbsmax: positive.reduce((a, b) => Math.min(a, b), Number.POSITIVE_INFINITY),
+    largestAbsmax: positive.reduce((a, b) => Math.max(a, b), 0),
     absmaxMismatches: [],
     codeMismatches: 0,
     nearMidpointFlips: 0,
@@ -256,15 +257,62 @@ async function kernelErrors(): Promise<{ errors: string[]; changedNothing: boole
   return { errors, changedNothing };
 }
 
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+/** Median ms of quantise, then of dequantise, of `n` values on `backend` (each ending with a read of one absmax or value). */
+async function kernelTimes(
+  backend: 'cpu' | 'webgpu',
+  n: number,
+): Promise<{ quantizeMs: number; dequantizeMs: number }> {
+  await tf.setBackend(backend);
+  const tables = dynamicMap('signed');
+  const { blocks, words } = quantizedSizes(n);
+  const x = tf.tensor1d(kernelValues(seededRandom(23), n, false, tables.midpoints));
+  const quantizeOnce = () =>
+    backend === 'webgpu' ? quantizeWebGPU(x, blocks, tables) : quantizeKernelRun(x, words, blocks, tables);
+  const q = quantizeOnce();
+  const dequantizeOnce = () =>
+    backend === 'webgpu'
+      ? dequantizeWebGPU(q.codes, q.absmax, n, tables)
+      : dequantizeKernelRun(q.codes, q.absmax, n, tables);
+  const quantize: number[] = [];
+  const dequantize: number[] = [];
+  try {
+    // The first of each compiles its shaders.
+    for (let r = 0; r < 4; r++) {
+      let t0 = performance.now();
+      const again = quantizeOnce();
+      await tf.tidy(() => tf.slice(again.absmax, 0, 1)).data();
+      if (r > 0) quantize.push(performance.now() - t0);
+      tf.dispose([again.codes, again.absmax]);
+      t0 = performance.now();
+      const values = dequantizeOnce();
+      await tf.tidy(() => tf.slice(values, n - 1, 1)).data();
+      if (r > 0) dequantize.push(performance.now() - t0);
+      values.dispose();
+    }
+  } finally {
+    tf.dispose([x, q.codes, q.absmax]);
+  }
+  return { quantizeMs: median(quantize), dequantizeMs: median(dequantize) };
+}
+
 async function kernels(request: KernelRequest): Promise<KernelResult> {
   const random = seededRandom(request.seed);
   const cases: KernelCaseResult[] = [];
   for (const n of request.sizes) {
     for (const map of ['signed', 'unsigned'] as const) cases.push(await kernelCase(random, n, map));
   }
+  // Past 65535 workgroups tfjs spreads a dispatch over two dimensions.
+  if (request.large) cases.push(await kernelCase(random, request.large, 'signed'));
   const tensors = await kernelMemory(Math.max(...request.sizes), request.repeats);
   const { errors, changedNothing } = await kernelErrors();
-  return { cases, tensors, errors, errorsChangedNothing: changedNothing };
+  const times = {
+    size: request.timedSize,
+    cpu: await kernelTimes('cpu', request.timedSize),
+    webgpu: await kernelTimes('webgpu', request.timedSize),
+  };
+  return { cases, tensors, errors, errorsChangedNothing: changedNothing, times };
 }
 
 // ---------------------------------------------------------------------------------------------

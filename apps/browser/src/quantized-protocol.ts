@@ -8,6 +8,10 @@ export interface KernelRequest {
   sizes: number[];
   /** Calls of each kernel whose `tf.memory().numTensors` is recorded. */
   repeats: number;
+  /** One more case (signed map) of this many values, if not 0. */
+  large: number;
+  /** The number of values whose (de)quantisation is timed on both backends. */
+  timedSize: number;
 }
 
 export interface KernelCaseResult {
@@ -42,6 +46,12 @@ export interface KernelResult {
   /** The messages of the refused calls (bad inputs), and whether numTensors stayed the same. */
   errors: string[];
   errorsChangedNothing: boolean;
+  /** Median ms per call (a read of one element included). */
+  times: {
+    size: number;
+    cpu: { quantizeMs: number; dequantizeMs: number };
+    webgpu: { quantizeMs: number; dequantizeMs: number };
+  };
 }
 
 export interface OptimizerRequest {
