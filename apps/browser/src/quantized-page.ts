@@ -6,6 +6,7 @@
  * on WebGPU breaks the device in headless chromium).
  */
 import { adamw } from '@optimkit/adam';
+import { setFusedKernels } from '@optimkit/core';
 import { lion } from '@optimkit/lion';
 import * as tf from '@tensorflow/tfjs-core';
 // Core's internal kernels, from its sources (the page is built from them): not public API.
@@ -472,6 +473,8 @@ interface Run {
   slotNames: string[][];
   /** Per step: how many times each 8-bit kernel ran. */
   kernels: Record<string, number>[];
+  /** The active backend at each step. */
+  backends: Set<string>;
 }
 
 /** Runs `fn`, counting the engine's calls of each of `names`. */
@@ -512,10 +515,12 @@ async function trajectory(
     tensors: { baseline, steps: [], afterDispose: -1 },
     slotNames: [],
     kernels: [],
+    backends: new Set(),
   };
   try {
     for (let s = 1; s <= request.steps; s++) {
       run.kernels.push(countKernels(KERNELS, () => step(optimizer, variables, gradients(request.seed, s))));
+      run.backends.add(tf.getBackend());
       run.tensors.steps.push(tf.memory().numTensors);
       run.snapshots.push(await snapshot(optimizer, variables));
       if (backend === 'cpu') run.states.push(await optimizer.saveState());
@@ -537,9 +542,20 @@ async function trajectory(
 let runs = 0;
 
 async function optimizer(request: OptimizerRequest): Promise<OptimizerResult> {
+  const previous = setFusedKernels(request.fusedKernels);
+  try {
+    return await compareOptimizer(request);
+  } finally {
+    setFusedKernels(previous);
+  }
+}
+
+async function compareOptimizer(request: OptimizerRequest): Promise<OptimizerResult> {
   runs += 1;
   const names = SHAPES.map((_, i) => `q8run${runs}/v${i}`);
-  const label = `${request.optimizer}({ stateDtype: 'int8' }) on [${SHAPES.map((s) => `[${s}]`).join(', ')}]`;
+  const label =
+    `${request.optimizer}({ stateDtype: 'int8' }) on [${SHAPES.map((s) => `[${s}]`).join(', ')}], ` +
+    `fused kernels ${request.fusedKernels ? 'on' : 'off'}`;
   const cpu = await trajectory('cpu', request, names);
   const gpu = await trajectory('webgpu', request, names);
 
@@ -624,6 +640,7 @@ async function optimizer(request: OptimizerRequest): Promise<OptimizerResult> {
     slotNames: gpu.slotNames,
     tensors: { cpu: cpu.tensors, webgpu: gpu.tensors },
     kernels: { cpu: cpu.kernels, webgpu: gpu.kernels },
+    backends: { cpu: [...cpu.backends], webgpu: [...gpu.backends] },
   };
 }
 

@@ -58,6 +58,8 @@ export interface OptimizerRequest {
   optimizer: 'adamw' | 'lion';
   seed: number;
   steps: number;
+  /** `setFusedKernels(…)` for the run (the 8-bit kernels run on webgpu either way). */
+  fusedKernels: boolean;
 }
 
 export interface Discrepancy {
@@ -90,4 +92,6 @@ export interface OptimizerResult {
   tensors: Record<'cpu' | 'webgpu', { baseline: number; steps: number[]; afterDispose: number }>;
   /** Per step, per backend: how many times `OptimkitQuantize8bit` and `OptimkitDequantize8bit` ran. */
   kernels: Record<'cpu' | 'webgpu', Record<string, number>[]>;
+  /** The active backend during the steps, per side. */
+  backends: Record<'cpu' | 'webgpu', string[]>;
 }

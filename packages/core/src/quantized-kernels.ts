@@ -209,6 +209,33 @@ function ensureKernels(backendName: string): void {
   tf.registerKernel({ kernelName: QUANTIZE, backendName, kernelFunc: quantizeKernel as tf.KernelFunc });
 }
 
+/** Runs the active backend's registered `OptimkitDequantize8bit` (float32 `[size]`). */
+export function runDequantizeKernel(
+  codes: tf.Tensor,
+  absmax: tf.Tensor,
+  size: number,
+  tables: MapTables,
+): tf.Tensor {
+  return tf
+    .engine()
+    .runKernel(DEQUANTIZE, { codes, absmax }, { size, tables } as unknown as tf.NamedAttrMap) as tf.Tensor;
+}
+
+/** Runs the active backend's registered `OptimkitQuantize8bit`: codes int32 `[words]`, absmax float32 `[blocks]`. */
+export function runQuantizeKernel(
+  x: tf.Tensor,
+  words: number,
+  blocks: number,
+  tables: MapTables,
+): { codes: tf.Tensor; absmax: tf.Tensor } {
+  const [codes, absmax] = tf.engine().runKernel(QUANTIZE, { x }, {
+    words,
+    blocks,
+    tables,
+  } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+  return { codes: codes!, absmax: absmax! };
+}
+
 /** The values of packed codes and absmax (float32 `[size]`), as one kernel. */
 export function dequantizeKernelRun(
   codes: tf.Tensor,
@@ -217,9 +244,7 @@ export function dequantizeKernelRun(
   tables: MapTables,
 ): tf.Tensor {
   ensureKernels(tf.getBackend());
-  return tf
-    .engine()
-    .runKernel(DEQUANTIZE, { codes, absmax }, { size, tables } as unknown as tf.NamedAttrMap) as tf.Tensor;
+  return runDequantizeKernel(codes, absmax, size, tables);
 }
 
 /** Codes and absmax of float32 values, as one kernel. */
@@ -230,10 +255,5 @@ export function quantizeKernelRun(
   tables: MapTables,
 ): { codes: tf.Tensor; absmax: tf.Tensor } {
   ensureKernels(tf.getBackend());
-  const [codes, absmax] = tf.engine().runKernel(QUANTIZE, { x }, {
-    words,
-    blocks,
-    tables,
-  } as unknown as tf.NamedAttrMap) as tf.Tensor[];
-  return { codes: codes!, absmax: absmax! };
+  return runQuantizeKernel(x, words, blocks, tables);
 }

@@ -12,7 +12,13 @@
  * GPUs may flush subnormal floats to zero. Absmax and dequantised values are the same bits.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { DEQUANTIZE, type MapTables, QUANTIZE } from './quantized-kernels.js';
+import {
+  DEQUANTIZE,
+  type MapTables,
+  QUANTIZE,
+  runDequantizeKernel,
+  runQuantizeKernel,
+} from './quantized-kernels.js';
 
 /** The parts of tfjs-backend-webgpu's `WebGPUBackend` used here. */
 interface WebGPUBackendLike {
@@ -177,6 +183,7 @@ interface DequantizeAttrs {
 }
 
 interface QuantizeAttrs {
+  words: number;
   blocks: number;
   tables: MapTables;
 }
@@ -191,10 +198,9 @@ function dequantizeKernel(args: KernelArgs): tf.TensorInfo {
 
 function quantizeKernel(args: KernelArgs): tf.TensorInfo[] {
   const { x } = args.inputs as { x: tf.TensorInfo };
-  const { blocks, tables } = args.attrs as unknown as QuantizeAttrs;
+  const { words, blocks, tables } = args.attrs as unknown as QuantizeAttrs;
   const backend = args.backend as unknown as WebGPUBackendLike;
   const n = x.shape.reduce((a, b) => a * b, 1);
-  const words = (blocks * tables.block) / 4;
   const found = shaders(tables);
   const size = [{ type: 'int32' as const, data: [n] }];
   const absmax = backend.runWebGPUProgram(
@@ -272,9 +278,7 @@ export function dequantizeWebGPU(
       `dequantizeWebGPU: size ${size} does not fit ${blocks} blocks of ${tables.block} values`,
     );
   ensureKernels();
-  return tf
-    .engine()
-    .runKernel(DEQUANTIZE, { codes, absmax }, { size, tables } as unknown as tf.NamedAttrMap) as tf.Tensor;
+  return runDequantizeKernel(codes, absmax, size, tables);
 }
 
 /**
@@ -312,8 +316,5 @@ export function quantizeWebGPU(
       `quantizeWebGPU: ${values.size} values make ${Math.ceil(values.size / tables.block)} blocks of ${tables.block}, not ${blocks}`,
     );
   ensureKernels();
-  const [codes, absmax] = tf
-    .engine()
-    .runKernel(QUANTIZE, { x: values }, { blocks, tables } as unknown as tf.NamedAttrMap) as tf.Tensor[];
-  return { codes: codes!, absmax: absmax! };
+  return runQuantizeKernel(values, (blocks * tables.block) / 4, blocks, tables);
 }
