@@ -3,7 +3,7 @@
  * optimizer a learning rate that reaches each minimum ({@link searchLearningRate}).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { CatalogEntry, Overrides } from './catalog.js';
+import { type CatalogEntry, evaluateWithAverage, type Overrides } from './catalog.js';
 import recorded from './surface-learning-rates.json' with { type: 'json' };
 
 /** A classic 2-D test surface. */
@@ -95,7 +95,9 @@ function inside(surface: Surface, [x, y]: readonly [number, number]): boolean {
 /**
  * Runs one optimizer over a surface from its start at `learningRate`. A path that diverges stops
  * there; on a surface with no minimum a path stops once it has left the plotted domain, since the
- * value then falls without bound by design.
+ * value then falls without bound by design. For an averaging optimizer (lookahead, ema, swa) the
+ * path is that of the point it evaluates with (its slow weights or average: what it buys over the
+ * inner optimizer's path); divergence and escape are judged on the training point.
  */
 export function trajectory(
   entry: CatalogEntry,
@@ -114,13 +116,14 @@ export function trajectory(
     optimizer = entry.surface(learningRate, overrides);
     for (let i = 1; i <= steps; i++) {
       optimizer.minimize(() => surface.f(x, y), false, [x, y]);
-      const point: [number, number] = [x.dataSync()[0]!, y.dataSync()[0]!];
-      points.push(point);
-      if (!point.every((v) => Number.isFinite(v) && Math.abs(v) <= DIVERGED)) {
+      const read = (): [number, number] => [x.dataSync()[0]!, y.dataSync()[0]!];
+      const training = read();
+      points.push(evaluateWithAverage(optimizer, read));
+      if (!training.every((v) => Number.isFinite(v) && Math.abs(v) <= DIVERGED)) {
         divergedAt = i;
         break;
       }
-      if (!surface.minimum && !inside(surface, point)) {
+      if (!surface.minimum && !inside(surface, training)) {
         escapedAt = i;
         break;
       }

@@ -343,6 +343,109 @@ describe("stateDtype 'int8': saved state keeps the quantised form", () => {
   });
 });
 
+/**
+ * Codes packed four per int32 (cpu, wasm, webgpu) repacked three per int32, as webgl keeps them, in
+ * float64 arithmetic: c₀ + c₁·2⁸ + c₂·2¹⁶; codes after the last block's values are those of 0.
+ */
+function threePerWord(words: Int32Array, zeroCode: number): Int32Array {
+  const codes: number[] = [];
+  for (const word of words) {
+    const unsigned = word < 0 ? word + 2 ** 32 : word;
+    for (let k = 0; k < 4; k++) {
+      const byte = Math.floor(unsigned / 2 ** (8 * k)) % 256;
+      codes.push(k === 3 ? (byte + 128) % 256 : byte);
+    }
+  }
+  while (codes.length % 3 !== 0) codes.push(zeroCode);
+  return Int32Array.from(
+    { length: codes.length / 3 },
+    (_, w) => codes[3 * w]! + codes[3 * w + 1]! * 2 ** 8 + codes[3 * w + 2]! * 2 ** 16,
+  );
+}
+
+describe("stateDtype 'int8': codes packed three per int32 (webgl's form) restore on every backend", () => {
+  const zeroCodes = { expAvgCodes: 127, expAvgSqCodes: 0 } as Record<string, number>;
+
+  /** The optimizer's weights with its codes repacked three per int32. */
+  async function asWebGLWeights(optimizer: tf.Optimizer) {
+    const weights = await optimizer.getWeights();
+    return Promise.all(
+      weights.map(async (w) => {
+        const slot = w.name.slice(w.name.lastIndexOf('/') + 1);
+        if (!(slot in zeroCodes)) return { name: w.name, tensor: tf.clone(w.tensor) };
+        const words = threePerWord((await w.tensor.data()) as Int32Array, zeroCodes[slot]!);
+        return { name: w.name, tensor: tf.tensor1d(words, 'int32') };
+      }),
+    );
+  }
+
+  it('setWeights and loadState take them; the next step repacks four per int32 and continues bit-identically', async () => {
+    const a = trainer('packedA');
+    for (let t = 1; t <= 4; t++) a.step(t);
+    const weights = await asWebGLWeights(a.optimizer);
+    // 4608 values: 18 blocks, 1152 int32 of four codes or 1536 of three.
+    expect(weights.find((w) => w.name === 'packedA/expAvgCodes')!.tensor.shape).toEqual([1536]);
+    const saved = Float32Array.from(await a.v.data());
+    for (let t = 5; t <= 7; t++) a.step(t);
+    const straight = Array.from(await a.v.data());
+
+    const other = adamw({ learningRate: 1e-2, stateDtype: 'int8' });
+    await other.setWeights(weights);
+    // Saved as restored (three per int32), and loadable so.
+    const bytes = await other.saveState();
+    a.reset(saved);
+    for (let t = 5; t <= 7; t++) a.step(t, other);
+    expect(Array.from(await a.v.data())).toEqual(straight);
+    expect(other.getSlots('packedA')!.expAvgCodes!.shape).toEqual([1152]);
+
+    const third = adamw({ learningRate: 1e-2, stateDtype: 'int8' });
+    await third.loadState(bytes);
+    expect(third.getSlots('packedA')!.expAvgSqCodes!.shape).toEqual([1536]);
+    a.reset(saved);
+    for (let t = 5; t <= 7; t++) a.step(t, third);
+    expect(Array.from(await a.v.data())).toEqual(straight);
+    // Repacking frees the old codes: the tensor count is that of the straight run's optimizer.
+    const counts = () => tf.memory().numTensors;
+    const before = counts();
+    a.step(8, third);
+    expect(counts()).toBe(before);
+    tf.dispose(weights.map((w) => w.tensor));
+    for (const o of [other, third, a.optimizer]) o.dispose();
+    a.dispose();
+  });
+
+  it('refuses three-per-int32 codes that are not three 8-bit codes, and changes nothing', async () => {
+    const a = trainer('packedB');
+    a.step(1);
+    const other = adamw({ learningRate: 1e-2, stateDtype: 'int8' });
+    const good = await asWebGLWeights(a.optimizer);
+    await other.setWeights(good);
+    const before = await other.saveState();
+    for (const [value, shown] of [
+      [2 ** 24, '16777216'],
+      [-1, '-1'],
+    ] as const) {
+      const weights = await asWebGLWeights(a.optimizer);
+      const codes = weights.find((w) => w.name === 'packedB/expAvgSqCodes')!;
+      const edited = (await codes.tensor.data()) as Int32Array;
+      edited[7] = value;
+      codes.tensor.dispose();
+      codes.tensor = tf.tensor1d(edited, 'int32');
+      await expect(other.setWeights(weights)).rejects.toThrow(
+        new RegExp(
+          `'expAvgSqCodes' of 'packedB' holds ${shown} at element 7, which is not three 8-bit codes`,
+        ),
+      );
+      tf.dispose(weights.map((w) => w.tensor));
+    }
+    expect(await other.saveState()).toEqual(before);
+    tf.dispose(good.map((w) => w.tensor));
+    other.dispose();
+    a.optimizer.dispose();
+    a.dispose();
+  });
+});
+
 describe('stateDtype: bad values and backends', () => {
   it("refuses stateDtype 'int4' at construction", () => {
     expect(() => adamw({ stateDtype: 'int4' as 'int8' })).toThrow(
@@ -363,7 +466,7 @@ describe('stateDtype: bad values and backends', () => {
       await tf.setBackend('notExactInt32');
       const g = tf.onesLike(v);
       expect(() => optimizer.applyGradients({ [v.name]: g })).toThrow(
-        /OptimkitAdamW: 8-bit state \(stateDtype 'int8'\) of 'otherBackend' runs on the cpu, wasm and webgpu backends, not on 'notExactInt32'/,
+        /OptimkitAdamW: 8-bit state \(stateDtype 'int8'\) of 'otherBackend' runs on the cpu, wasm, webgl and webgpu backends, not on 'notExactInt32'/,
       );
       g.dispose();
       expect(optimizer.getSlots(v.name)).toBeUndefined();

@@ -113,7 +113,7 @@ export async function importWeights(
           `(of ${iterations} iterations and ${checks.groupCount} param groups)`,
       );
     }
-    const absmax = checks.checkSlots(
+    const rules = checks.checkSlots(
       {
         name,
         shape,
@@ -124,7 +124,7 @@ export async function importWeights(
       },
       iterations,
     );
-    for (const [slot, tensor] of slots) checkSlotValues(checks, name, slot, await tensor.data(), absmax);
+    for (const [slot, tensor] of slots) checkSlotValues(checks, name, slot, await tensor.data(), rules);
   }
   const states = new Map<string, VariableState>();
   for (const { name, info, slots } of parsed) {

@@ -124,12 +124,19 @@ export interface RestoreChecks {
   groupCount: number;
   /**
    * Throws a `StateFormatError` unless the slots are those the optimizer keeps at `iterations`;
-   * returns the absmax slots of its quantised slots (non-negative, as second moments are).
+   * returns what the values of its quantised slots' tensors must satisfy.
    */
-  checkSlots(variable: RestoredVariable, iterations: number): ReadonlySet<string>;
+  checkSlots(variable: RestoredVariable, iterations: number): QuantizedSlotRules;
   /** Slots whose values must be ≥ 0 (second moments, accumulated squares). */
   nonNegativeSlots: ReadonlySet<string>;
 }
+
+/**
+ * By stored slot name, the rule of the values of a quantised slot's tensors: an absmax is
+ * non-negative (as second moments are); codes packed three per int32 are each below 2^24 (four per
+ * int32, every value is four valid codes).
+ */
+export type QuantizedSlotRules = ReadonlyMap<string, 'absmax' | 'threeCodesPerWord'>;
 
 /**
  * Throws unless every value of a restored slot is finite (and ≥ 0 for a slot that holds squares):
@@ -140,11 +147,18 @@ export function checkSlotValues(
   variableName: string,
   slot: string,
   values: ArrayLike<number>,
-  absmax: ReadonlySet<string>,
+  rules: QuantizedSlotRules,
 ): void {
-  // Every int32 of a quantised slot's codes is four valid codes.
-  if (values instanceof Int32Array) return;
-  const nonNegative = checks.nonNegativeSlots.has(slot) || absmax.has(slot);
+  if (values instanceof Int32Array) {
+    if (rules.get(slot) !== 'threeCodesPerWord') return;
+    const bad = values.findIndex((word) => word < 0 || word >= 2 ** 24);
+    if (bad < 0) return;
+    throw new StateFormatError(
+      `Optimizer state slot '${slot}' of '${variableName}' holds ${values[bad]} at element ${bad}, ` +
+        'which is not three 8-bit codes (0 … 2^24 − 1)',
+    );
+  }
+  const nonNegative = checks.nonNegativeSlots.has(slot) || rules.get(slot) === 'absmax';
   for (let i = 0; i < values.length; i++) {
     const x = values[i]!;
     if (Number.isFinite(x) && (!nonNegative || x >= 0)) continue;
@@ -188,11 +202,11 @@ export function decodeOptimizerState(
     }
     const slotShapes = new Map(Object.entries(entry.slots).map(([k, v]) => [k, v.shape]));
     const dtypes = new Map(Object.entries(entry.slots).map(([k, v]) => [k, v.dtype]));
-    const absmax = expected.checkSlots({ ...entry, slots: slotShapes, dtypes }, header.iterations);
+    const rules = expected.checkSlots({ ...entry, slots: slotShapes, dtypes }, header.iterations);
     const slots = new Map<string, Float32Array | Int32Array>();
     for (const [slot, tensor] of Object.entries(entry.slots)) {
       const read = readTensorEntry(payload, tensor);
-      checkSlotValues(expected, entry.name, slot, read, absmax);
+      checkSlotValues(expected, entry.name, slot, read, rules);
       slots.set(slot, read);
     }
     values.set(entry.name, slots);

@@ -24,6 +24,7 @@ import { bindRestored, exportWeights, importWeights } from './layers-weights.js'
 import {
   decodeOptimizerState,
   encodeSnapshot,
+  type QuantizedSlotRules,
   type RestoreChecks,
   type RestoredVariable,
   snapshotState,
@@ -33,8 +34,10 @@ import {
   CODES_SUFFIX,
   checkQuantizedBackend,
   dequantize,
+  packingOf,
   type QuantizedMap,
   quantize,
+  quantizedSizes,
 } from './quantized-state.js';
 import { isOptimizerInstance, OPTIMIZER_BRAND, type OptimizerClass, registerOptimizer } from './registry.js';
 import { FUSED_RULE_BACKENDS, type FusedRuleBackend, type FusedRuleRun } from './rule/backends.js';
@@ -59,6 +62,7 @@ import {
   declaredSlots,
   disposeStates,
   registeredVariable,
+  repackQuantized,
   type StoredInit,
   sameShape,
   shapeString,
@@ -313,16 +317,24 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
    * with their shapes. A slot listed in `conditionalSlots` may also be absent (it is created on the
    * step that calls for it, as for live state) or present while the spec does not call for it (a
    * buffer kept after a schedule reached 0), unless the variable took part in every step.
+   * A quantised slot's codes may be packed either way (four or three per int32).
    */
-  private checkSlots(variable: RestoredVariable, iterations: number): Set<string> {
+  private checkSlots(variable: RestoredVariable, iterations: number): QuantizedSlotRules {
     const { className, conditionalSlots } = this.definition;
     const { name, shape, group, step, slots } = variable;
-    const absmax = new Set<string>();
+    const rules = new Map<string, 'absmax' | 'threeCodesPerWord'>();
+    const { blocks } = quantizedSizes(shape.reduce((a, b) => a * b, 1));
     const specAt = (t: number) => {
       const spec = this.slotSpec(shape, this.hyperparametersAt(t)[group + 1]!);
-      for (const [slot, init] of declaredSlots(spec))
-        if (typeof init !== 'number' && 'quantized' in init) absmax.add(`${slot}${ABSMAX_SUFFIX}`);
-      return storedSlots(spec, shape);
+      for (const [slot, init] of declaredSlots(spec)) {
+        if (typeof init !== 'number' && 'quantized' in init) {
+          rules.set(`${slot}${ABSMAX_SUFFIX}`, 'absmax');
+          const codes = slots.get(`${slot}${CODES_SUFFIX}`);
+          if (codes?.length === 1 && packingOf(codes[0]!, blocks) === 3)
+            rules.set(`${slot}${CODES_SUFFIX}`, 'threeCodesPerWord');
+        }
+      }
+      return [...storedSlots(spec, shape, 4), ...storedSlots(spec, shape, 3)];
     };
     const specs = iterations > 0 ? [specAt(iterations - 1), specAt(iterations)] : [specAt(0)];
     const declared = new Map<string, StoredInit[]>();
@@ -363,7 +375,7 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
           `but ${className} with these options keeps [${[...declared.keys()].join(', ')}]`,
       );
     }
-    return absmax;
+    return rules;
   }
 
   /** What restored state (`loadState`, `setWeights`) is checked against. */
@@ -572,7 +584,10 @@ export class OptimkitOptimizer<D extends Defaults = Defaults> extends tf.Optimiz
         const step = state.step + 1;
         if (!this.rule) return { variable, grad, state, h, step, plan: null, scalars: null };
         const plan = this.planFor(this.rule, state, variable, h);
-        if (state.quantized?.size) checkQuantizedBackend(this.definition.className, variable.name);
+        if (state.quantized?.size) {
+          checkQuantizedBackend(this.definition.className, variable.name);
+          repackQuantized(state);
+        }
         const scalars = this.rule.scalarValues(h, step, plan.variant, plan.key, floor);
         return { variable, grad, state, h, step, plan, scalars };
       });

@@ -103,18 +103,11 @@ function quantizeInto(x: Float32Array, codes: Int32Array, absmax: Float32Array, 
   const { midpoints, zero, signed, block } = t;
   const { lowest, spans } = bucketsOf(midpoints);
   const size = x.length;
-  // The code of one value divided by its block's absmax (`v` is a float32: the quotient of two
-  // float32 values rounded once, as the composite ops divide).
-  const codeOf = (v: number): number => {
-    scratch[0] = v;
-    const bucket = bits[0]! >>> 16;
-    let code = lowest[bucket]!;
-    const highest = code + spans[bucket]!;
-    while (code < highest && v > midpoints[code]!) code++;
-    return signed && v < 0 && code === zero ? zero - 1 : code;
-  };
-  const f = Math.fround;
-  const zeroCode = codeOf(0);
+  // One block's quotients as float32 (each the quotient of two float32 values rounded once, as
+  // the composite ops divide) and their bits, which pick the bucket; then its codes.
+  const quotients = new Float32Array(block);
+  const quotientBits = new Uint32Array(quotients.buffer);
+  const blockCodes = new Uint8Array(block);
   const wordsPerBlock = block >> 2;
   for (let b = 0; b < absmax.length; b++) {
     const start = b * block;
@@ -126,14 +119,27 @@ function quantizeInto(x: Float32Array, codes: Int32Array, absmax: Float32Array, 
     }
     absmax[b] = max;
     const divisor = max > 0 ? max : 1;
+    const count = end - start;
     // The padding after the last value quantises 0, as the composite ops do.
-    for (let w = b * wordsPerBlock; w < (b + 1) * wordsPerBlock; w++) {
-      const i = w << 2;
-      const c0 = i < end ? codeOf(f(x[i]! / divisor)) : zeroCode;
-      const c1 = i + 1 < end ? codeOf(f(x[i + 1]! / divisor)) : zeroCode;
-      const c2 = i + 2 < end ? codeOf(f(x[i + 2]! / divisor)) : zeroCode;
-      const c3 = i + 3 < end ? codeOf(f(x[i + 3]! / divisor)) : zeroCode;
-      codes[w] = c0 | (c1 << 8) | (c2 << 16) | ((c3 ^ 0x80) << 24);
+    quotients.fill(0, count);
+    for (let k = 0; k < count; k++) quotients[k] = x[start + k]! / divisor;
+    for (let k = 0; k < block; k++) {
+      const bucket = quotientBits[k]! >>> 16;
+      const v = quotients[k]!;
+      let code = lowest[bucket]!;
+      const span = spans[bucket]!;
+      if (span !== 0) {
+        const highest = code + span;
+        while (code < highest && v > midpoints[code]!) code++;
+      }
+      blockCodes[k] = signed && code === zero && v < 0 ? zero - 1 : code;
+    }
+    for (let w = 0, k = 0; w < wordsPerBlock; w++, k += 4) {
+      codes[b * wordsPerBlock + w] =
+        blockCodes[k]! |
+        (blockCodes[k + 1]! << 8) |
+        (blockCodes[k + 2]! << 16) |
+        ((blockCodes[k + 3]! ^ 0x80) << 24);
     }
   }
 }

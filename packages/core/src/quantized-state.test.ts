@@ -2,7 +2,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { referenceDynamicMap, seededRandom, useBackend } from '../../testing/src/index.js';
 import { setFusedKernels } from './fused.js';
-import { dequantize, dynamicMap, QUANTIZATION_BLOCK, quantize, quantizedSizes } from './quantized-state.js';
+import {
+  dequantize,
+  dynamicMap,
+  packingOf,
+  QUANTIZATION_BLOCK,
+  quantize,
+  quantizedSizes,
+  repackCodes,
+  zeroWord,
+} from './quantized-state.js';
 
 afterAll(async () => {
   await tf.setBackend('cpu');
@@ -165,5 +174,46 @@ describe('first values by hand', () => {
     const c2 = nearest(map, 0.002, true);
     expect(map[c2]).toBeCloseTo(0.00184375, 8);
     expect(back[2]).toBe(Math.fround(map[c2]! * 0.5));
+  });
+});
+
+describe('codes packed three per int32 (webgl) and four (cpu, wasm, webgpu)', () => {
+  it('repack losslessly both ways; three per int32 stay below 2^24; the lengths tell the packing', async () => {
+    await tf.setBackend('cpu');
+    const random = seededRandom(5);
+    const n = 4099; // 17 blocks, the last one with 3 values
+    const values = Float32Array.from({ length: n }, () => random() - 0.5);
+    const { codes } = await roundTrip(values, 'signed');
+    const blocks = 17;
+    expect(quantizedSizes(n, 4)).toEqual({ blocks, words: 1088 });
+    expect(quantizedSizes(n, 3)).toEqual({ blocks, words: 1451 });
+    expect(packingOf(1088, blocks)).toBe(4);
+    expect(packingOf(1451, blocks)).toBe(3);
+    expect(packingOf(1450, blocks)).toBeUndefined();
+    const three = repackCodes(codes, blocks, 3, 'signed');
+    expect(three.length).toBe(1451);
+    expect(three.every((w) => w >= 0 && w < 2 ** 24)).toBe(true);
+    // Element k holds codes 3k, 3k + 1, 3k + 2; the four-per-int32 word w holds codes 4w … 4w + 3.
+    const code4 = (i: number) => {
+      const byte = (codes[i >> 2]! >>> (8 * (i & 3))) & 0xff;
+      return (i & 3) === 3 ? byte ^ 0x80 : byte;
+    };
+    for (const i of [0, 1, 2, 3, 4, 255, 256, 4098, 4099, 4351]) {
+      expect(Math.floor(three[Math.floor(i / 3)]! / 256 ** (i % 3)) % 256).toBe(code4(i));
+    }
+    // The last element's third code is past the blocks (4352 codes): the code of 0.
+    expect(Math.floor(three[1450]! / 65536)).toBe(dynamicMap('signed').zero);
+    expect(Array.from(repackCodes(three, blocks, 4, 'signed'))).toEqual(Array.from(codes));
+    expect(repackCodes(codes, blocks, 4, 'signed')).toBe(codes);
+    expect(() => repackCodes(codes.subarray(1), blocks, 3, 'signed')).toThrow(
+      /1087 codes words do not hold 17 blocks/,
+    );
+    // Fresh codes: every code that of 0, in either packing.
+    for (const kind of ['signed', 'unsigned'] as const) {
+      const z = dynamicMap(kind).zero;
+      expect(zeroWord(kind, 3)).toBe(z * (1 + 256 + 65536));
+      const four = new Int32Array(64).fill(zeroWord(kind, 4));
+      expect(Array.from(repackCodes(four, 1, 3, kind))).toEqual(new Array(86).fill(zeroWord(kind, 3)));
+    }
   });
 });

@@ -107,7 +107,8 @@ fn main(index : i32) {
       magnitude = max(magnitude, bitcast<u32>(optk0[i]) & 0x7fffffffu);
     }
   }
-  // As unsigned integers, the bits of non-negative floats order as the floats; every NaN is above +inf.
+  // As unsigned integers, the bits of non-negative floats order as the floats; every NaN is above
+  // +inf. WebGPU zero-initialises workgroup memory, so the maximum starts at +0.
   atomicMax(&optkBlockMax, magnitude);
   workgroupBarrier();
   if (lane == 0 && block < uniforms.size) {

@@ -3,8 +3,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   ABSMAX_SUFFIX,
   CODES_SUFFIX,
+  type CodesPerWord,
+  codesPerWord,
   type QuantizedMap,
   quantizedSizes,
+  repackCodes,
   storedQuantized,
   zeroWord,
 } from './quantized-state.js';
@@ -102,9 +105,14 @@ function checkSlotName(name: string): void {
 
 /**
  * The tensors a spec stores for a variable of shape `variableShape`, by stored name: its slots,
- * with each quantised slot of a large enough variable as its codes and its absmax.
+ * with each quantised slot of a large enough variable as its codes (`perWord` to an int32, by
+ * default as the active backend packs them) and its absmax.
  */
-export function storedSlots(spec: SlotSpec, variableShape: readonly number[]): [string, StoredInit][] {
+export function storedSlots(
+  spec: SlotSpec,
+  variableShape: readonly number[],
+  perWord: CodesPerWord = codesPerWord(),
+): [string, StoredInit][] {
   const size = variableShape.reduce((a, b) => a * b, 1);
   const out: [string, StoredInit][] = [];
   for (const [name, init] of declaredSlots(spec)) {
@@ -114,10 +122,10 @@ export function storedSlots(spec: SlotSpec, variableShape: readonly number[]): [
         out.push([name, 0]);
         continue;
       }
-      const { blocks, words } = quantizedSizes(size);
+      const { blocks, words } = quantizedSizes(size, perWord);
       out.push([
         `${name}${CODES_SUFFIX}`,
-        { shape: [words], dtype: 'int32', value: zeroWord(init.quantized) },
+        { shape: [words], dtype: 'int32', value: zeroWord(init.quantized, perWord) },
       ]);
       out.push([`${name}${ABSMAX_SUFFIX}`, { shape: [blocks] }]);
     } else out.push([name, init]);
@@ -142,6 +150,30 @@ export function createSlots(spec: SlotSpec, variableShape: readonly number[]): M
   return new Map(
     storedSlots(spec, variableShape).map(([name, init]) => [name, createSlot(name, init, variableShape)]),
   );
+}
+
+/**
+ * Repacks the codes of a state's quantised slots for the active backend when they are packed
+ * otherwise (state restored from, or kept on, a backend of the other packing): a lossless change of
+ * form, read synchronously from the backend that holds them.
+ */
+export function repackQuantized(state: VariableState): void {
+  const perWord = codesPerWord();
+  for (const [name, kind] of state.quantized ?? []) {
+    const key = `${name}${CODES_SUFFIX}`;
+    const codes = state.slots.get(key)!;
+    const { blocks, words } = quantizedSizes(
+      state.shape.reduce((a, b) => a * b, 1),
+      perWord,
+    );
+    if (codes.size === words) continue;
+    const repacked = repackCodes(codes.dataSync() as Int32Array, blocks, perWord, kind);
+    state.slots.set(
+      key,
+      tf.tidy(() => tf.variable(tf.tensor1d(repacked, 'int32'), false)),
+    );
+    codes.dispose();
+  }
 }
 
 /** Frees every slot of these states. */

@@ -1,6 +1,8 @@
 export {
   Partition,
+  type PartitionGroup,
   type PartitionLabelFunction,
+  type PartitionLabels,
   type PartitionMember,
   type PartitionOptions,
   type PartitionOverrides,

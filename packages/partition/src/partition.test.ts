@@ -263,6 +263,84 @@ describe('partition', () => {
     problem.dispose();
   });
 
+  it('param groups route as the equivalent label function, bit for bit, the first group that takes a variable first', () => {
+    const a = mixedRanks();
+    const b = mixedRanks();
+    const matrixAt = a.variables.findIndex((v) => v.rank === 2);
+    const [matrixA, matrixB] = [a.variables[matrixAt]!, b.variables[matrixAt]!];
+    const make = (label: Parameters<typeof partition<'sgd' | 'adamw'>>[1]) =>
+      partition(
+        { sgd: sgd({ learningRate: 0.02, momentum: 0.9 }), adamw: adamw({ learningRate: 0.02 }) },
+        label,
+      );
+    const byFunction = make((v) => (v === matrixA ? 'adamw' : byRank(v)));
+    // The listed matrix also matches the second group: the first group takes it.
+    const grouped = make([
+      { label: 'adamw', params: [matrixB] },
+      { label: 'sgd', match: (v) => v.rank >= 2 },
+      { label: 'adamw', match: () => true },
+    ]);
+    for (let t = 0; t < 5; t++) {
+      apply(byFunction, a.gradients(t));
+      apply(grouped, b.gradients(t));
+    }
+    expect(bits(b.variables)).toEqual(bits(a.variables));
+    expect([...grouped.labels().values()]).toEqual([...byFunction.labels().values()]);
+    expect(grouped.labels().get(matrixB.name)).toBe('adamw');
+    expect([...grouped.labels().values()]).toContain('sgd');
+    // Recorded like a function's labels: a reload routes without the groups.
+    const restored = Partition.fromConfig(Partition, grouped.getConfig()) as Partition;
+    expect(restored.labels()).toEqual(grouped.labels());
+    for (const o of [byFunction, grouped, restored]) o.dispose();
+    a.dispose();
+    b.dispose();
+  });
+
+  it('refuses malformed param groups, naming the group, and a variable no group takes', () => {
+    const v = tf.variable(tf.ones([2]), true, 'groups/v');
+    const parts = () => ({ sgd: sgd(), adamw: adamw() });
+    const refused: [unknown, RegExp][] = [
+      [
+        [{ label: 'adam', match: () => true }],
+        /group 0 has label 'adam', but no optimizer has that label \(the optimizers are 'sgd', 'adamw'\)/,
+      ],
+      [[{ label: 'sgd' }], /group 0 \('sgd'\) needs exactly one of 'params' or 'match'/],
+      [
+        [{ label: 'sgd', params: [v], match: () => true }],
+        /group 0 \('sgd'\) needs exactly one of 'params' or 'match'/,
+      ],
+      [[{ label: 'sgd', match: 'rank2' }], /group 0 \('sgd'\): match must be a function/],
+      [[{ label: 'sgd', params: [1] }], /group 0 \('sgd'\): params must hold variables or variable names/],
+      [[{ label: 'sgd', params: 'groups/v' }], /group 0 \('sgd'\): params must be an array/],
+      [
+        [
+          { label: 'sgd', params: [v] },
+          { label: 'adamw', params: ['groups/v'] },
+        ],
+        /variable 'groups\/v' is listed by groups 0 and 1/,
+      ],
+      [[{ label: 'sgd', match: () => true, lr: 1 }], /group 0 has an unknown key 'lr'/],
+      [['sgd'], /group 0 must be an object \{ label, params \} or \{ label, match \}/],
+    ];
+    for (const [groups, error] of refused) {
+      expect(() => partition(parts(), groups as never)).toThrow(error);
+    }
+    const none = partition(parts(), [{ label: 'sgd', params: ['other'] }]);
+    const g = { [v.name]: tf.ones([2]) };
+    expect(() => none.applyGradients(g)).toThrow(
+      "variable 'groups/v' has no label: no group lists or matches it (the labels are 'sgd', 'adamw')",
+    );
+    const notBoolean = partition(parts(), [{ label: 'sgd', match: (() => 1) as never }]);
+    expect(() => notBoolean.applyGradients(g)).toThrow(
+      /group 0 \('sgd'\): match returned 1, not a boolean \(labelling variable 'groups\/v'\)/,
+    );
+    expect(Array.from(v.dataSync())).toEqual([1, 1]);
+    expect(none.iterations + notBoolean.iterations).toBe(0);
+    tf.dispose(Object.values(g));
+    for (const o of [none, notBoolean]) o.dispose();
+    v.dispose();
+  });
+
   it('refuses bad optimizers and step-wide gradient transforms, naming the label and the option', () => {
     const byName = (v: tf.Variable) => v.name;
     expect(() => partition({}, byName)).toThrow(/give the optimizers as an object of labels/);
@@ -281,7 +359,7 @@ describe('partition', () => {
       );
     }
     expect(() => partition({ a: sgd() }, 'a' as unknown as () => 'a')).toThrow(
-      /the label must be a function/,
+      /the labels must be a function \(variable\) => label or param groups/,
     );
     const used = sgd({ learningRate: 0.1 });
     const v = tf.variable(tf.ones([2]), true, 'refuse/used');

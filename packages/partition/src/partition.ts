@@ -21,6 +21,28 @@ import { name as packageName, version as packageVersion } from '../package.json'
 export type PartitionLabelFunction = (variable: tf.Variable) => string | null | undefined;
 
 /**
+ * A param-group-like routing rule (PyTorch's param groups, one optimizer per group): the variables
+ * it lists (`params`: variables or their names) or those its `match` accepts go to the optimizer
+ * of `label`. Exactly one of `params` and `match`.
+ */
+export interface PartitionGroup<L extends string = string> {
+  /** The key of the optimizer that updates the group's variables. */
+  label: L;
+  /** The group's variables, or their names. */
+  params?: readonly (tf.Variable | string)[];
+  /** Whether a variable belongs to the group (e.g. `(v) => v.rank === 2`). */
+  match?: (variable: tf.Variable) => boolean;
+}
+
+/**
+ * How a partition labels its variables: a label function, or param groups, of which the first that
+ * lists or matches a variable labels it.
+ */
+export type PartitionLabels<L extends string = string> =
+  | ((variable: tf.Variable) => L | null | undefined)
+  | readonly PartitionGroup<L>[];
+
+/**
  * What a partition needs of each of its optimizers: every optimkit optimizer (made with
  * `defineOptimizer`) has it, whatever its options.
  */
@@ -76,8 +98,8 @@ export interface PartitionOptions {
 
 /** What {@link Partition.fromConfig} and `loadOptimizer` accept besides the config. */
 export interface PartitionOverrides {
-  /** The label function again, for variables the config did not record. */
-  label?: PartitionLabelFunction;
+  /** The label function or the param groups again, for variables the config did not record. */
+  label?: PartitionLabels;
   /** Overrides of each optimizer's options (schedules, say), by label. */
   optimizers?: Readonly<Record<string, Record<string, unknown>>>;
 }
@@ -229,6 +251,65 @@ function checkRecords(variables: unknown, parts: ReadonlyMap<string, unknown>): 
 }
 
 /**
+ * The label function of param groups, checked against the optimizers' labels: the first group
+ * that lists or matches a variable gives its label. Throws, naming the group, on a malformed one.
+ */
+function groupLabels(
+  groups: readonly unknown[],
+  parts: ReadonlyMap<string, unknown>,
+): PartitionLabelFunction {
+  const listedBy = new Map<string, number>();
+  const checked = groups.map((group, i) => {
+    const where = `partition: group ${i}`;
+    if (!isPlainObject(group))
+      throw new TypeError(`${where} must be an object { label, params } or { label, match }`);
+    const { label, params, match, ...rest } = group;
+    const unknown = Object.keys(rest)[0];
+    if (unknown !== undefined)
+      throw new TypeError(`${where} has an unknown key '${unknown}' (label, params or match)`);
+    if (typeof label !== 'string' || !parts.has(label)) {
+      throw new TypeError(
+        `${where} has label ${typeof label === 'string' ? `'${label}'` : String(label)}, but no optimizer has that label ` +
+          `(the optimizers are ${listLabels(parts.keys())})`,
+      );
+    }
+    if ((params === undefined) === (match === undefined))
+      throw new TypeError(`${where} ('${label}') needs exactly one of 'params' or 'match'`);
+    if (match !== undefined && typeof match !== 'function')
+      throw new TypeError(`${where} ('${label}'): match must be a function (variable) => boolean`);
+    const names = new Set<string>();
+    if (params !== undefined) {
+      if (!Array.isArray(params)) throw new TypeError(`${where} ('${label}'): params must be an array`);
+      for (const p of params as unknown[]) {
+        const name = typeof p === 'string' ? p : p instanceof tf.Variable ? p.name : undefined;
+        if (name === undefined)
+          throw new TypeError(`${where} ('${label}'): params must hold variables or variable names`);
+        const other = listedBy.get(name);
+        // As PyTorch refuses a parameter in two param groups: which optimizer was meant?
+        if (other !== undefined && other !== i)
+          throw new TypeError(`partition: variable '${name}' is listed by groups ${other} and ${i}`);
+        listedBy.set(name, i);
+        names.add(name);
+      }
+    }
+    return { label, names, match: match as ((variable: tf.Variable) => unknown) | undefined };
+  });
+  return (variable) => {
+    for (const [i, { label, names, match }] of checked.entries()) {
+      if (names.has(variable.name)) return label;
+      if (match === undefined) continue;
+      const matched = match(variable);
+      if (typeof matched !== 'boolean')
+        throw new TypeError(
+          `partition: group ${i} ('${label}'): match returned ${String(matched)}, not a boolean`,
+        );
+      if (matched) return label;
+    }
+    return null;
+  };
+}
+
+/**
  * One `tf.Optimizer` that routes each variable to one of several optimkit optimizers: Optax's
  * `partition`, PyTorch's param groups with a different optimizer each. Made by {@link partition}.
  */
@@ -239,6 +320,8 @@ export class Partition extends tf.Optimizer {
   static readonly packageName: string = packageName;
   private readonly parts: ReadonlyMap<string, PartitionMember>;
   private readonly labelFunction: PartitionLabelFunction | null;
+  /** Whether the labels come from param groups (for the error of a variable none takes). */
+  private readonly byGroups: boolean;
   /** Each variable's label, in the order the variables were first seen. */
   private records = new Map<string, PartitionVariable>();
   private iterTensor: tf.Tensor | null = null;
@@ -247,13 +330,13 @@ export class Partition extends tf.Optimizer {
 
   /**
    * @param optimizers - the optimkit optimizers by label (fresh, owned by the partition from now on).
-   * @param label - the label function; `null` to route only by `variables`.
+   * @param label - the label function or the param groups; `null` to route only by `variables`.
    * @param options - the step-wide gradient transforms ({@link PartitionOptions}).
    * @param variables - labels recorded by name (what {@link Partition.getConfig} records).
    */
   constructor(
     optimizers: Readonly<Record<string, PartitionMember>>,
-    label: PartitionLabelFunction | null,
+    label: PartitionLabels | null,
     options: PartitionOptions = {},
     variables: readonly PartitionVariable[] = [],
   ) {
@@ -272,10 +355,15 @@ export class Partition extends tf.Optimizer {
         }
       }
     }
-    if (label !== null && typeof label !== 'function') {
-      throw new TypeError('partition: the label must be a function (variable) => label');
+    if (label !== null && typeof label !== 'function' && !Array.isArray(label)) {
+      throw new TypeError(
+        'partition: the labels must be a function (variable) => label or param groups [{ label, params | match }]',
+      );
     }
-    this.labelFunction = label;
+    this.byGroups = Array.isArray(label);
+    this.labelFunction = Array.isArray(label)
+      ? groupLabels(label, this.parts)
+      : (label as PartitionLabelFunction | null);
     for (const record of checkRecords(variables, this.parts)) this.records.set(record.name, record);
   }
 
@@ -321,8 +409,11 @@ export class Partition extends tf.Optimizer {
       }
       if (typeof label !== 'string') {
         return fail(
-          `partition: variable '${name}' has no label: the label function returned ${String(label)} ` +
-            `(the labels are ${listLabels(this.parts.keys())})`,
+          `partition: variable '${name}' has no label: ` +
+            (this.byGroups
+              ? 'no group lists or matches it'
+              : `the label function returned ${String(label)}`) +
+            ` (the labels are ${listLabels(this.parts.keys())})`,
         );
       }
       if (!this.parts.has(label)) {
@@ -748,21 +839,25 @@ registerOptimizer(Partition as unknown as OptimizerClass);
 
 /**
  * One `tf.Optimizer` that routes each variable to one of several optimkit optimizers (Optax's
- * `partition`; PyTorch's param groups, each with an optimizer of its own). The label function
- * gives each variable the key of its optimizer; every optimizer then updates its variables
+ * `partition`; PyTorch's param groups, each with an optimizer of its own). A label function, or
+ * param groups, give each variable the key of its optimizer; every optimizer then updates its variables
  * exactly as it would alone (bit for bit), and the partition is one optimizer to tfjs: one
  * `iterations`, one state file, tfjs-layers `model.save(…, { includeOptimizer: true })` and
  * `tf.loadLayersModel`.
  *
  * - **Routing**: `label(variable)` is called once per variable, on the first step that names it,
- *   and its answer is recorded by the variable's name (in `getConfig`, so a model or a state
- *   restored without the function routes every variable it recorded). A variable restored under
+ *   and its answer is recorded by the variable's name. Param groups instead of a function,
+ *   `[{ label, params: [variables or names] }, { label, match: (variable) => boolean }, …]`, label a
+ *   variable by the first group that lists or matches it (a variable listed by two groups is
+ *   refused, as PyTorch refuses a parameter in two param groups); those labels are recorded the same
+ *   way (in `getConfig`, so a model or a state restored without the function routes every variable
+ *   it recorded). A variable restored under
  *   another name (tfjs-layers renames the variables of a model loaded twice in one process) is
  *   routed by position: when a partition without a label function meets a step none of whose
  *   variables it recorded, with as many variables as it recorded and the same shapes in order
  *   (tfjs-layers' fixed order of trainable weights), it takes the recorded labels in that order.
- *   A variable with a gradient and no label (the function returned nothing, or nothing is
- *   recorded and there is no function) or with a label no optimizer has throws an error that
+ *   A variable with a gradient and no label (the function returned nothing, no group took it, or
+ *   nothing is recorded and there is no function) or with a label no optimizer has throws an error that
  *   names the variable and the labels.
  * - **Steps**: each optimizer gets the gradients of its own variables and takes a step on every
  *   call, also without any (so schedules agree). Every optimizer checks its part first
@@ -783,7 +878,8 @@ registerOptimizer(Partition as unknown as OptimizerClass);
  *
  * @param optimizers - the optimizers by label: fresh optimkit optimizers, each used by no one else.
  *   Labels are letters, digits, `_`, `.` and `-`.
- * @param label - the label function, `(variable: tf.Variable) => label`.
+ * @param label - the label function, `(variable: tf.Variable) => label`, or param groups
+ *   ({@link PartitionGroup}: `{ label, params }` or `{ label, match }`), the first that takes a variable labelling it.
  * @param options - `clipGradNorm` (default off) and `skipNonFinite` (default false) over all the
  *   gradients of a step: see {@link PartitionOptions}.
  * @returns a {@link Partition}, registered as `OptimkitPartition`.
@@ -800,11 +896,18 @@ registerOptimizer(Partition as unknown as OptimizerClass);
  *   (variable) => (variable.rank === 2 && !/embed|head/.test(variable.name) ? 'muon' : 'adamw'),
  * );
  * model.compile({ optimizer, loss: 'categoricalCrossentropy' });
+ *
+ * // The same with param groups: the listed head first, then every other matrix, then the rest.
+ * const grouped = partition({ muon: muon(), adamw: adamw({ weightDecay: 0.01 }) }, [
+ *   { label: 'adamw', params: [head.kernel] },
+ *   { label: 'muon', match: (variable) => variable.rank === 2 },
+ *   { label: 'adamw', match: () => true },
+ * ]);
  * ```
  */
 export function partition<L extends string>(
   optimizers: Readonly<Record<L, PartitionMember>>,
-  label: (variable: tf.Variable) => L | null | undefined,
+  label: PartitionLabels<L>,
   options: PartitionOptions = {},
 ): Partition {
   return new Partition(optimizers, label, options);
