@@ -12,7 +12,13 @@ import { launchChromium, serveStatic, WEBGPU_ARGS } from '@optimkit/browser-harn
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackendInfo } from '../src/protocol.js';
-import type { Discrepancy, KernelResult, OptimizerResult } from '../src/quantized-protocol.js';
+import type {
+  Discrepancy,
+  HygieneResult,
+  KernelResult,
+  OptimizerResult,
+  PackingResult,
+} from '../src/quantized-protocol.js';
 
 const DIST = join(fileURLToPath(new URL('..', import.meta.url)), 'dist');
 const SIZES = [1, 3, 255, 256, 257, 4096, 10_001, 100_000];
@@ -48,14 +54,11 @@ afterAll(async () => {
 });
 
 describe('8-bit (de)quantisation kernels: webgpu ≡ cpu', () => {
-  let result: KernelResult;
-
   it(`quantises ${SIZES.length} sizes on both maps as the cpu kernel`, async (context) => {
     if (info.unavailable) context.skip(`webgpu: ${info.unavailable}`);
-    result = await page.evaluate((request) => window.optimkitQuantized.kernels(request), {
+    const result: KernelResult = await page.evaluate((request) => window.optimkitQuantized.kernels(request), {
       seed: 2718,
       sizes: SIZES,
-      repeats: 4,
       large: LARGE,
       timedSize: 1_000_000,
     });
@@ -101,9 +104,11 @@ describe('8-bit (de)quantisation kernels: webgpu ≡ cpu', () => {
     expect(flips).toBeLessThan(values * 1e-3);
   });
 
-  it('holds no tensor between calls and refuses bad inputs by name, changing nothing', (context) => {
+  it('holds no tensor between calls and refuses bad inputs by name, changing nothing', async (context) => {
     if (info.unavailable) context.skip(`webgpu: ${info.unavailable}`);
-    expect(result, 'the kernel cases ran').toBeDefined();
+    const result: HygieneResult = await page.evaluate(() =>
+      window.optimkitQuantized.kernelHygiene(100_000, 4),
+    );
     const { baseline, held, afterDispose } = result.tensors;
     console.log(
       `numTensors: baseline ${baseline}, held ${held.join(', ')}, after disposal ${afterDispose.join(', ')}`,
@@ -186,4 +191,29 @@ describe("adamw and lion with stateDtype 'int8': webgpu ≡ cpu", () => {
       }
     });
   }
+});
+
+describe('8-bit state between webgl (three codes per int32) and webgpu (four)', () => {
+  it("adamw's state saved on one loads on the other and steps as on cpu", async (context) => {
+    if (info.unavailable) context.skip(`webgpu: ${info.unavailable}`);
+    const r: PackingResult = await page.evaluate((request) => window.optimkitQuantized.packings(request), {
+      optimizer: 'adamw' as const,
+      seed: 41,
+      steps: 3,
+      fusedKernels: true,
+    });
+    console.log(
+      `codes of [5000]: ${r.webglCodes} on webgl, ${r.webgpuCodes} on webgpu; webgl state stepped on webgpu: ${line(r.fromWebGL)}; ` +
+        `webgpu state stepped on webgl: ${line(r.fromWebGPU)}`,
+    );
+    expect([r.webglCodes, r.webgpuCodes]).toEqual([Math.ceil((20 * 256) / 3), (20 * 256) / 4]);
+    for (const [name, d] of [
+      ['webgl state on webgpu', r.fromWebGL],
+      ['webgpu state on webgl', r.fromWebGPU],
+    ] as const) {
+      expect(d.failures, name).toEqual([]);
+      expect(d.worst, name).toBeLessThanOrEqual(1);
+      expect(d.compared, name).toBeGreaterThan(0);
+    }
+  });
 });

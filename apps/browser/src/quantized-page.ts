@@ -17,12 +17,14 @@ import { dequantizeWebGPU, quantizeWebGPU } from '../../../packages/core/src/qua
 import { seededRandom, tolerance } from './cases.js';
 import type {
   Discrepancy,
+  HygieneResult,
   KernelCaseResult,
   KernelRequest,
   KernelResult,
   MapKind,
   OptimizerRequest,
   OptimizerResult,
+  PackingResult,
 } from './quantized-protocol.js';
 
 const BLOCK = 256;
@@ -201,12 +203,12 @@ async function kernelCase(random: () => number, n: number, map: MapKind): Promis
 }
 
 /** Repeated quantise → dequantise calls on webgpu: numTensors while held and after disposal. */
-async function kernelMemory(n: number, repeats: number): Promise<KernelResult['tensors']> {
+async function kernelMemory(n: number, repeats: number): Promise<HygieneResult['tensors']> {
   await tf.setBackend('webgpu');
   const tables = dynamicMap('signed');
   const { blocks } = quantizedSizes(n);
   const x = tf.tensor1d(kernelValues(seededRandom(17), n, false, tables.midpoints));
-  const tensors: KernelResult['tensors'] = { baseline: tf.memory().numTensors, held: [], afterDispose: [] };
+  const tensors: HygieneResult['tensors'] = { baseline: tf.memory().numTensors, held: [], afterDispose: [] };
   try {
     for (let r = 0; r < repeats; r++) {
       const { codes, absmax } = quantizeWebGPU(x, blocks, tables);
@@ -258,6 +260,13 @@ async function kernelErrors(): Promise<{ errors: string[]; changedNothing: boole
   return { errors, changedNothing };
 }
 
+/** Reads element `i` of `t`: every command queued before has then run. */
+async function readOne(t: tf.Tensor, i: number): Promise<void> {
+  const element = tf.slice(t, i, 1);
+  await element.data();
+  element.dispose();
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 /** Median ms of quantise, then of dequantise, of `n` values on `backend` (each ending with a read of one absmax or value). */
@@ -283,12 +292,12 @@ async function kernelTimes(
     for (let r = 0; r < 4; r++) {
       let t0 = performance.now();
       const again = quantizeOnce();
-      await tf.tidy(() => tf.slice(again.absmax, 0, 1)).data();
+      await readOne(again.absmax, 0);
       if (r > 0) quantize.push(performance.now() - t0);
       tf.dispose([again.codes, again.absmax]);
       t0 = performance.now();
       const values = dequantizeOnce();
-      await tf.tidy(() => tf.slice(values, n - 1, 1)).data();
+      await readOne(values, n - 1);
       if (r > 0) dequantize.push(performance.now() - t0);
       values.dispose();
     }
@@ -306,14 +315,19 @@ async function kernels(request: KernelRequest): Promise<KernelResult> {
   }
   // Past 65535 workgroups tfjs spreads a dispatch over two dimensions.
   if (request.large) cases.push(await kernelCase(random, request.large, 'signed'));
-  const tensors = await kernelMemory(Math.max(...request.sizes), request.repeats);
-  const { errors, changedNothing } = await kernelErrors();
   const times = {
     size: request.timedSize,
     cpu: await kernelTimes('cpu', request.timedSize),
     webgpu: await kernelTimes('webgpu', request.timedSize),
   };
-  return { cases, tensors, errors, errorsChangedNothing: changedNothing, times };
+  return { cases, times };
+}
+
+/** Memory over `repeats` calls on `size` values, and the refusals of bad inputs. */
+async function kernelHygiene(size: number, repeats: number): Promise<HygieneResult> {
+  const tensors = await kernelMemory(size, repeats);
+  const { errors, changedNothing } = await kernelErrors();
+  return { tensors, errors, errorsChangedNothing: changedNothing };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -644,13 +658,93 @@ async function compareOptimizer(request: OptimizerRequest): Promise<OptimizerRes
   };
 }
 
+/**
+ * State across packings: `steps` adamw steps on webgl (codes three per int32) then one more step
+ * from its saved state on webgpu and on cpu (both four per int32), compared; and the reverse
+ * direction, webgpu's state stepped once on webgl and on cpu (parameters compared).
+ */
+async function packings(request: OptimizerRequest): Promise<PackingResult> {
+  runs += 1;
+  const names = SHAPES.map((_, i) => `q8pack${runs}/v${i}`);
+  const result: PackingResult = {
+    webglCodes: 0,
+    webgpuCodes: 0,
+    fromWebGL: new Tally().d,
+    fromWebGPU: new Tally().d,
+  };
+  /** `steps` steps from the seeded start on `backend`: the parameters, the saved state and the [5000] variable's codes length. */
+  const train = async (backend: string) => {
+    await tf.setBackend(backend);
+    const variables = makeVariables(names, startValues(request.seed));
+    const optimizer = create(request.optimizer);
+    try {
+      for (let s = 1; s <= request.steps; s++) step(optimizer, variables, gradients(request.seed, s));
+      const codes = Object.entries(optimizer.getSlots(names[1]!) ?? {}).find(([n]) =>
+        n.endsWith('Codes'),
+      )?.[1];
+      return {
+        params: (await snapshot(optimizer, variables)).params,
+        bytes: await optimizer.saveState(),
+        codes: codes?.size ?? 0,
+      };
+    } finally {
+      optimizer.dispose();
+      tf.dispose(variables);
+    }
+  };
+  /** One step on `backend` from saved parameters and state. */
+  const resume = async (backend: string, from: { params: Float32Array[]; bytes: Uint8Array }) => {
+    await tf.setBackend(backend);
+    const variables = makeVariables(names, from.params);
+    const optimizer = create(request.optimizer);
+    try {
+      await optimizer.loadState(from.bytes);
+      step(optimizer, variables, gradients(request.seed, request.steps + 1));
+      return await snapshot(optimizer, variables);
+    } finally {
+      optimizer.dispose();
+      tf.dispose(variables);
+    }
+  };
+  const webgl = await train('webgl');
+  result.webglCodes = webgl.codes;
+  const fromWebGL = new Tally();
+  compare(
+    'webgl state, one step',
+    await resume('webgpu', webgl),
+    await resume('cpu', webgl),
+    fromWebGL,
+    fromWebGL,
+  );
+  result.fromWebGL = fromWebGL.d;
+  const webgpu = await train('webgpu');
+  result.webgpuCodes = webgpu.codes;
+  const onWebGL = await resume('webgl', webgpu);
+  const onCpu = await resume('cpu', webgpu);
+  const fromWebGPU = new Tally();
+  SHAPES.forEach((shape, v) => {
+    const want = onCpu.params[v]!;
+    for (let i = 0; i < want.length; i++)
+      fromWebGPU.add(
+        `webgpu state on webgl, [${shape}] value[${i}]`,
+        onWebGL.params[v]![i]!,
+        want[i]!,
+        tolerance(want[i]!),
+      );
+  });
+  result.fromWebGPU = fromWebGPU.d;
+  return result;
+}
+
 declare global {
   interface Window {
     optimkitQuantized: {
       kernels: typeof kernels;
+      kernelHygiene: typeof kernelHygiene;
       optimizer: typeof optimizer;
+      packings: typeof packings;
     };
   }
 }
 
-window.optimkitQuantized = { kernels, optimizer };
+window.optimkitQuantized = { kernels, kernelHygiene, optimizer, packings };

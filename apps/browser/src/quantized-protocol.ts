@@ -6,8 +6,6 @@ export type MapKind = 'signed' | 'unsigned';
 export interface KernelRequest {
   seed: number;
   sizes: number[];
-  /** Calls of each kernel whose `tf.memory().numTensors` is recorded. */
-  repeats: number;
   /** One more case (signed map) of this many values, if not 0. */
   large: number;
   /** The number of values whose (de)quantisation is timed on both backends. */
@@ -39,13 +37,16 @@ export interface KernelCaseResult {
   dequantizeMismatches: string[];
 }
 
-export interface KernelResult {
-  cases: KernelCaseResult[];
-  /** Per repeated call of quantise then dequantise on webgpu: numTensors after the call's outputs are disposed, and while held. */
+export interface HygieneResult {
+  /** Per repeated call of quantise then dequantise on webgpu: numTensors while its outputs are held, and after they are disposed. */
   tensors: { baseline: number; held: number[]; afterDispose: number[] };
   /** The messages of the refused calls (bad inputs), and whether numTensors stayed the same. */
   errors: string[];
   errorsChangedNothing: boolean;
+}
+
+export interface KernelResult {
+  cases: KernelCaseResult[];
   /** Median ms per call (a read of one element included). */
   times: {
     size: number;
@@ -94,4 +95,15 @@ export interface OptimizerResult {
   kernels: Record<'cpu' | 'webgpu', Record<string, number>[]>;
   /** The active backend during the steps, per side. */
   backends: Record<'cpu' | 'webgpu', string[]>;
+}
+
+/** 8-bit state between webgl (codes three per int32) and webgpu (four per int32). */
+export interface PackingResult {
+  /** The codes length of the [5000] variable's first moment on each (20 blocks: 1707 and 1280). */
+  webglCodes: number;
+  webgpuCodes: number;
+  /** webgl's state, one step on webgpu against the same on cpu: parameters and moments. */
+  fromWebGL: Discrepancy;
+  /** webgpu's state, one step on webgl against the same on cpu: parameters. */
+  fromWebGPU: Discrepancy;
 }
