@@ -4,8 +4,9 @@
  * (`OptimkitDequantize8bit`, `OptimkitQuantize8bit`, registered for `webgpu` on first use), so
  * tensors are tfjs's and `tidy` disposes them. tfjs's composite int32 ops go through float32 on
  * WebGPU, which would lose the bits of four packed codes; these shaders handle each word as u32.
- * The map's values and midpoints are constants of the shader source (their float32 bits), so no
- * tensor is held between calls. The backend is typed structurally: core imports no backend package.
+ * The map's values and midpoints are uniforms (64 `vec4<f32>` each, read exactly), not constant
+ * arrays of the source, which compilers may copy into every invocation to index them; no tensor is
+ * held between calls. The backend is typed structurally: core imports no backend package.
  *
  * Where they may differ from cpu's `quantizeInto`: WGSL's float32 division is accurate to 2.5 ulp,
  * so a value whose quotient lies within a few ulp of a midpoint may take the neighbouring code; and
@@ -20,13 +21,16 @@ import {
   runQuantizeKernel,
 } from './quantized-kernels.js';
 
+/** A program-defined uniform of tfjs-backend-webgpu (its values in declaration order). */
+type Uniform = { type: 'int32' | 'float32'; data: number[] };
+
 /** The parts of tfjs-backend-webgpu's `WebGPUBackend` used here. */
 interface WebGPUBackendLike {
   runWebGPUProgram(
     program: object,
     inputs: tf.TensorInfo[],
     outputDtype: 'float32' | 'int32',
-    programDefinedUniform?: { type: 'int32'; data: number[] }[],
+    programDefinedUniform?: Uniform[],
   ): tf.TensorInfo;
 }
 
@@ -41,11 +45,18 @@ class Optimkit8bitProgram {
   dispatch: [number, number, number];
   readonly workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
   readonly size = true;
-  readonly uniforms = 'optkN : i32,';
+  readonly uniforms: string;
   private readonly code: string;
 
-  constructor(inputs: number, outputSize: number, workgroups: number, code: { source: string; key: string }) {
+  constructor(
+    inputs: number,
+    outputSize: number,
+    workgroups: number,
+    code: { source: string; key: string },
+    table?: 'optkMap' | 'optkMidpoints',
+  ) {
     this.variableNames = Array.from({ length: inputs }, (_, i) => `optk${i}`);
+    this.uniforms = `optkN : i32,${table ? ` ${table} : array<vec4<f32>, ${TABLE_VEC4S}>,` : ''}`;
     this.outputShape = [outputSize];
     this.dispatch = [workgroups, 1, 1];
     this.shaderKey = code.key;
@@ -63,15 +74,23 @@ interface Shaders {
   codes: { source: string; key: string };
 }
 
-const f32Bits = (values: Float32Array) =>
-  Array.from(new Uint32Array(values.buffer, values.byteOffset, values.length), (b) => `0x${b.toString(16)}u`);
+/** A table of 256 floats as uniforms: 64 `vec4<f32>` (an array's elements are 16-byte aligned there). */
+const TABLE_VEC4S = 64;
 
-/** WGSL constant arrays of the map's float32 bits, indexed at run time. */
-function tablesSource(t: MapTables): string {
-  return `
-const optkValueBits = array<u32, ${t.values.length}>(${f32Bits(t.values).join(', ')});
-const optkMidpointBits = array<u32, ${t.midpoints.length}>(${f32Bits(t.midpoints).join(', ')});
-`;
+const tableUniforms = new WeakMap<Float32Array, Uniform[]>();
+
+/** The map's values or midpoints (255, padded with a 0) as the uniform entries of one table. */
+function tableOf(values: Float32Array): Uniform[] {
+  let found = tableUniforms.get(values);
+  if (!found) {
+    const padded = Array.from({ length: TABLE_VEC4S * 4 }, (_, i) => values[i] ?? 0);
+    found = Array.from({ length: TABLE_VEC4S }, (_, k) => ({
+      type: 'float32' as const,
+      data: padded.slice(4 * k, 4 * k + 4),
+    }));
+    tableUniforms.set(values, found);
+  }
+  return found;
 }
 
 /**
@@ -79,18 +98,17 @@ const optkMidpointBits = array<u32, ${t.midpoints.length}>(${f32Bits(t.midpoints
  * number of outputs. The absmax pass runs one workgroup per block; NaN and sign are read from the
  * bits, since WGSL lets implementations assume floats are never NaN.
  */
-function shadersOf(t: MapTables, id: number): Shaders {
+function shadersOf(t: MapTables, id: string): Shaders {
   const block = t.block;
   const perLane = block / WORKGROUP;
   const wordsPerBlock = block / 4;
-  const tables = tablesSource(t);
-  const dequantize = `${tables}
+  const dequantize = `
 fn main(index : i32) {
   if (index < uniforms.size) {
     let word = bitcast<u32>(optk0[index / 4]);
     let lane = u32(index % 4);
     let code = ((word >> (8u * lane)) & 0xffu) ^ select(0u, 0x80u, lane == 3u);
-    setOutputAtIndex(index, bitcast<f32>(optkValueBits[code]) * optk1[index / ${block}]);
+    setOutputAtIndex(index, uniforms.optkMap[code >> 2u][code & 3u] * optk1[index / ${block}]);
   }
 }
 `;
@@ -117,7 +135,7 @@ fn main(index : i32) {
   }
 }
 `;
-  const codes = `${tables}
+  const codes = `
 fn optkCode(v : f32) -> u32 {
   let bits = bitcast<u32>(v);
   if ((bits & 0x7fffffffu) > 0x7f800000u) {
@@ -125,7 +143,8 @@ fn optkCode(v : f32) -> u32 {
   }
   var code = 0u;
   for (var half = 128u; half >= 1u; half = half >> 1u) {
-    if (v > bitcast<f32>(optkMidpointBits[code + half - 1u])) {
+    let k = code + half - 1u;
+    if (v > uniforms.optkMidpoints[k >> 2u][k & 3u]) {
       code = code + half;
     }
   }
@@ -159,20 +178,16 @@ fn main(index : i32) {
   };
 }
 
-/** Shaders by map content (a shader key names one table for good: tfjs caches pipelines by key). */
-const byContent = new Map<string, Shaders>();
-const byTables = new WeakMap<MapTables, Shaders>();
+/** Shaders by what their source depends on (tfjs caches pipelines by shader key). */
+const bySource = new Map<string, Shaders>();
 
 function shaders(t: MapTables): Shaders {
-  let found = byTables.get(t);
-  if (found) return found;
-  const content = `${t.signed}:${t.zero}:${t.block}:${f32Bits(t.values)}:${f32Bits(t.midpoints)}`;
-  found = byContent.get(content);
+  const source = `${t.signed ? 'signed' : 'unsigned'}${t.zero}_${t.block}`;
+  let found = bySource.get(source);
   if (!found) {
-    found = shadersOf(t, byContent.size);
-    byContent.set(content, found);
+    found = shadersOf(t, source);
+    bySource.set(source, found);
   }
-  byTables.set(t, found);
   return found;
 }
 
@@ -193,8 +208,12 @@ function dequantizeKernel(args: KernelArgs): tf.TensorInfo {
   const { codes, absmax } = args.inputs as { codes: tf.TensorInfo; absmax: tf.TensorInfo };
   const { size, tables } = args.attrs as unknown as DequantizeAttrs;
   const backend = args.backend as unknown as WebGPUBackendLike;
-  const program = new Optimkit8bitProgram(2, size, Math.ceil(size / WORKGROUP), shaders(tables).dequantize);
-  return backend.runWebGPUProgram(program, [codes, absmax], 'float32', [{ type: 'int32', data: [size] }]);
+  const workgroups = Math.ceil(size / WORKGROUP);
+  const program = new Optimkit8bitProgram(2, size, workgroups, shaders(tables).dequantize, 'optkMap');
+  return backend.runWebGPUProgram(program, [codes, absmax], 'float32', [
+    { type: 'int32', data: [size] },
+    ...tableOf(tables.values),
+  ]);
 }
 
 function quantizeKernel(args: KernelArgs): tf.TensorInfo[] {
@@ -203,18 +222,18 @@ function quantizeKernel(args: KernelArgs): tf.TensorInfo[] {
   const backend = args.backend as unknown as WebGPUBackendLike;
   const n = x.shape.reduce((a, b) => a * b, 1);
   const found = shaders(tables);
-  const size = [{ type: 'int32' as const, data: [n] }];
+  const size: Uniform = { type: 'int32', data: [n] };
   const absmax = backend.runWebGPUProgram(
     new Optimkit8bitProgram(1, blocks, blocks, found.absmax),
     [x],
     'float32',
-    size,
+    [size],
   );
   const codes = backend.runWebGPUProgram(
-    new Optimkit8bitProgram(2, words, Math.ceil(words / WORKGROUP), found.codes),
+    new Optimkit8bitProgram(2, words, Math.ceil(words / WORKGROUP), found.codes, 'optkMidpoints'),
     [x, absmax],
     'int32',
-    size,
+    [size, ...tableOf(tables.midpoints)],
   );
   return [codes, absmax];
 }
