@@ -135,7 +135,10 @@ function quantizeInto(x: Float32Array, codes: Int32Array, absmax: Float32Array, 
     }
     for (let w = 0, k = 0; w < wordsPerBlock; w++, k += 4) {
       codes[b * wordsPerBlock + w] =
-        blockCodes[k]! | (blockCodes[k + 1]! << 8) | (blockCodes[k + 2]! << 16) | ((blockCodes[k + 3]! ^ 0x80) << 24);
+        blockCodes[k]! |
+        (blockCodes[k + 1]! << 8) |
+        (blockCodes[k + 2]! << 16) |
+        ((blockCodes[k + 3]! ^ 0x80) << 24);
     }
   }
 }
