@@ -24,6 +24,7 @@ export {
   getRegisteredOptimizer,
   loadOptimizer,
   type OptimizerClass,
+  type RestorableOptimizer,
   registerOptimizer,
   registerOptimizers,
   type ScheduleFactory,

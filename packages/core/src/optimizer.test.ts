@@ -177,7 +177,9 @@ describe('OptimkitOptimizer', () => {
     console.warn = warn;
     expect(restored.getConfig().learningRate).toBe(0.02);
     expect(warnings.join()).toMatch(/restored as the constant 0.02/);
-    const withSchedule = await loadOptimizer(bytes, { learningRate: (step: number) => 0.1 / (1 + step) });
+    const withSchedule = (await loadOptimizer(bytes, {
+      learningRate: (step: number) => 0.1 / (1 + step),
+    })) as typeof optimizer;
     expect(withSchedule.hyperparametersAt(4)[0]!.learningRate).toBeCloseTo(0.02, 12);
     optimizer.dispose();
     restored.dispose();

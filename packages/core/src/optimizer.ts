@@ -997,6 +997,11 @@ function isStateful(value: unknown): value is StatefulSchedule {
 /** The class {@link defineOptimizer} returns. */
 export interface DefinedOptimizerClass<D extends Defaults> extends OptimizerClass {
   new (options?: OptimizerOptions<D>): OptimkitOptimizer<D>;
+  fromConfig(
+    cls: OptimizerClass,
+    config: tf.serialization.ConfigDict,
+    overrides?: Record<string, unknown>,
+  ): OptimkitOptimizer<D>;
   readonly definition: AnyDefinition<D>;
 }
 

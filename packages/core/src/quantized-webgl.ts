@@ -3,16 +3,25 @@
  * fragment shader per pass run by the backend's `runWebGLProgram`, with the arithmetic of the cpu
  * kernel (`quantized-kernels.ts`). WebGL keeps int32 tensors in float32 texels, exact below 2^24,
  * so codes are packed three per int32 here (c₀ + c₁·2⁸ + c₂·2¹⁶). The dynamic map and its
- * midpoints are constant arrays of float32 bits in the shader source, so no table is uploaded and
- * every value is read exactly.
+ * midpoints are uniform arrays (64 `vec4` each: uniforms are read exactly and indexed cheaply,
+ * where constant arrays in the source are rebuilt by some compilers for every fragment).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { MapTables } from './quantized-kernels.js';
 
 /** The parts of tfjs-backend-webgl's `MathBackendWebGL` used here. */
 interface WebGLBackendLike {
-  runWebGLProgram(program: object, inputs: tf.TensorInfo[], outputDtype: 'float32' | 'int32'): tf.TensorInfo;
+  runWebGLProgram(
+    program: object,
+    inputs: tf.TensorInfo[],
+    outputDtype: 'float32' | 'int32',
+    customUniformValues?: number[][],
+  ): tf.TensorInfo;
 }
+
+type UniformSpec = { name: string; arrayIndex: number; type: 'vec4' };
+const MAP_UNIFORM: UniformSpec = { name: 'optkMap', arrayIndex: 64, type: 'vec4' };
+const MIDPOINT_UNIFORM: UniformSpec = { name: 'optkMid', arrayIndex: 64, type: 'vec4' };
 
 /** A `GPGPUProgram` of tfjs-backend-webgl: one value per texel in and out. */
 class OptimkitQuantizedProgram {
@@ -23,34 +32,33 @@ class OptimkitQuantizedProgram {
     readonly variableNames: string[],
     readonly outputShape: number[],
     readonly userCode: string,
+    readonly customUniforms: UniformSpec[],
   ) {}
 }
 
-const bitsOf = (values: Float32Array) =>
-  Array.from(new Uint32Array(values.buffer, values.byteOffset, values.length), (b) => `${b}u`).join(', ');
+const uniformValues = new WeakMap<MapTables, { map: number[]; midpoints: number[] }>();
 
-const sources = new WeakMap<MapTables, string>();
-
-/** The map's values and midpoints as `uint` constant arrays (their float32 bits). */
-function tableSource(tables: MapTables): string {
-  let source = sources.get(tables);
-  if (source === undefined) {
-    source =
-      `const uint optkMapBits[256] = uint[256](${bitsOf(tables.values)});\n` +
-      `const uint optkMidBits[255] = uint[255](${bitsOf(tables.midpoints)});\n`;
-    sources.set(tables, source);
+/** The map's 256 values and its 255 midpoints (padded to 256) as uniform values. */
+function tableValues(tables: MapTables): { map: number[]; midpoints: number[] } {
+  let found = uniformValues.get(tables);
+  if (!found) {
+    found = { map: Array.from(tables.values), midpoints: [...tables.midpoints, 0] };
+    uniformValues.set(tables, found);
   }
-  return source;
+  return found;
 }
+
+const MAP_LOOKUP = 'float optkMapValue(int code) { return optkMap[code >> 2][code & 3]; }\n';
+const MIDPOINT_LOOKUP = 'float optkMidpoint(int k) { return optkMid[k >> 2][k & 3]; }\n';
 
 /** float32 `[size]`: `map[code] · absmax[block]`, codes read from `codes` (three per int32). */
 function dequantizeSource(tables: MapTables): string {
-  return `${tableSource(tables)}
+  return `${MAP_LOOKUP}
 void main() {
   int i = getOutputCoords();
   int word = int(getCodes(i / 3));
   int code = (word >> (8 * (i - (i / 3) * 3))) & 255;
-  setOutput(uintBitsToFloat(optkMapBits[code]) * getAbsmax(i / ${tables.block}));
+  setOutput(optkMapValue(code) * getAbsmax(i / ${tables.block}));
 }
 `;
 }
@@ -75,7 +83,7 @@ void main() {
 /** int32 `[words]`: three codes per element, each the nearest code of `x / absmax` (cpu's rule). */
 function quantizeSource(size: number, tables: MapTables): string {
   const zero = tables.zero;
-  return `${tableSource(tables)}
+  return `${MIDPOINT_LOOKUP}
 int optkCode(int i) {
   if (i >= ${size}) return ${zero};
   float largest = getAbsmax(i / ${tables.block});
@@ -83,7 +91,7 @@ int optkCode(int i) {
   float v = getX(i) / divisor;
   int code = 0;
   for (int step = 128; step >= 1; step /= 2) {
-    if (v > uintBitsToFloat(optkMidBits[code + step - 1])) code += step;
+    if (v > optkMidpoint(code + step - 1)) code += step;
   }
   ${tables.signed ? `if (v < 0.0 && code == ${zero}) code = ${zero - 1};` : ''}
   return code;
@@ -109,16 +117,21 @@ interface Attrs {
 }
 
 /** A program run once (tfjs keys its compiled shaders by source and input shapes). */
-function program(names: string[], outputShape: number[], source: string): OptimkitQuantizedProgram {
-  return new OptimkitQuantizedProgram(names, outputShape, source);
+function program(
+  names: string[],
+  outputShape: number[],
+  source: string,
+  uniforms: UniformSpec[] = [],
+): OptimkitQuantizedProgram {
+  return new OptimkitQuantizedProgram(names, outputShape, source, uniforms);
 }
 
 function dequantizeKernel(args: KernelArgs): tf.TensorInfo {
   const { codes, absmax } = args.inputs as { codes: tf.TensorInfo; absmax: tf.TensorInfo };
   const { size, tables } = args.attrs as unknown as Attrs;
   const backend = args.backend as unknown as WebGLBackendLike;
-  const run = program(['codes', 'absmax'], [size], dequantizeSource(tables));
-  return backend.runWebGLProgram(run, [codes, absmax], 'float32');
+  const run = program(['codes', 'absmax'], [size], dequantizeSource(tables), [MAP_UNIFORM]);
+  return backend.runWebGLProgram(run, [codes, absmax], 'float32', [tableValues(tables).map]);
 }
 
 function quantizeKernel(args: KernelArgs): tf.TensorInfo[] {
@@ -131,9 +144,10 @@ function quantizeKernel(args: KernelArgs): tf.TensorInfo[] {
     'float32',
   );
   const codes = backend.runWebGLProgram(
-    program(['x', 'absmax'], [words], quantizeSource(size, tables)),
+    program(['x', 'absmax'], [words], quantizeSource(size, tables), [MIDPOINT_UNIFORM]),
     [x, absmax],
     'int32',
+    [tableValues(tables).midpoints],
   );
   return [codes, absmax];
 }

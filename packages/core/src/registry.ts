@@ -3,6 +3,18 @@ import type { OptimkitOptimizer } from './optimizer.js';
 import { decodeState, StateFormatError } from './state-format.js';
 
 /** A registered optimizer class. */
+/**
+ * What every registered optimizer class builds, so what {@link loadOptimizer} returns: a
+ * `tf.Optimizer` that keeps optimkit state. Every `defineOptimizer` class (an
+ * {@link OptimkitOptimizer}) has it, and so do optimizers built over several of them
+ * (`@optimkit/partition`'s `Partition`); narrow with `instanceof` or the class you saved.
+ */
+export type RestorableOptimizer = tf.Optimizer &
+  Pick<
+    OptimkitOptimizer,
+    'iterations' | 'saveState' | 'loadState' | 'stateBytes' | 'variableSteps' | 'getSlots' | 'checkGradients'
+  >;
+
 export interface OptimizerClass {
   /** The tfjs serialization name the class is registered under. */
   readonly className: string;
@@ -13,7 +25,7 @@ export interface OptimizerClass {
     cls: OptimizerClass,
     config: tf.serialization.ConfigDict,
     overrides?: Record<string, unknown>,
-  ): OptimkitOptimizer;
+  ): RestorableOptimizer;
 }
 
 /**
@@ -246,13 +258,13 @@ export function getRegisteredOptimizer(className: string): OptimizerClass | unde
  * @example
  * ```ts
  * import '@optimkit/adam/register'; // registers AdamW and the rest of its family
- * const optimizer = await loadOptimizer(bytes);
+ * const optimizer = (await loadOptimizer(bytes)) as AdamW; // the class that was saved
  * ```
  */
 export async function loadOptimizer(
   bytes: Uint8Array | ArrayBuffer,
   overrides: Record<string, unknown> = {},
-): Promise<OptimkitOptimizer> {
+): Promise<RestorableOptimizer> {
   const { header } = decodeState(bytes);
   const cls = sharedRegistry().optimizers.get(header.className);
   if (!cls) {

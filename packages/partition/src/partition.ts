@@ -608,11 +608,18 @@ export class Partition extends tf.Optimizer {
             `The optimizer '${className}' of partition '${label}' is not registered: import '${String(from)}' before loading it`,
           );
         }
-        parts[label] = cls.fromConfig(
+        const made = cls.fromConfig(
           cls,
           inner as tf.serialization.ConfigDict,
           overrides.optimizers?.[label] ?? {},
         );
+        if (!(made instanceof OptimkitOptimizer)) {
+          made.dispose();
+          throw new TypeError(
+            `partition: the optimizer of '${label}' (${className}) is not an optimkit optimizer`,
+          );
+        }
+        parts[label] = made;
       }
       const records = checkRecords(given.variables ?? [], new Map(Object.entries(parts)));
       const { clipGradNorm, skipNonFinite } = given as PartitionOptions;

@@ -252,7 +252,12 @@ export class ZeroRedundancyOptimizer {
         }
       });
     }
-    return cls.fromConfig(cls, config as tf.serialization.ConfigDict, overrides);
+    const made = cls.fromConfig(cls, config as tf.serialization.ConfigDict, overrides);
+    if (!(made instanceof OptimkitOptimizer)) {
+      made.dispose();
+      throw new TypeError(`ZeroRedundancyOptimizer wraps an optimkit optimizer, and ${className} is not one`);
+    }
+    return made;
   }
 
   /** The variables this rank owns (and keeps optimizer state for), in partition order. */

@@ -1,5 +1,5 @@
 import { adamw } from '@optimkit/adam';
-import { loadOptimizer } from '@optimkit/core';
+import { loadOptimizer, type OptimkitOptimizer } from '@optimkit/core';
 import { oneCycle, reduceOnPlateau, scheduleCallback, warmupCosine } from '@optimkit/schedules';
 import { sgd } from '@optimkit/sgd';
 import * as tf from '@tensorflow/tfjs';
@@ -148,7 +148,7 @@ describe('schedules with optimizers, end to end', () => {
     const warn = console.warn;
     const warnings: string[] = [];
     console.warn = (m: string) => warnings.push(m);
-    const restored = await loadOptimizer(bytes);
+    const restored = (await loadOptimizer(bytes)) as OptimkitOptimizer;
     console.warn = warn;
     expect(warnings.filter((w) => w.startsWith('optimkit'))).toEqual([]);
     expect(restored.hyperparametersAt(10)[0]).toMatchObject({ learningRate: first.plateau.value });

@@ -201,7 +201,7 @@ describe('schedules survive serialization, as Keras LearningRateSchedules do', (
       const bytes = await first.saveState();
       first.dispose();
       // No schedule given again: the state alone says what they were.
-      const restored = await loadOptimizer(bytes);
+      const restored = (await loadOptimizer(bytes)) as OptimkitOptimizer;
       expect(warnings).toEqual([]);
       expect(hyperparameterSeries(restored, 14)).toEqual(hyperparameterSeries(make(), 14));
       run(restored, 6, 14);
@@ -237,7 +237,7 @@ describe('schedules survive serialization, as Keras LearningRateSchedules do', (
     for (const metric of [3, 4, 5]) plateau.step(metric);
     expect(plateau.value).toBe(0.0025);
     optimizer.applyGradients({ [v.name]: tf.tensor1d([1, 1]) });
-    const restored = await loadOptimizer(await optimizer.saveState());
+    const restored = (await loadOptimizer(await optimizer.saveState())) as OptimkitOptimizer;
     expect(warnings).toEqual([]);
     expect(restored.hyperparametersAt(1)[0]).toMatchObject({ learningRate: 0.0025 });
     optimizer.dispose();

@@ -210,7 +210,12 @@ export class MnistSession {
   async restore(source: RestoreSource): Promise<void> {
     let optimizer: OptimkitOptimizer;
     try {
-      optimizer = await loadOptimizer(source.state);
+      const loaded = await loadOptimizer(source.state);
+      if (!isOptimkit(loaded)) {
+        loaded.dispose();
+        throw new TypeError(`the saved optimizer (${loaded.getClassName()}) is not an optimkit optimizer`);
+      }
+      optimizer = loaded;
     } catch (error) {
       tf.dispose(source.weights ?? []);
       throw error;
