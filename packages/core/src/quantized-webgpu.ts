@@ -247,8 +247,9 @@ function ensureKernels(): void {
     [DEQUANTIZE, dequantizeKernel],
     [QUANTIZE, quantizeKernel],
   ] as const) {
-    if (tf.getKernel(kernelName, 'webgpu') === undefined)
-      tf.registerKernel({ kernelName, backendName: 'webgpu', kernelFunc: kernelFunc as tf.KernelFunc });
+    // These are the only exact (de)quantisation on webgpu: they replace any other of the name.
+    if (tf.getKernel(kernelName, 'webgpu') !== undefined) tf.unregisterKernel(kernelName, 'webgpu');
+    tf.registerKernel({ kernelName, backendName: 'webgpu', kernelFunc: kernelFunc as tf.KernelFunc });
   }
 }
 
