@@ -7,7 +7,13 @@
  * where constant arrays in the source are rebuilt by some compilers for every fragment).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { MapTables } from './quantized-kernels.js';
+import {
+  DEQUANTIZE,
+  type MapTables,
+  QUANTIZE,
+  runDequantizeKernel,
+  runQuantizeKernel,
+} from './quantized-kernels.js';
 
 /** The parts of tfjs-backend-webgl's `MathBackendWebGL` used here. */
 interface WebGLBackendLike {
@@ -104,9 +110,6 @@ void main() {
 `;
 }
 
-const DEQUANTIZE = 'OptimkitDequantize8bit';
-const QUANTIZE = 'OptimkitQuantize8bit';
-
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
 interface Attrs {
@@ -136,7 +139,8 @@ function dequantizeKernel(args: KernelArgs): tf.TensorInfo {
 
 function quantizeKernel(args: KernelArgs): tf.TensorInfo[] {
   const { x } = args.inputs as { x: tf.TensorInfo };
-  const { size, blocks, words, tables } = args.attrs as unknown as Attrs;
+  const { blocks, words, tables } = args.attrs as unknown as Attrs;
+  const size = x.shape.reduce((a, b) => a * b, 1);
   const backend = args.backend as unknown as WebGLBackendLike;
   const absmax = backend.runWebGLProgram(
     program(['x'], [blocks], absmaxSource(size, tables)),
@@ -180,9 +184,7 @@ export function dequantizeWebGL(
   tables: MapTables,
 ): tf.Tensor {
   ensureKernels();
-  return tf
-    .engine()
-    .runKernel(DEQUANTIZE, { codes, absmax }, { size, tables } as unknown as tf.NamedAttrMap) as tf.Tensor;
+  return runDequantizeKernel(codes, absmax, size, tables);
 }
 
 /**
@@ -196,10 +198,6 @@ export function quantizeWebGL(
 ): { codes: tf.Tensor; absmax: tf.Tensor } {
   ensureKernels();
   const words = Math.ceil((blocks * tables.block) / 3);
-  const attrs = { size: values.size, blocks, words, tables } as unknown as tf.NamedAttrMap;
   // The shaders read values by flat index: a vector (a reshape, free for unpacked textures).
-  const [codes, absmax] = tf.tidy(
-    () => tf.engine().runKernel(QUANTIZE, { x: tf.reshape(values, [values.size]) }, attrs) as tf.Tensor[],
-  );
-  return { codes: codes!, absmax: absmax! };
+  return tf.tidy(() => runQuantizeKernel(tf.reshape(values, [values.size]), words, blocks, tables));
 }
