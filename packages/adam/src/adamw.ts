@@ -51,7 +51,7 @@ const defaults = {
    * least 4096 values each moment is stored as one 8-bit code per value (four per int32) and one
    * float32 absmax per block of 256 values, about 2 bytes of state per parameter instead of 8;
    * each step dequantises, updates in float32 and re-quantises to the nearest code. Smaller
-   * variables keep float32 moments. Runs on the cpu, wasm and webgpu backends (others, WebGL too for now, refuse it).
+   * variables keep float32 moments. Runs on the cpu, wasm, webgpu and webgl (WebGL 2, float32 textures) backends; others refuse it.
    *
    * @defaultValue `'float32'`
    */
@@ -107,7 +107,7 @@ export const AdamW = /* @__PURE__ */ defineOptimizer({
  * @param options.amsgrad Use the running maximum of `v` (AMSGrad), default `false`; keeps a third slot.
  * @param options.stateDtype `'float32'` (default) or `'int8'`: 8-bit moments (bitsandbytes'
  *   block-wise dynamic quantisation, blocks of 256, for variables of 4096 values or more), about
- *   2 bytes of state per parameter instead of 8; the update itself runs in float32. cpu, wasm and WebGPU only (not yet WebGL).
+ *   2 bytes of state per parameter instead of 8; the update itself runs in float32. cpu, wasm, WebGPU and WebGL 2.
  * @param options.paramGroups Per-variable overrides of any of the above.
  *
  * Papers: Loshchilov & Hutter, "Decoupled Weight Decay Regularization", ICLR 2019; Adam: Kingma &

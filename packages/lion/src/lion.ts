@@ -42,7 +42,7 @@ const defaults = {
    * is stored as one 8-bit code per value (signed dynamic map, four per int32) and one float32
    * absmax per block of 256 values, about 1 byte of state per parameter instead of 4. Each step
    * dequantises, updates in float32 and re-quantises to the nearest code, a negative momentum
-   * never to 0 (so its sign survives). Smaller variables keep float32. cpu, wasm and WebGPU only (not yet WebGL).
+   * never to 0 (so its sign survives). Smaller variables keep float32. cpu, wasm, WebGPU and WebGL 2.
    *
    * @defaultValue `'float32'`
    */
@@ -106,7 +106,7 @@ export const Lion = /* @__PURE__ */ defineOptimizer({
  *   the parameters shrink by `learningRate · weightDecay` per step.
  * @param options.stateDtype `'float32'` (default) or `'int8'`: an 8-bit momentum (bitsandbytes'
  *   block-wise dynamic quantisation, blocks of 256, for variables of 4096 values or more), about
- *   1 byte of state per parameter instead of 4. cpu, wasm and WebGPU only (not yet WebGL).
+ *   1 byte of state per parameter instead of 4. cpu, wasm, WebGPU and WebGL 2.
  * @param options.paramGroups Per-variable overrides of any of the above.
  *
  * Paper: Xiangning Chen, Chen Liang, Da Huang, Esteban Real, Kaiyuan Wang, Yao Liu, Hieu Pham,
