@@ -8,10 +8,7 @@
  * be there (the tests fail without it); without a WebGPU adapter the WebGPU tests say so and are
  * skipped.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { CHROMIUM_ARGS, launchChromium, serveStatic, WEBGPU_ARGS } from '@optimkit/browser-harness';
+import { CHROMIUM_ARGS, WEBGPU_ARGS } from '@optimkit/browser-harness';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackendInfo, GpuBackend } from '../src/protocol.js';
@@ -25,8 +22,8 @@ import type {
   RefusalResult,
   SwitchResult,
 } from '../src/quantized-protocol.js';
+import { type Session, servedPage } from './served-page.js';
 
-const DIST = join(fileURLToPath(new URL('..', import.meta.url)), 'dist');
 const SIZES = [1, 3, 255, 256, 257, 4096, 10_001, 100_000];
 const STEPS = 20;
 /**
@@ -40,32 +37,7 @@ const PER_WORD: Record<GpuBackend, number> = { webgl: 3, webgpu: 4 };
 /** The int32 elements of the codes of `blocks` blocks, `perWord` codes to each. */
 const words = (blocks: number, perWord: number) => Math.ceil((blocks * 256) / perWord);
 
-let server: Awaited<ReturnType<typeof serveStatic>>;
-
-beforeAll(async () => {
-  if (!existsSync(join(DIST, 'index.html'))) {
-    throw new Error(`${DIST} has no built page: run \`pnpm --filter @optimkit/browser build\` first`);
-  }
-  server = await serveStatic(DIST);
-});
-
-afterAll(async () => {
-  await server?.close();
-});
-
-interface Session {
-  page: Page;
-  close: () => Promise<void>;
-}
-
-async function open(args: readonly string[], query = ''): Promise<Session> {
-  const browser = await launchChromium({ args });
-  const page = browser.context.pages()[0] ?? (await browser.context.newPage());
-  page.on('pageerror', (error) => console.error('page error:', error));
-  await page.goto(`${server.url}${query}`, { waitUntil: 'commit' });
-  await page.waitForSelector('#status[data-ready="true"]', { timeout: 180_000 });
-  return { page, close: browser.close };
-}
+const open = servedPage();
 
 const line = (d: Discrepancy) => `worst ${d.worst.toExponential(2)} of ${d.compared} compared`;
 
