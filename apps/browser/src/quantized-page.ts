@@ -406,7 +406,7 @@ async function kernels(request: KernelRequest): Promise<KernelResult> {
   for (const n of request.sizes) {
     for (const map of ['signed', 'unsigned'] as const) cases.push(await kernelCase(backend, random, n, map));
   }
-  // Past 65535 workgroups tfjs spreads a WebGPU dispatch over two dimensions.
+  // Past 65535 workgroups tfjs spreads a WebGPU dispatch over two dimensions; WebGL takes textures past 4096² texels.
   if (request.large) cases.push(await kernelCase(backend, random, request.large, 'signed'));
   const times = {
     size: request.timedSize,
