@@ -5,43 +5,14 @@
  * AdamW launch counts and step times against `tf.train.adam`. Without a WebGPU adapter the WebGPU
  * tests say so and are skipped.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { CHROMIUM_ARGS, launchChromium, serveStatic, WEBGPU_ARGS } from '@optimkit/browser-harness';
-import type { Page } from 'playwright-core';
+import { CHROMIUM_ARGS, WEBGPU_ARGS } from '@optimkit/browser-harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPTIMIZERS } from '../src/cases.js';
 import type { BackendInfo, BenchMeasure, CaseResult, GpuBackend } from '../src/protocol.js';
+import { type Session, servedPage } from './served-page.js';
 
-const DIST = join(fileURLToPath(new URL('..', import.meta.url)), 'dist');
 const STEPS = 20;
-let server: Awaited<ReturnType<typeof serveStatic>>;
-
-beforeAll(async () => {
-  if (!existsSync(join(DIST, 'index.html'))) {
-    throw new Error(`${DIST} has no built page: run \`pnpm --filter @optimkit/browser build\` first`);
-  }
-  server = await serveStatic(DIST);
-});
-
-afterAll(async () => {
-  await server?.close();
-});
-
-interface Session {
-  page: Page;
-  close: () => Promise<void>;
-}
-
-async function open(args: readonly string[], query = ''): Promise<Session> {
-  const browser = await launchChromium({ args });
-  const page = browser.context.pages()[0] ?? (await browser.context.newPage());
-  page.on('pageerror', (error) => console.error('page error:', error));
-  await page.goto(`${server.url}${query}`, { waitUntil: 'commit' });
-  await page.waitForSelector('#status[data-ready="true"]', { timeout: 180_000 });
-  return { page, close: browser.close };
-}
+const open = servedPage();
 
 /** The checks of one case: values, fused kernels, tensors. */
 function checkCase(result: CaseResult, backend: GpuBackend): void {

@@ -1,9 +1,11 @@
 /** What the 8-bit state page (`quantized-page.ts`) and its Node test exchange (plain JSON). */
+import type { GpuBackend } from './protocol.js';
 
 export type MapKind = 'signed' | 'unsigned';
 
-/** The kernel cases: every size with both maps, from one seed. */
+/** The kernel cases: every size with both maps, from one seed, on cpu and on `backend`. */
 export interface KernelRequest {
+  backend: GpuBackend;
   seed: number;
   sizes: number[];
   /** One more case (signed map) of this many values, if not 0. */
@@ -16,14 +18,17 @@ export interface KernelCaseResult {
   size: number;
   map: MapKind;
   blocks: number;
+  /** The GPU backend's codes: int32 elements, and codes per element (3 on webgl, 4 on webgpu). */
+  words: number;
+  codesPerWord: number;
   /** Blocks whose absmax is NaN, 0, and spans of the nonzero ones. */
   nanBlocks: number;
   zeroBlocks: number;
   smallestAbsmax: number;
   largestAbsmax: number;
-  /** Absmax elements whose bits differ between webgpu and cpu (two NaNs count as equal). */
+  /** Absmax elements whose bits differ between the GPU backend and cpu (two NaNs count as equal). */
   absmaxMismatches: string[];
-  /** Values whose webgpu code differs from cpu's. */
+  /** Values whose code on the GPU backend differs from cpu's. */
   codeMismatches: number;
   /** Of those, where cpu's quotient is within 4 ulp of a midpoint and the codes differ by one. */
   nearMidpointFlips: number;
@@ -31,44 +36,66 @@ export interface KernelCaseResult {
   badCodes: string[];
   /** Values within 4 ulp of a midpoint (where a flip is allowed). */
   nearMidpointValues: number;
-  /** Padding codes (beyond `size`) that are not the code of 0, on webgpu. */
+  /** Padding codes (beyond `size`, to the end of the last word) that are not the code of 0, on the GPU backend. */
   badPadding: number;
-  /** Dequantised values (cpu's codes) whose bits differ between webgpu and cpu. */
+  /** Words of three codes outside [0, 2^24) (what WebGL's float32 texels hold exactly); none with four. */
+  badWords: number;
+  /** Dequantised values (cpu's codes) whose bits differ between the GPU backend and cpu. */
   dequantizeMismatches: string[];
 }
 
-export interface HygieneResult {
-  /** Per repeated call of quantise then dequantise on webgpu: numTensors while its outputs are held, and after they are disposed. */
-  tensors: { baseline: number; held: number[]; afterDispose: number[] };
-  /** The messages of the refused calls (bad inputs), and whether numTensors stayed the same. */
-  errors: string[];
-  errorsChangedNothing: boolean;
+export interface KernelTimes {
+  quantizeMs: number;
+  dequantizeMs: number;
 }
 
 export interface KernelResult {
+  backend: GpuBackend;
   cases: KernelCaseResult[];
   /** Median ms per call (a read of one element included). */
-  times: {
-    size: number;
-    cpu: { quantizeMs: number; dequantizeMs: number };
-    webgpu: { quantizeMs: number; dequantizeMs: number };
-  };
+  times: { size: number; cpu: KernelTimes; gpu: KernelTimes };
+}
+
+export interface MemoryRequest {
+  backend: GpuBackend;
+  size: number;
+  repeats: number;
+}
+
+/** Per repeated call of quantise then dequantise: numTensors while its outputs are held, and after they are disposed. */
+export interface MemoryResult {
+  baseline: number;
+  held: number[];
+  afterDispose: number[];
+}
+
+/** The messages of refused calls of the WebGPU kernels (bad inputs), and whether numTensors stayed the same. */
+export interface RefusalResult {
+  errors: string[];
+  changedNothing: boolean;
 }
 
 export interface OptimizerRequest {
+  backend: GpuBackend;
   optimizer: 'adamw' | 'lion';
   seed: number;
   steps: number;
-  /** `setFusedKernels(…)` for the run (the 8-bit kernels run on webgpu either way). */
+  /** `setFusedKernels(…)` for the run (the 8-bit kernels run on the GPU backend either way). */
   fusedKernels: boolean;
 }
 
 export interface Discrepancy {
-  /** The worst |webgpu − cpu| / allowed (≤ 1 passes). */
+  /** The worst |got − want| / allowed (≤ 1 passes). */
   worst: number;
   compared: number;
   /** The first elements beyond the allowance, as sentences. */
   failures: string[];
+}
+
+export interface TensorCounts {
+  baseline: number;
+  steps: number[];
+  afterDispose: number;
 }
 
 export interface OptimizerResult {
@@ -79,22 +106,24 @@ export interface OptimizerResult {
   trajectoryMoments: Discrepancy;
   /** Codes that differ between the trajectories, per step (quantised slots together). */
   trajectoryCodeFlips: number[];
-  /** Each step taken on webgpu from cpu's state before it (loaded from cpu's `saveState()`). */
+  /** Each step taken on the GPU backend from cpu's state before it (loaded from cpu's `saveState()`). */
   stepwiseParams: Discrepancy;
   stepwiseMoments: Discrepancy;
   stepwiseCodeFlips: number;
-  /** webgpu's final `saveState()` loaded on cpu: saved again there, the same bytes. */
+  /** The GPU backend's final `saveState()` loaded on cpu: saved again there, the same bytes. */
   stateBytesEqual: boolean;
   stateBytes: number;
-  /** Then one more step on cpu from it against the same step on webgpu. */
+  /** The codes lengths of that saved state as loaded on cpu, before any step there (quantised slots in order). */
+  savedCodes: number[];
+  /** Then one more step on cpu from it against the same step on the GPU backend. */
   nextStep: Discrepancy;
-  /** Slot names per variable, on webgpu (quantised variables keep `…Codes` and `…Absmax`). */
+  /** Slot names per variable, on the GPU backend (quantised variables keep `…Codes` and `…Absmax`). */
   slotNames: string[][];
-  tensors: Record<'cpu' | 'webgpu', { baseline: number; steps: number[]; afterDispose: number }>;
+  tensors: Record<'cpu' | 'gpu', TensorCounts>;
   /** Per step, per backend: how many times `OptimkitQuantize8bit` and `OptimkitDequantize8bit` ran. */
-  kernels: Record<'cpu' | 'webgpu', Record<string, number>[]>;
+  kernels: Record<'cpu' | 'gpu', Record<string, number>[]>;
   /** The active backend during the steps, per side. */
-  backends: Record<'cpu' | 'webgpu', string[]>;
+  backends: Record<'cpu' | 'gpu', string[]>;
 }
 
 /** 8-bit state between webgl (codes three per int32) and webgpu (four per int32). */
@@ -106,4 +135,42 @@ export interface PackingResult {
   fromWebGL: Discrepancy;
   /** webgpu's state, one step on webgl against the same on cpu: parameters. */
   fromWebGPU: Discrepancy;
+}
+
+/** `adamw` int8 with `tf.setBackend` switched between its steps: `before` on webgl, `after` on cpu, `back` on webgl. */
+export interface SwitchRequest {
+  seed: number;
+  before: number;
+  after: number;
+  back: number;
+}
+
+export interface SwitchResult {
+  /** The active backend at each step. */
+  backends: string[];
+  /** After each step: the codes length of each quantised slot (the variables in order, slots by name). */
+  codeLengths: number[][];
+  /** numTensors before the run, after each step and after `dispose()`. */
+  tensors: TensorCounts;
+  /** After `before + after` steps, against `before` steps on webgl, `saveState`, `loadState` on cpu, `after` steps. */
+  againstResumed: Discrepancy;
+  /** After `before + after` steps, against as many on cpu only. */
+  againstCpu: Discrepancy;
+  /** After all the steps (the last ones back on webgl), against as many on cpu only. */
+  finalAgainstCpu: Discrepancy;
+}
+
+/** `adamw({ stateDtype: 'int8' })` on webgl without float32 textures (`?f16`): its first step. */
+export interface Float16RefusalResult {
+  float32Textures: boolean;
+  /** The error of the step on a [64, 64] and a [5] variable, or `(no error)`. */
+  error: string;
+  /** Whether the optimizer holds slots of either variable afterwards. */
+  slotsKept: boolean;
+  iterations: number;
+  /** Whether both variables kept every bit of their values. */
+  variablesUnchanged: boolean;
+  /** numTensors before and after the refused step (the gradients held both times). */
+  tensorsBefore: number;
+  tensorsAfter: number;
 }
