@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { fusionControl, withoutFusion } from '../fusion.js';
 import { timeSteps } from '../measure.js';
 import { type BenchOptimizer, selectOptimizers } from '../optimizers.js';
-import type { ProblemShapes } from './problems.js';
+import { type ProblemShapes, parameterCount } from './problems.js';
 import type {
   BrowserBackend,
   Measure,
@@ -295,6 +295,13 @@ async function run(request: PageRequest): Promise<PageResult> {
     const tfTrainMeasures = new Map<string, Measure>();
     try {
       for (const entry of entries) {
+        const limit = entry.maxParameters?.[backend];
+        if (limit !== undefined && parameterCount(shapes) > limit) {
+          say(
+            `${backend} ${shapes.id} ${entry.name}: not timed (above its ${limit.toExponential(0)} parameters on ${backend})`,
+          );
+          continue;
+        }
         try {
           result.rows.push(await measureRow(problem, entry, request, tfTrainMeasures));
         } catch (error) {
