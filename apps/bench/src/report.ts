@@ -303,25 +303,25 @@ function overheadTable(rows: readonly OverheadRow[]): string {
 
 /** Rows of the 8-bit variants (`<name>-int8`) beside their float32 rows, or null when none ran. */
 function stateDtypeTable(rows: readonly Row[]): string | null {
-  const lines: string[] = [];
-  for (const row of rows) {
-    if (!row.optimizer.endsWith('-int8')) continue;
+  const pairs: { int8: Row; base: Row }[] = [];
+  for (const int8 of rows) {
+    if (!int8.optimizer.endsWith('-int8')) continue;
     const base = rows.find(
       (r) =>
-        r.optimizer === row.optimizer.slice(0, -'-int8'.length) &&
-        r.backend === row.backend &&
-        r.parameters === row.parameters,
+        r.optimizer === int8.optimizer.slice(0, -'-int8'.length) &&
+        r.backend === int8.backend &&
+        r.parameters === int8.parameters,
     );
-    if (!base) continue;
-    lines.push(
-      `| ${row.backend} | ${size(row.parameters)} | ${base.optimizer} | ${base.stateBytesPerParam.toFixed(2)} | ` +
-        `${row.stateBytesPerParam.toFixed(2)} | ${(row.msPerStep / base.msPerStep).toFixed(2)} |`,
-    );
+    if (base) pairs.push({ int8, base });
   }
-  if (lines.length === 0) return null;
-  return [
-    '| backend | parameters | optimizer | float32 state B/param | int8 state B/param | int8 step time / float32 |',
-    '| --- | --- | --- | --- | --- | --- |',
-    ...lines,
-  ].join('\n');
+  if (pairs.length === 0) return null;
+  const columns: Column<{ int8: Row; base: Row }>[] = [
+    { header: 'backend', cell: (p) => p.int8.backend },
+    { header: 'parameters', cell: (p) => size(p.int8.parameters), align: 'left' },
+    { header: 'optimizer', cell: (p) => p.base.optimizer, align: 'left' },
+    { header: 'float32 state B/param', cell: (p) => p.base.stateBytesPerParam.toFixed(2) },
+    { header: 'int8 state B/param', cell: (p) => p.int8.stateBytesPerParam.toFixed(2) },
+    { header: 'int8 step time / float32', cell: (p) => (p.int8.msPerStep / p.base.msPerStep).toFixed(2) },
+  ];
+  return table(columns, pairs);
 }
