@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { OptimkitOptimizer } from './optimizer.js';
 import { decodeState, StateFormatError } from './state-format.js';
 
-/** A registered optimizer class. */
 /**
  * What every registered optimizer class builds, so what {@link loadOptimizer} returns: a
  * `tf.Optimizer` that keeps optimkit state. Every `defineOptimizer` class (an
@@ -15,6 +14,7 @@ export type RestorableOptimizer = tf.Optimizer &
     'iterations' | 'saveState' | 'loadState' | 'stateBytes' | 'variableSteps' | 'getSlots' | 'checkGradients'
   >;
 
+/** A registered optimizer class. */
 export interface OptimizerClass {
   /** The tfjs serialization name the class is registered under. */
   readonly className: string;
