@@ -10,6 +10,7 @@ import { type AnyOptimkitOptimizer, type Collective, zero } from '@optimkit/zero
 import * as tf from '@tensorflow/tfjs';
 import { catalog } from './catalog.js';
 import { IMAGE_SIZE, type MnistData } from './mnist.js';
+import { mean } from './stats.js';
 import { epochOrder, makeMlp } from './train-mnist.js';
 
 /** The names every rank gives the MLP's variables (in-process ranks share one engine). */
@@ -46,9 +47,11 @@ export interface RankResult {
 /** The AdamW of the report's comparison (the catalog's: learning rate 1e-3, decay 1e-2, none on biases). */
 export function makeAdamW(): AnyOptimkitOptimizer {
   const optimizer = catalog.find((e) => e.name === 'adamw')!.mnist();
-  if (!(optimizer instanceof OptimkitOptimizer))
+  // Not instanceof: tf.Optimizer's duck-typed Symbol.hasInstance accepts every optimizer.
+  if (!Object.prototype.isPrototypeOf.call(OptimkitOptimizer.prototype, optimizer)) {
     throw new TypeError('the catalog’s adamw is not an optimkit optimizer');
-  return optimizer;
+  }
+  return optimizer as AnyOptimkitOptimizer;
 }
 
 /** The MLP's trained variables, in the order of {@link VARIABLE_NAMES}. */
@@ -173,6 +176,7 @@ export interface SingleProcessResult {
 export async function trainSingleProcess(
   data: MnistData,
   plan: DataParallelPlan,
+  onStep?: (step: number) => void | Promise<void>,
 ): Promise<SingleProcessResult> {
   checkPlan(data, plan, 1);
   const model = makeMlp(plan.seed);
@@ -186,11 +190,11 @@ export async function trainSingleProcess(
       const value = optimizer.minimize(() => loss(model, xs, ys), true, variables)!;
       losses.push((await value.data())[0]!);
       tf.dispose([xs, ys, value]);
+      await onStep?.(step);
     }
-    const stateBytes = (optimizer as { stateBytes?: () => number }).stateBytes?.() ?? Number.NaN;
     return {
       losses,
-      stateBytes,
+      stateBytes: optimizer.stateBytes(),
       weights: variables.map((v) => v.dataSync() as Float32Array),
       sizes: variables.map((v) => v.size),
     };
@@ -246,7 +250,6 @@ const median = (values: readonly number[]) => {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
-const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / values.length;
 
 /** The final training loss of a run: the mean loss of its last ten steps (all of them if fewer). */
 export function finalLoss(losses: readonly number[]): number {

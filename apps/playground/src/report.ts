@@ -4,7 +4,7 @@ import { familiesOf, type Source, UsageError } from './catalog.js';
 import { VARIABLE_NAMES } from './data-parallel.js';
 import type { DataParallelPart } from './data-parallel-node.js';
 import { accuracyChart, lossChart, type SeriesStyle, surfaceChart } from './plots.js';
-import { coinciding, formatSummary, summarize, withinNoise } from './stats.js';
+import { coinciding, formatBytes, formatSummary, summarize, withinNoise } from './stats.js';
 import { LEARNING_RATE_GRID, REACHED, type SearchResult, type Surface, type Trajectory } from './surfaces.js';
 import type { MnistRun } from './train-mnist.js';
 
@@ -48,12 +48,6 @@ export interface Results {
 export const LOSS_COINCIDENCE = 1e-3;
 /** Paths that stay within this fraction of the plotted width of each other coincide. */
 export const PATH_COINCIDENCE = 1e-3;
-
-function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes)) return 'n/a';
-  if (bytes < 1024) return `${bytes} B`;
-  return `${(bytes / 1024).toFixed(1)} KiB`;
-}
 
 const byOptimizer = (runs: readonly MnistRun[]) => {
   const map = new Map<string, MnistRun[]>();

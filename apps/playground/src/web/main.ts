@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { type CatalogEntry, catalog, type Overrides, type Source } from '../catalog.js';
 import { buildMnist } from '../mnist.js';
 import { recordedLearningRate, type Surface, surfaces, type Trajectory, trajectory } from '../surfaces.js';
+import { setUpDataParallel } from './data-parallel-demo.js';
 import {
   defaultFields,
   describeFields,
@@ -660,6 +661,18 @@ async function main(): Promise<void> {
     const data = buildMnist(await loadDigits());
     const session = new MnistSession(data, catalog.find((e) => e.name === 'adam')!, {});
     setUpMnist(session);
+    setUpDataParallel(
+      {
+        section: $('data-parallel'),
+        worldSize: $<HTMLSelectElement>('dp-world-size'),
+        steps: $<HTMLInputElement>('dp-steps'),
+        run: $<HTMLButtonElement>('dp-run'),
+        message: $('dp-message'),
+        ranks: $('dp-ranks').querySelector('tbody')!,
+        summary: $('dp-summary'),
+      },
+      data,
+    );
     status.textContent = `Ready · TensorFlow.js ${tf.version.tfjs}, ${backend} backend${note}.`;
     status.dataset.ready = 'true';
   } catch (error) {
