@@ -454,14 +454,12 @@ describe('the playground page in chromium', () => {
     expect(bytes).toHaveLength(2);
     expect(bytes[0]! + bytes[1]!).toBe(2 * 4 * parameters);
     expect(Math.max(...bytes)).toBe(2 * 4 * 784 * 200);
-    const rows = await page
-      .locator('#dp-ranks tbody tr')
-      .evaluateAll((els) =>
-        els.map((e) => ({
-          bytes: Number((e as HTMLElement).dataset.stateBytes),
-          owns: e.children[1]!.textContent,
-        })),
-      );
+    const rows = await page.locator('#dp-ranks tbody tr').evaluateAll((els) =>
+      els.map((e) => ({
+        bytes: Number((e as HTMLElement).dataset.stateBytes),
+        owns: e.children[1]!.textContent,
+      })),
+    );
     expect(rows.map((r) => r.bytes)).toEqual(bytes);
     expect(rows.flatMap((r) => r.owns!.split(', ')).sort()).toEqual([
       'hidden/bias',

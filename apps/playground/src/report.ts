@@ -454,6 +454,8 @@ export async function writeReport(dir: string, results: Results): Promise<string
     );
   }
 
+  if (results.dataParallel) md.push(...dataParallelSection(results.dataParallel, results.quick));
+
   if (results.surfaces.length > 0) {
     for (const { surface, trajectories } of results.surfaces) {
       const st = styles(entries, coincidingPaths(surface, trajectories));
@@ -464,8 +466,6 @@ export async function writeReport(dir: string, results: Results): Promise<string
     }
     md.push(...surfaceSection(results));
   }
-
-  if (results.dataParallel) md.push(...dataParallelSection(results.dataParallel, results.quick));
 
   await write('README.md', md.join('\n'));
   written.push(MANIFEST);

@@ -155,6 +155,26 @@ export async function runComparisons(options: RunOptions): Promise<{ results: Re
     comparison = await trainPart('comparison', entries, epochs);
   }
 
+  let dataParallel: DataParallelPart | null = null;
+  if (options.dataParallel) {
+    progress.say(
+      `Data-parallel ZeRO AdamW: ${dataParallelPlan.steps} global batches of ${BATCH_SIZE} at ${worldSizes.join(', ')} rank(s) on worker threads` +
+        (quick ? ' (quick: its figures mean nothing)' : ''),
+    );
+    dataParallel = await runDataParallel(data, dataParallelPlan, {
+      worldSizes,
+      backend: options.backend,
+      onPhase: (label) => progress.phase(label),
+      onSteps: (steps) => progress.advance(RANK_STEP_COST * steps),
+    });
+    for (const row of dataParallel.rows) {
+      progress.say(
+        `  ${row.worldSize} rank(s): state ${row.stateBytes.join(' + ')} bytes, median step ${row.medianStepMs.toFixed(1)} ms, ` +
+          `ranks identical: ${row.ranksIdentical ? 'yes' : 'NO'}, max |difference| to one process ${row.maxDifferenceToSingle.toExponential(1)}`,
+      );
+    }
+  }
+
   const surfaceResults: SurfaceResult[] = [];
   if (options.surfaces) {
     // Scalar variables: the cpu backend has the least overhead per op.
@@ -198,25 +218,6 @@ export async function runComparisons(options: RunOptions): Promise<{ results: Re
     await useBackend(options.backend);
   }
 
-  let dataParallel: DataParallelPart | null = null;
-  if (options.dataParallel) {
-    progress.say(
-      `Data-parallel ZeRO AdamW: ${dataParallelPlan.steps} global batches of ${BATCH_SIZE} at ${worldSizes.join(', ')} rank(s) on worker threads` +
-        (quick ? ' (quick: its figures mean nothing)' : ''),
-    );
-    dataParallel = await runDataParallel(data, dataParallelPlan, {
-      worldSizes,
-      backend: options.backend,
-      onPhase: (label) => progress.phase(label),
-      onSteps: (steps) => progress.advance(RANK_STEP_COST * steps),
-    });
-    for (const row of dataParallel.rows) {
-      progress.say(
-        `  ${row.worldSize} rank(s): state ${row.stateBytes.join(' + ')} bytes, median step ${row.medianStepMs.toFixed(1)} ms, ` +
-          `ranks identical: ${row.ranksIdentical ? 'yes' : 'NO'}, max |difference| to one process ${row.maxDifferenceToSingle.toExponential(1)}`,
-      );
-    }
-  }
   progress.stop();
 
   const results: Results = {
