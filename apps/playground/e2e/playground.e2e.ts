@@ -1,9 +1,10 @@
 /**
  * The page in Debian's chromium, driven by playwright-core, as users open it: the built page
  * (`pnpm build`) under the real `vite preview` server (trajectories, MNIST training, save, reload,
- * restore and continue, bad state files, the data-parallel demo, a 420 px wide window, the WebGL and
- * WebGPU backends), and the sources under the real Vite dev server. The steps share one browser and
- * run in order, as a user would; a failing step leaves a screenshot in test-results/.
+ * restore and continue, bad state files, the data-parallel demo on Web Workers and in the page, a
+ * 420 px wide window, the WebGL and WebGPU backends), and the sources under the real Vite dev
+ * server. The steps share one browser and run in order, as a user would; a failing step leaves a
+ * screenshot in test-results/.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -423,8 +424,15 @@ describe('the playground page in chromium', () => {
     expect(await page.textContent('#save-note')).toContain('tf.train keeps no optimkit state');
   });
 
-  it('trains the data-parallel demo on 2 in-process ranks: the state is sharded and the ranks agree', async () => {
-    expect(await page.textContent('#data-parallel')).toContain("the ranks share this page's one thread");
+  it('trains the data-parallel demo on 2 Web Worker ranks: the state is sharded and the ranks agree', async () => {
+    // The preview server isolates the page, so the ranks can share memory across workers.
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    expect(await page.inputValue('#dp-mode')).toBe('workers');
+    expect(
+      await page
+        .locator('#dp-mode option')
+        .evaluateAll((els) => els.map((e) => (e as HTMLOptionElement).value)),
+    ).toEqual(['workers', 'page']);
     expect(
       await page
         .locator('#dp-world-size option')
@@ -443,7 +451,7 @@ describe('the playground page in chromium', () => {
     });
     const message = (await page.textContent('#dp-message')) ?? '';
     expect(await page.getAttribute('#data-parallel', 'data-state'), message).toBe('done');
-    expect(message).toBe('Trained 3 step(s) on 2 rank(s) and once in one process.');
+    expect(message).toBe('Trained 3 step(s) on 2 rank(s) (2 Web Worker(s)) and once in one process.');
 
     const summary = page.locator('#dp-summary');
     const bytes: number[] = JSON.parse((await summary.getAttribute('data-state-bytes')) ?? '[]');
@@ -482,12 +490,15 @@ describe('the playground page in chromium', () => {
       await narrow.goto(server.url, { waitUntil: 'commit' });
       await waitReady(narrow);
       expect(await narrow.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(420);
-      // The data-parallel demo's table filled: one step on 4 ranks.
+      // The data-parallel demo's table filled: one step on 4 ranks, in the page's thread.
+      await narrow.selectOption('#dp-mode', 'page');
       await narrow.selectOption('#dp-world-size', '4');
       await narrow.fill('#dp-steps', '1');
       await narrow.click('#dp-run');
       await narrow.waitForSelector('#data-parallel[data-state="done"]', { timeout: 180_000 });
       expect(await narrow.locator('#dp-ranks tbody tr').count()).toBe(4);
+      expect(await narrow.getAttribute('#dp-summary', 'data-mode')).toBe('page');
+      expect(await narrow.getAttribute('#dp-summary', 'data-ranks-identical')).toBe('true');
       expect(await narrow.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(420);
       for (const id of [
         'traj-canvas',
@@ -566,6 +577,18 @@ describe('the page under the Vite dev server', () => {
       expect(await devPage.getAttribute('#trajectories', 'data-state')).toBe('done');
       const history = await trainFresh(devPage, 3);
       expect(history.every(Number.isFinite)).toBe(true);
+      // The dev server isolates the page too: the demo's rank workers (served unbundled) run.
+      expect(await devPage.evaluate(() => crossOriginIsolated)).toBe(true);
+      await devPage.fill('#dp-steps', '1');
+      await devPage.click('#dp-run');
+      await devPage.waitForSelector('#data-parallel[data-state="done"], #data-parallel[data-state="error"]', {
+        timeout: 300_000,
+      });
+      expect(
+        await devPage.getAttribute('#data-parallel', 'data-state'),
+        (await devPage.textContent('#dp-message')) ?? '',
+      ).toBe('done');
+      expect(await devPage.getAttribute('#dp-summary', 'data-ranks-identical')).toBe('true');
       expect(errors).toEqual([]);
     } finally {
       await devPage.close();

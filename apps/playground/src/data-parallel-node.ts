@@ -10,6 +10,7 @@ import {
   finalLoss,
   type RankResult,
   type SingleProcessResult,
+  sharedTrainingSet,
   summarizeRanks,
   testAccuracy,
   trainSingleProcess,
@@ -36,21 +37,6 @@ export interface DataParallelPart {
     testAccuracy: number;
     /** Elements of each variable, in the order of `VARIABLE_NAMES`. */
     sizes: number[];
-  };
-}
-
-function sharedTrainingSet(data: MnistData): MnistData {
-  const images = new Float32Array(new SharedArrayBuffer(data.trainImages.byteLength));
-  images.set(data.trainImages);
-  const labels = new Uint8Array(new SharedArrayBuffer(data.trainLabels.byteLength));
-  labels.set(data.trainLabels);
-  return {
-    trainImages: images,
-    trainLabels: labels,
-    trainCount: data.trainCount,
-    testImages: new Float32Array(0),
-    testLabels: new Uint8Array(0),
-    testCount: 0,
   };
 }
 

@@ -107,6 +107,25 @@ function checkPlan(data: MnistData, plan: DataParallelPlan, worldSize: number): 
   }
 }
 
+/**
+ * The training digits in SharedArrayBuffers, without the test set: what the ranks' threads
+ * receive (shared, not copied per thread).
+ */
+export function sharedTrainingSet(data: MnistData): MnistData {
+  const images = new Float32Array(new SharedArrayBuffer(data.trainImages.byteLength));
+  images.set(data.trainImages);
+  const labels = new Uint8Array(new SharedArrayBuffer(data.trainLabels.byteLength));
+  labels.set(data.trainLabels);
+  return {
+    trainImages: images,
+    trainLabels: labels,
+    trainCount: data.trainCount,
+    testImages: new Float32Array(0),
+    testLabels: new Uint8Array(0),
+    testCount: 0,
+  };
+}
+
 /** The MLP's categorical cross-entropy (what `model.compile({ loss: 'categoricalCrossentropy' })` uses). */
 function loss(model: tf.Sequential, xs: tf.Tensor, ys: tf.Tensor): tf.Scalar {
   return tf.mean(tf.metrics.categoricalCrossentropy(ys, model.apply(xs, { training: true }) as tf.Tensor));
