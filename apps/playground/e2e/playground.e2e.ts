@@ -507,6 +507,7 @@ describe('the playground page in chromium', () => {
         'mnist-train',
         'save-idb',
         'restore-idb',
+        'dp-mode',
         'dp-run',
         'dp-message',
         'dp-summary',

@@ -294,8 +294,9 @@ export function dataParallelSection(part: DataParallelPart, quick: boolean): str
       `is a Node worker thread (\`runWorkers\` of \`@optimkit/zero/node\`: a SharedArrayBuffer collective) with its own ` +
       `copy of the model, backend \`${part.backend}\`; it computes the gradients of its equal slice of every global ` +
       'batch, each gradient is summed onto the rank that owns the variable, that rank updates its share of the ' +
-      'AdamW state, and the new weights are gathered by every rank. One rank is the unsharded data-parallel ' +
-      'baseline. The reference is one process training on the whole batch with the plain AdamW.',
+      'AdamW state, and the new weights are gathered by every rank' +
+      (rows.some((r) => r.worldSize === 1) ? '; at one rank this is unsharded data-parallel training' : '') +
+      '. The reference is one process training on the whole batch with the plain AdamW.',
     '',
     '| ranks | optimizer state on each rank | sum over ranks | total / N | largest rank ÷ (total / N) | sent / received per step, each rank | median step (ms) | final train loss | test accuracy (%) | ranks identical | max \\|Δ\\| to one process |',
     '|---:|---|---:|---:|---:|---|---:|---:|---:|---|---:|',
