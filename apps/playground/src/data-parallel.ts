@@ -1,7 +1,7 @@
 /**
- * Data-parallel training of the playground's MNIST MLP with ZeRO-sharded AdamW, the same for every
- * transport: Node worker threads (the report) and in-process ranks (the web page). Each rank holds
- * its own copy of the model, trains on its slice of every global batch, and
+ * Data-parallel training of the playground's MNIST MLP with ZeRO-sharded AdamW, the same on every
+ * transport: Node worker threads (the report), Web Workers and in-process ranks (the page). Each
+ * rank holds its own copy of the model, trains on its slice of every global batch, and
  * `ZeroRedundancyOptimizer.step` averages the gradients onto their owners, updates the owner's
  * shard of the AdamW state and shares the new weights.
  */
