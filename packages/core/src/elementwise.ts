@@ -7,9 +7,11 @@
  * accumulated in float64 in element order, as the cpu backend's `tf.sum` and `tf.mean` do. A kernel
  * runs over `batches × rows × cols` elements (row-major), so that factored optimizers can also
  * reduce along and broadcast over the last two dimensions. Arrays that live in a registered
- * WebAssembly memory (the tfjs wasm backend's heap) are processed in place; others are streamed
- * through a small scratch memory in cache-sized chunks.
+ * WebAssembly memory (the tfjs wasm backend's heap) are processed in place; those of a kernel with
+ * some arrays in a slot memory (slot-memory.ts) are read in place there, the others copied through
+ * its scratch; the rest are streamed through a small scratch memory in cache-sized chunks.
  */
+import { SLOT_MEMORY_ARRAYS, SLOT_MEMORY_CHUNK, type SlotMemory, slotMemoryOf } from './slot-memory.js';
 
 /** A value of an elementwise expression (an opaque handle). */
 export interface Expr {
@@ -701,10 +703,14 @@ export function elementwiseEngine(force?: Engine | null): Engine {
   return engine;
 }
 
-let lastRun: 'in place' | 'streamed' | 'interpreted' | null = null;
+type RunKind = 'in place' | 'slot memory' | 'streamed' | 'interpreted';
+let lastRun: RunKind | null = null;
 
-/** How the most recent kernel run went (for tests): in place, streamed through scratch, or interpreted. */
-export function lastElementwiseRun(): 'in place' | 'streamed' | 'interpreted' | null {
+/**
+ * How the most recent kernel run went (for tests): in place, against a slot memory (the arrays in
+ * it in place, the others copied through its scratch), streamed through scratch, or interpreted.
+ */
+export function lastElementwiseRun(): RunKind | null {
   return lastRun;
 }
 
@@ -717,7 +723,7 @@ export function registerWasmMemory(memory: WebAssembly.Memory): void {
 }
 
 /** Elements per full array in a streamed chunk. */
-const CHUNK = 4096;
+const CHUNK = Number(process.env.OPTIMKIT_CHUNK ?? 4096);
 let scratch: WebAssembly.Memory | null = null;
 
 function scratchMemory(bytes: number): WebAssembly.Memory {
@@ -730,12 +736,49 @@ function scratchMemory(bytes: number): WebAssembly.Memory {
 const toArray = (result: number | number[] | undefined): number[] =>
   result === undefined ? [] : typeof result === 'number' ? [result] : Array.from(result);
 
+function slotMemoryIn(arrays: Arrays): SlotMemory | undefined {
+  for (const a of arrays.inputs) {
+    const found = slotMemoryOf(a.buffer);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+function allIn(buffer: ArrayBufferLike, arrays: Arrays): boolean {
+  for (const list of [arrays.inputs, arrays.outputs, arrays.rowSums, arrays.colSums]) {
+    for (const a of list) if (a.buffer !== buffer) return false;
+  }
+  return true;
+}
+
+function checkDimension(d: number): void {
+  if (!Number.isInteger(d) || d < 0) throw new RangeError(`elementwise kernel: invalid dimension ${d}`);
+}
+
+function need(
+  array: Float32Array | Float64Array,
+  length: number,
+  type: typeof Float32Array | typeof Float64Array,
+): void {
+  if (!(array instanceof type) || array.length < length) {
+    throw new RangeError(`elementwise kernel: an array has fewer than the ${length} elements it needs`);
+  }
+}
+
 class CompiledKernel implements ElementwiseKernel {
   readonly signature: ElementwiseKernel['signature'];
   private readonly program: Program;
   private readonly structured: boolean;
   private modules = new Map<Engine, WebAssembly.Module>();
   private instances = new WeakMap<WebAssembly.Memory, Map<Engine, WasmFunction>>();
+  /** The wasm call's argument list, refilled on each run (runs never overlap). */
+  private args: number[] | undefined;
+  /** The memory and function of the latest in-place run (the wasm backend's heap, usually). */
+  private lastInPlace: { memory: WebAssembly.Memory; kind: Engine; fn: WasmFunction } | undefined;
+  /** {@link streamedFlat}'s function and view of the scratch memory, while its buffer lasts. */
+  private flat:
+    | { memory: WebAssembly.Memory; buffer: ArrayBuffer; kind: Engine; fn: WasmFunction; f32: Float32Array }
+    | undefined;
 
   constructor(program: Program) {
     this.program = program;
@@ -797,9 +840,13 @@ class CompiledKernel implements ElementwiseKernel {
     }
     // Without rows or columns to respect, the elements are one long row.
     const shape = this.structured ? { batches, rows, cols } : { batches: 1, rows: 1, cols: n };
-    const all = [...inputs, ...outputs, ...arrays.rowSums, ...arrays.colSums];
+    const last = this.lastInPlace;
+    if (last && last.kind === kind && allIn(last.memory.buffer, arrays)) {
+      lastRun = 'in place';
+      return this.inPlace(last.fn, shape, arrays);
+    }
     for (const memory of memories) {
-      if (!all.every((a) => a.buffer === memory.buffer)) continue;
+      if (!allIn(memory.buffer, arrays)) continue;
       let fn: WasmFunction | null = null;
       try {
         fn = this.wasmFunction(memory, kind);
@@ -808,11 +855,70 @@ class CompiledKernel implements ElementwiseKernel {
       }
       if (fn) {
         lastRun = 'in place';
+        this.lastInPlace = { memory, kind, fn };
         return this.inPlace(fn, shape, arrays);
+      }
+    }
+    if (!this.structured) {
+      const slotMemory = slotMemoryIn(arrays);
+      const totals = slotMemory ? this.againstSlotMemory(kind, n, arrays, slotMemory) : null;
+      if (totals) {
+        lastRun = 'slot memory';
+        return totals;
       }
     }
     lastRun = 'streamed';
     return this.streamed(kind, shape, arrays);
+  }
+
+  /**
+   * A flat kernel whose arrays are partly in a slot memory: those are read and written where they
+   * are, the others are copied through the memory's scratch a chunk at a time. Null when the
+   * kernel has more copied arrays than the scratch holds.
+   */
+  private againstSlotMemory(kind: Engine, n: number, arrays: Arrays, slot: SlotMemory): number[] | null {
+    const { buffer } = slot.memory;
+    const list = [...arrays.inputs, ...arrays.outputs];
+    const copied = list.filter((a) => a.buffer !== buffer).length;
+    if (copied > SLOT_MEMORY_ARRAYS) return null;
+    let fn: WasmFunction;
+    try {
+      fn = this.wasmFunction(slot.memory, kind);
+    } catch {
+      return null;
+    }
+    const f32 = new Float32Array(buffer);
+    const inputs = arrays.inputs.length;
+    // Per array: its scratch region's element offset, or -1 for an array in the memory.
+    let next = 0;
+    const regions = list.map((a) =>
+      a.buffer === buffer ? -1 : slot.scratch / 4 + SLOT_MEMORY_CHUNK * next++,
+    );
+    const args: number[] = [1, 0, ...list.map(() => 0)];
+    const sums = args.length;
+    for (let k = 0; k < this.program.sums.length; k++) args.push(0);
+    args.push(...arrays.scalars);
+    let totals: number[] = args.slice(sums, sums + this.program.sums.length);
+    for (let start = 0; start < n; start += SLOT_MEMORY_CHUNK) {
+      const length = Math.min(SLOT_MEMORY_CHUNK, n - start);
+      for (let k = 0; k < list.length; k++) {
+        const a = list[k]!;
+        const region = regions[k]!;
+        if (region < 0) args[2 + k] = a.byteOffset + 4 * start;
+        else {
+          args[2 + k] = 4 * region;
+          if (k < inputs) f32.set(a.subarray(start, start + length), region);
+        }
+      }
+      args[1] = length;
+      for (let k = 0; k < totals.length; k++) args[sums + k] = totals[k]!;
+      totals = toArray(fn(...args));
+      for (let k = inputs; k < list.length; k++) {
+        const region = regions[k]!;
+        if (region >= 0) list[k]!.set(f32.subarray(region, region + length), start);
+      }
+    }
+    return totals;
   }
 
   private check(batches: number, rows: number, cols: number, arrays: Arrays): void {
@@ -829,47 +935,102 @@ class CompiledKernel implements ElementwiseKernel {
           `${signature.outputs} outputs, ${signature.rowSums} row sums and ${signature.colSums} column sums`,
       );
     }
-    for (const d of [batches, rows, cols]) {
-      if (!Number.isInteger(d) || d < 0) throw new RangeError(`elementwise kernel: invalid dimension ${d}`);
+    checkDimension(batches);
+    checkDimension(rows);
+    checkDimension(cols);
+    const full = batches * rows * cols;
+    const layouts = this.program.inputs;
+    for (let k = 0; k < arrays.inputs.length; k++) {
+      const layout = layouts[k]!;
+      need(
+        arrays.inputs[k]!,
+        layout === 'full' ? full : layout === 'row' ? batches * rows : batches * cols,
+        Float32Array,
+      );
     }
-    const sizes = { full: batches * rows * cols, row: batches * rows, col: batches * cols };
-    const need = (
-      array: Float32Array | Float64Array,
-      length: number,
-      type: typeof Float32Array | typeof Float64Array,
-    ) => {
-      if (!(array instanceof type) || array.length < length) {
-        throw new RangeError(`elementwise kernel: an array has fewer than the ${length} elements it needs`);
-      }
-    };
-    arrays.inputs.forEach((a, k) => {
-      need(a, sizes[this.program.inputs[k]!], Float32Array);
-    });
-    for (const a of arrays.outputs) need(a, sizes.full, Float32Array);
-    for (const a of arrays.rowSums) need(a, sizes.row, Float32Array);
-    for (const a of arrays.colSums) need(a, sizes.col, Float64Array);
+    for (const a of arrays.outputs) need(a, full, Float32Array);
+    for (const a of arrays.rowSums) need(a, batches * rows, Float32Array);
+    for (const a of arrays.colSums) need(a, batches * cols, Float64Array);
   }
 
   private inPlace(fn: WasmFunction, dims: ElementwiseDims, arrays: Arrays): number[] {
     const { batches, rows, cols } = dims;
     const layouts = this.program.inputs;
-    let totals = this.program.sums.map(() => 0);
-    for (let b = 0; b < batches; b++) {
-      const at = (a: Float32Array | Float64Array, layout: Layout) =>
-        a.byteOffset +
-        a.BYTES_PER_ELEMENT * b * (layout === 'full' ? rows * cols : layout === 'row' ? rows : cols);
-      totals = toArray(
-        fn(
-          rows,
-          cols,
-          ...arrays.inputs.map((a, k) => at(a, layouts[k]!)),
-          ...arrays.outputs.map((a) => at(a, 'full')),
-          ...arrays.rowSums.map((a) => at(a, 'row')),
-          ...arrays.colSums.map((a) => at(a, 'col')),
-          ...totals,
-          ...arrays.scalars,
-        ),
-      );
+    // The call's arguments: rows, cols, the arrays' byte offsets, the running sums, the scalars.
+    const args = (this.args ??= []);
+    args.length = 0;
+    args.push(rows, cols);
+    const pointers = args.length;
+    for (const a of arrays.inputs) args.push(a.byteOffset);
+    for (const a of arrays.outputs) args.push(a.byteOffset);
+    for (const a of arrays.rowSums) args.push(a.byteOffset);
+    for (const a of arrays.colSums) args.push(a.byteOffset);
+    const sums = args.length;
+    for (let k = 0; k < this.program.sums.length; k++) args.push(0);
+    for (const x of arrays.scalars) args.push(x);
+    let totals = toArray(fn(...args));
+    for (let b = 1; b < batches; b++) {
+      let p = pointers;
+      const advance = (a: Float32Array | Float64Array, layout: Layout) => {
+        args[p++] =
+          a.byteOffset +
+          a.BYTES_PER_ELEMENT * b * (layout === 'full' ? rows * cols : layout === 'row' ? rows : cols);
+      };
+      arrays.inputs.forEach((a, k) => {
+        advance(a, layouts[k]!);
+      });
+      for (const a of arrays.outputs) advance(a, 'full');
+      for (const a of arrays.rowSums) advance(a, 'row');
+      for (const a of arrays.colSums) advance(a, 'col');
+      for (let k = 0; k < totals.length; k++) args[sums + k] = totals[k]!;
+      totals = toArray(fn(...args));
+    }
+    return totals;
+  }
+
+  /**
+   * {@link streamed} for a kernel without rows or columns (every array full, no row or column
+   * sums): a fixed scratch layout of one chunk per array, so that small arrays cost little more
+   * than the call.
+   */
+  private streamedFlat(kind: Engine, n: number, arrays: Arrays): number[] {
+    const count = arrays.inputs.length + arrays.outputs.length;
+    const memory = scratchMemory(count * CHUNK * 4);
+    let flat = this.flat;
+    if (!flat || flat.memory !== memory || flat.buffer !== memory.buffer || flat.kind !== kind) {
+      flat = {
+        memory,
+        buffer: memory.buffer,
+        kind,
+        fn: this.wasmFunction(memory, kind),
+        f32: new Float32Array(memory.buffer),
+      };
+      this.flat = flat;
+    }
+    const { fn, f32 } = flat;
+    const inputs = arrays.inputs.length;
+    const args = (this.args ??= []);
+    args.length = 0;
+    args.push(1, 0);
+    for (let k = 0; k < count; k++) args.push(k * CHUNK * 4);
+    const sums = args.length;
+    for (let k = 0; k < this.program.sums.length; k++) args.push(0);
+    for (const x of arrays.scalars) args.push(x);
+    let totals: number[] =
+      this.program.sums.length === 0 ? [] : args.slice(sums, sums + this.program.sums.length);
+    for (let start = 0; start < n; start += CHUNK) {
+      const length = Math.min(CHUNK, n - start);
+      for (let k = 0; k < inputs; k++) {
+        const a = arrays.inputs[k]!;
+        f32.set(length === a.length ? a : a.subarray(start, start + length), k * CHUNK);
+      }
+      args[1] = length;
+      for (let k = 0; k < totals.length; k++) args[sums + k] = totals[k]!;
+      totals = toArray(fn(...args));
+      for (let k = 0; k < arrays.outputs.length; k++) {
+        const at = (inputs + k) * CHUNK;
+        arrays.outputs[k]!.set(f32.subarray(at, at + length), start);
+      }
     }
     return totals;
   }
@@ -879,6 +1040,7 @@ class CompiledKernel implements ElementwiseKernel {
    * structure, a chunk of elements), so that the copies stay in cache.
    */
   private streamed(kind: Engine, dims: ElementwiseDims, arrays: Arrays): number[] {
+    if (!this.structured) return this.streamedFlat(kind, dims.cols, arrays);
     const { batches, rows, cols } = dims;
     const layouts = this.program.inputs;
     const chunkRows = Math.max(1, Math.floor(CHUNK / cols));
@@ -919,20 +1081,6 @@ class CompiledKernel implements ElementwiseKernel {
         ),
       );
     };
-    if (!this.structured) {
-      const n = cols;
-      for (let start = 0; start < n; start += chunkCols) {
-        const count = Math.min(chunkCols, n - start);
-        arrays.inputs.forEach((a, k) => {
-          f32.set(a.subarray(start, start + count), inOffsets[k]! / 4);
-        });
-        call(1, count);
-        arrays.outputs.forEach((a, k) => {
-          a.set(f32.subarray(outOffsets[k]! / 4, outOffsets[k]! / 4 + count), start);
-        });
-      }
-      return totals;
-    }
     for (let b = 0; b < batches; b++) {
       for (let i0 = 0; i0 < rows; i0 += chunkRows) {
         const count = Math.min(chunkRows, rows - i0);

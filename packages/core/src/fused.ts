@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { registerWasmMemory } from './elementwise.js';
 import { FUSED_RULE_BACKENDS } from './rule/backends.js';
+import { slotMemoryOf } from './slot-memory.js';
 
 /** The tfjs backends that run rules fused; the others run the composite tfjs ops. */
 export const FUSED_BACKENDS: readonly string[] = Object.keys(FUSED_RULE_BACKENDS);
@@ -48,13 +49,14 @@ export function fusedKernelsActive(): boolean {
 
 // The backends' internals, typed structurally: core has no runtime dependency on a backend package.
 interface CpuBackendLike {
-  data: { get(dataId: tf.DataId): { values?: unknown } };
+  data: { get(dataId: tf.DataId): { values?: unknown }; has(dataId: object): boolean };
   makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo;
 }
 
 interface WasmBackendLike {
   wasm?: {
     asm?: { memory?: unknown };
+    HEAPU8?: Uint8Array;
     tfjs?: {
       disposeData?: (id: number) => void;
       registerTensor?: (id: number, size: number, offset: number) => void;
@@ -151,6 +153,7 @@ function cpuKernel(args: KernelArgs): tf.TensorInfo[] {
   // One scratch for the whole call: the updates run one after the other.
   const workspace = new Float32Array(Math.max(0, ...entries.map(({ entry }) => entry.workspace)));
   for (const { entry, param, grad, slots, targets } of entries) {
+    if (entry.inPlace[0]) moveIntoSlotMemory(backend, param, targets.slice(1).map(read));
     const outputs = targets.map((info, i) => {
       if (entry.inPlace[i]) return read(info);
       const values = new Float32Array(tf.util.sizeFromShape(info.shape));
@@ -173,6 +176,24 @@ function cpuKernel(args: KernelArgs): tf.TensorInfo[] {
   return made.map(([shape, values]) => backend.makeTensorInfo([...shape], 'float32', values));
 }
 
+/**
+ * Moves a variable updated in place into its slots' memory (see slot-memory.ts), same values, so
+ * that the kernels read and write it there. Only while no other tensor data holds that room: a
+ * tensor that shared the variable's earlier data keeps it.
+ */
+function moveIntoSlotMemory(backend: CpuBackendLike, param: tf.TensorInfo, slots: Float32Array[]): void {
+  const memory = slots.map((s) => slotMemoryOf(s.buffer)).find((m) => m !== undefined);
+  if (!memory) return;
+  const data = backend.data.get(param.dataId);
+  const values = data.values;
+  const room = memory.param;
+  if (values === room.view || !(values instanceof Float32Array) || values.length !== room.view.length) return;
+  if (room.owner !== null && backend.data.has(room.owner)) return;
+  room.view.set(values);
+  data.values = room.view;
+  room.owner = param.dataId;
+}
+
 // wasm: the updates read and write the module's heap in place (elementwise kernels run there
 // directly), and the workspace is heap memory too. Every input is made resident and every output
 // allocated before any view is taken, since an allocation may grow (and detach) the heap.
@@ -181,18 +202,36 @@ function wasmKernel(args: KernelArgs): tf.TensorInfo[] {
   const memory = backend.wasm?.asm?.memory;
   if (memory instanceof WebAssembly.Memory) registerWasmMemory(memory);
   const entries = unpack(args);
-  for (const { param, grad, slots, targets } of entries) {
-    for (const info of [param, grad, ...slots, ...targets]) backend.dataIdMap.get(info.dataId);
+  let workspaceLength = 0;
+  for (const { entry, param, grad, slots, targets } of entries) {
+    backend.dataIdMap.get(param.dataId);
+    backend.dataIdMap.get(grad.dataId);
+    for (const info of slots) backend.dataIdMap.get(info.dataId);
+    for (const info of targets) backend.dataIdMap.get(info.dataId);
+    if (entry.workspace > workspaceLength) workspaceLength = entry.workspace;
   }
+  // Per entry, its targets' fresh outputs (null where updated in place); `made` lists them in order.
+  const made: tf.TensorInfo[] = [];
   const fresh = entries.map(({ entry, targets }) =>
-    targets.map((info, i) => (entry.inPlace[i] ? null : backend.makeOutput([...info.shape], 'float32'))),
+    targets.map((info, i) => {
+      if (entry.inPlace[i]) return null;
+      const out = backend.makeOutput([...info.shape], 'float32');
+      made.push(out);
+      return out;
+    }),
   );
-  const workspaceLength = Math.max(0, ...entries.map(({ entry }) => entry.workspace));
   // One element more than asked, to start the workspace on an 8-byte boundary (for float64 views).
   const scratch = workspaceLength > 0 ? backend.makeOutput([workspaceLength + 1], 'float32') : null;
-  const made = fresh.flat().filter((info): info is tf.TensorInfo => info !== null);
   try {
-    const view = (info: tf.TensorInfo) => float32(backend.typedArrayFromHeap(info));
+    const heap = backend.wasm?.HEAPU8?.buffer;
+    // The backend's typedArrayFromHeap, without its lookups (the heap is the same for every view).
+    const view = heap
+      ? (info: tf.TensorInfo) => {
+          if (info.dtype !== 'float32') throw new TypeError('Fused update: a tensor is not float32 data');
+          const { memoryOffset } = backend.dataIdMap.get(info.dataId) as { memoryOffset: number };
+          return new Float32Array(heap, memoryOffset, tf.util.sizeFromShape(info.shape));
+        }
+      : (info: tf.TensorInfo) => float32(backend.typedArrayFromHeap(info));
     let heapWorkspace: Float32Array = new Float32Array(0);
     if (scratch) {
       const heap = view(scratch);
@@ -306,18 +345,22 @@ export function runFusedBatch(
     const reads = Object.keys(run.reads);
     const writes = Object.keys(run.writes);
     const targets = [run.param, ...writes.map((name) => run.writes[name]!)];
+    const slots = reads.map((name) => run.reads[name]!);
     // Written in place only when no other tensor, and no other input of this run, shares the buffer.
-    const others = [run.grad, ...targets, ...Object.values(run.reads)];
+    const shared = (t: tf.Tensor) =>
+      (run.grad !== t && run.grad.dataId === t.dataId) ||
+      targets.some((o) => o !== t && o.dataId === t.dataId) ||
+      slots.some((o) => o !== t && o.dataId === t.dataId);
     const inPlace = targets.map(
       (t, i) =>
         (run.inPlace === 'all' || (run.inPlace === 'slots' && i > 0)) &&
         backend.refCount(t.dataId) === 1 &&
-        others.every((o) => o === t || o.dataId !== t.dataId),
+        !shared(t),
     );
     return {
       param: run.param,
       grad: run.grad,
-      slots: reads.map((name) => run.reads[name]!),
+      slots,
       targets,
       execute: run.execute,
       reads,

@@ -1,5 +1,6 @@
 /** Per-variable state: the slots of one variable, its step count and its cached rule plan. */
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedKernelsActive } from './fused.js';
 import {
   ABSMAX_SUFFIX,
   CODES_SUFFIX,
@@ -13,6 +14,7 @@ import {
 } from './quantized-state.js';
 import { type Layout, slotLayout } from './rule/graph.js';
 import type { RulePlan } from './rule/rule.js';
+import { allocateSlotArrays, SLOT_MEMORY_MIN_ELEMENTS } from './slot-memory.js';
 import type { SlotInit, SlotSpec } from './types.js';
 
 /** What the optimizer keeps for one variable. */
@@ -141,15 +143,45 @@ export function storedDtype(init: StoredInit): 'float32' | 'int32' {
 /** A fresh slot variable of a variable of shape `variableShape` (a quantised slot's codes are 0). */
 export function createSlot(name: string, init: StoredInit, variableShape: readonly number[]): tf.Variable {
   checkSlotName(name);
-  const value = typeof init === 'number' ? init : 'value' in init ? (init.value ?? 0) : 0;
+  const value = initialValue(init);
   return tf.tidy(() => tf.variable(tf.fill(slotShape(init, variableShape), value, storedDtype(init)), false));
 }
 
-/** Fresh slot variables of a variable of shape `variableShape`, as `spec` declares them. */
+/**
+ * Fresh slot variables of a variable of shape `variableShape`, as `spec` declares them. On the cpu
+ * backend with fused kernels, a large variable's full float32 slots share a memory of their own,
+ * which the fused kernels update in place (see slot-memory.ts).
+ */
 export function createSlots(spec: SlotSpec, variableShape: readonly number[]): Map<string, tf.Variable> {
+  const stored = storedSlots(spec, variableShape);
+  const size = variableShape.reduce((a, b) => a * b, 1);
+  const inMemory =
+    size >= SLOT_MEMORY_MIN_ELEMENTS && tf.getBackend() === 'cpu' && fusedKernelsActive()
+      ? stored.filter(
+          ([, init]) =>
+            storedDtype(init) === 'float32' && slotShape(init, variableShape).join() === variableShape.join(),
+        )
+      : [];
+  const views =
+    inMemory.length > 0
+      ? allocateSlotArrays(
+          size,
+          inMemory.map(([, init]) => initialValue(init)),
+        )
+      : [];
+  const placed = new Map(inMemory.map(([name], i) => [name, views[i]!]));
   return new Map(
-    storedSlots(spec, variableShape).map(([name, init]) => [name, createSlot(name, init, variableShape)]),
+    stored.map(([name, init]) => {
+      const view = placed.get(name);
+      if (!view) return [name, createSlot(name, init, variableShape)];
+      checkSlotName(name);
+      return [name, tf.tidy(() => tf.variable(tf.tensor(view, [...variableShape], 'float32'), false))];
+    }),
   );
+}
+
+function initialValue(init: StoredInit): number {
+  return typeof init === 'number' ? init : 'value' in init ? (init.value ?? 0) : 0;
 }
 
 /**

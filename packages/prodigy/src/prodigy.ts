@@ -3,6 +3,7 @@ import {
   checkPositive,
   checkUnitInterval,
   defineOptimizer,
+  defineRuleKernel,
   type NamedTensor,
   type OptimizerOptions,
   type OptimkitOptimizer,
@@ -235,6 +236,59 @@ function sumUpdate(
   return op.add(op.mul(s, scalars.beta3Value), op.mul(g, scalars.sCoefficient));
 }
 
+interface ReductionVariant {
+  /** PyTorch's `maximize`: the sums see −g. */
+  ascent: boolean;
+  coupledDecay: boolean;
+}
+
+/** The gradient the sums see: −g when maximizing, plus coupled weight decay. */
+function sumsGradient(
+  op: RuleOps,
+  param: Value,
+  grad: Value,
+  weightDecay: Value,
+  v: ReductionVariant,
+): Value {
+  const ascent = v.ascent ? op.neg(grad) : grad;
+  return v.coupledDecay ? op.add(ascent, op.mul(param, weightDecay)) : ascent;
+}
+
+/**
+ * A step's sums for a variable with state, fused like the update: ⟨g, p0 − p⟩ and
+ * ‖β3·s + c·g‖₁ (torch: `torch.dot(grad.flatten(), (p0 - p).flatten())` and `s.abs().sum()`).
+ */
+const reductionWithState = /* @__PURE__ */ defineRuleKernel<
+  'p0' | 's' | 'dot' | 'l1',
+  'beta3' | 'coefficient' | 'weightDecay',
+  ReductionVariant
+>({
+  name: 'OptimkitProdigyReduction',
+  slotLayouts: { dot: 'scalar', l1: 'scalar' },
+  rule: ({ param, grad, slots, s, op, v }) => {
+    const g = sumsGradient(op, param, grad, s.weightDecay, v);
+    const dot = op.sum(op.mul(g, op.sub(slots.p0, param)));
+    const l1 = op.sum(
+      op.abs(sumUpdate(op, slots.s, g, { beta3Value: s.beta3, sCoefficient: s.coefficient })),
+    );
+    return { param, slots: { dot, l1 } };
+  },
+});
+
+/** The first step's sum, before any state: ‖c·g‖₁ (⟨g, p0 − p⟩ is 0). */
+const reductionFirstStep = /* @__PURE__ */ defineRuleKernel<
+  'l1',
+  'beta3' | 'coefficient' | 'weightDecay',
+  ReductionVariant
+>({
+  name: 'OptimkitProdigyFirstReduction',
+  slotLayouts: { l1: 'scalar' },
+  rule: ({ param, grad, s, op, v }) => {
+    const g = sumsGradient(op, param, grad, s.weightDecay, v);
+    return { param, slots: { l1: op.sum(op.abs(op.mul(g, s.coefficient))) } };
+  },
+});
+
 /** A variable of this step with the hyperparameters of its group. */
 interface Entry {
   variable: tf.Variable;
@@ -394,14 +448,31 @@ class ProdigyOptimizer extends Defined {
       const parts: tf.Tensor[] = [];
       for (const { variable, grad, h } of entries) {
         const slots = slotsOf(variable.name);
-        const ascent = this.maximize ? tf.neg(grad) : grad;
-        const g =
-          h.weightDecay !== 0 && !h.decouple ? tf.add(ascent, tf.mul(variable, h.weightDecay)) : ascent;
-        const dot = slots ? tf.sum(tf.mul(g, tf.sub(slots.p0!, variable))) : tf.scalar(0);
-        const s = slots
-          ? tf.add(tf.mul(slots.s!, beta3), tf.mul(g, coefficient(h)))
-          : tf.mul(g, coefficient(h));
-        parts.push(dot, tf.sum(tf.abs(s)));
+        const variant = { ascent: this.maximize, coupledDecay: h.weightDecay !== 0 && !h.decouple };
+        const scalars = { beta3, coefficient: coefficient(h), weightDecay: h.weightDecay };
+        // The sums are the rule's scalar outputs; the param comes back unchanged (written in place).
+        const sums = { dot: tf.scalar(0), l1: tf.scalar(0) };
+        if (slots) {
+          const { slots: out } = reductionWithState.run({
+            param: variable,
+            grad,
+            slots: { p0: slots.p0!, s: slots.s!, ...sums },
+            scalars,
+            variant,
+            inPlace: true,
+          });
+          parts.push(out.dot ?? sums.dot, out.l1 ?? sums.l1);
+        } else {
+          const { slots: out } = reductionFirstStep.run({
+            param: variable,
+            grad,
+            slots: { l1: sums.l1 },
+            scalars,
+            variant,
+            inPlace: true,
+          });
+          parts.push(sums.dot, out.l1 ?? sums.l1);
+        }
       }
       // A sentinel 1 first: a backend whose synchronous read is broken is caught, not trained on zeros.
       return tf.stack([tf.scalar(1), ...parts]);

@@ -42,6 +42,10 @@ export const FUSED_TEST_SHAPES: readonly (readonly number[])[] = [[], [5], [3, 4
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
+/** A variable past core's slot-memory threshold (65,536 elements), not a whole number of chunks. */
+const LARGE_SHAPE: readonly number[] = [257, 301];
+const LARGE_STEPS = 4;
+
 /** Gradient scale by step: large, then small (running averages shrink), then medium with spikes. */
 function gradientScale(step: number): number {
   if (step <= 5) return 2;
@@ -312,6 +316,63 @@ export function describeFusedEquivalence<O extends object>(info: FusedEquivalenc
           if (exact) expect(differing).toBe(0);
           expect(worst).toBeLessThanOrEqual(1);
         });
+        // On cpu, a variable this large keeps its slots (and itself) in core's slot memory.
+        if (backend === 'cpu') {
+          it(`${exact ? 'bit-identical' : 'within float32 tolerance'} on a ${LARGE_SHAPE.join('×')} variable for ${describeOptions(options)}`, () => {
+            const baseline = tf.memory().numTensors;
+            const seed = 104729 * (index + 1);
+            const sides = [false, true].map((on) => {
+              const random = seededRandom(seed);
+              const variable = tf.tidy(() =>
+                tf.variable(
+                  tf.tensor(Float32Array.from(float32Values(random, size(LARGE_SHAPE))), [...LARGE_SHAPE]),
+                  true,
+                  `optimkitFusedLarge${++counter}`,
+                ),
+              );
+              return { on, variable, optimizer: info.create(options) };
+            });
+            try {
+              for (let step = 1; step <= LARGE_STEPS; step++) {
+                const values = Float32Array.from(
+                  float32Values(seededRandom(seed + step), size(LARGE_SHAPE), gradientScale(step)),
+                );
+                for (const side of sides) {
+                  const grad = tf.tensor(values, [...LARGE_SHAPE]);
+                  setFusedKernels(side.on);
+                  try {
+                    side.optimizer.applyGradients({ [side.variable.name]: grad });
+                  } finally {
+                    setFusedKernels(true);
+                    grad.dispose();
+                  }
+                }
+              }
+              const [composite, fused] = sides as [(typeof sides)[0], (typeof sides)[0]];
+              const pairs: [string, tf.Tensor, tf.Tensor][] = [['value', composite.variable, fused.variable]];
+              const cs = composite.optimizer.getSlots(composite.variable.name) ?? {};
+              const fs = fused.optimizer.getSlots(fused.variable.name) ?? {};
+              expect(Object.keys(fs).sort()).toEqual(Object.keys(cs).sort());
+              for (const slot of Object.keys(cs)) pairs.push([`slot ${slot}`, cs[slot]!, fs[slot]!]);
+              for (const [what, a, b] of pairs) {
+                const result = compare(
+                  a.dataSync() as Float32Array,
+                  b.dataSync() as Float32Array,
+                  what,
+                  exact,
+                );
+                if (exact) expect(result.differing, what).toBe(0);
+                expect(result.worst, what).toBeLessThanOrEqual(1);
+              }
+            } finally {
+              for (const side of sides) {
+                side.optimizer.dispose();
+                side.variable.dispose();
+              }
+            }
+            expect(tf.memory().numTensors, 'numTensors after dispose').toBe(baseline);
+          });
+        }
       });
     });
   }

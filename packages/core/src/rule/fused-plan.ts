@@ -76,11 +76,21 @@ interface Pass {
   sums: number[];
   rowSums: number[];
   colSums: number[];
+  /** Argument arrays refilled on every run, so that a run allocates none (runs never overlap). */
+  buffers: {
+    inputs: Float32Array[];
+    scalars: number[];
+    outputs: Float32Array[];
+    rowSums: Float32Array[];
+    colSums: Float64Array[];
+  };
 }
 
 type FullOutput = { kind: 'param' } | { kind: 'slot'; name: string };
 
 const isFull = (node: GraphNode) => node.layout === 'full';
+const EMPTY = new Float32Array(0);
+const EMPTY64 = new Float64Array(0);
 
 /** A compiled rule for the cpu and wasm backends. */
 export class FusedPlan {
@@ -183,6 +193,7 @@ export class FusedPlan {
       sums: [],
       rowSums: [],
       colSums: [],
+      buffers: { inputs: [], scalars: [], outputs: [], rowSums: [], colSums: [] },
     };
     const define = (e: ElementwiseBuilder): Expr[] => {
       const memo = new Map<number, Expr | Mask>();
@@ -315,39 +326,54 @@ export class FusedPlan {
     for (let j = 0; j < this.passes.length; j++) {
       for (const id of this.stages[j]!) this.evaluate(id, io, d);
       const pass = this.passes[j]!;
-      const inputs = pass.inputs.map((input) => {
+      const { inputs, scalars: kernelScalars, outputs, rowSums, colSums } = pass.buffers;
+      for (let k = 0; k < pass.inputs.length; k++) {
+        const input = pass.inputs[k]!;
         if (input.kind === 'full') {
           const { leaf } = input;
-          if (leaf.source === 'param') return io.param;
-          if (leaf.source === 'grad') return io.grad;
-          return io.slots[(leaf as { name: string }).name]!;
+          inputs[k] =
+            leaf.source === 'slot' ? io.slots[leaf.name]! : leaf.source === 'param' ? io.param : io.grad;
+          continue;
         }
         const x = arrays[input.node]!;
-        if (!input.expand) return x;
+        if (!input.expand) {
+          inputs[k] = x;
+          continue;
+        }
         const expanded = take(d.batches * d.rows);
         for (let i = 0; i < expanded.length; i++) expanded[i] = x[Math.floor(i / d.rows)]!;
-        return expanded;
-      });
-      const kernelScalars = pass.scalars.map((a) => {
-        if (a.kind === 'node') return scalars[a.node]!;
-        return Math.fround(a.of === 'all' ? n : a.of === 'rows' ? d.rows : d.cols);
-      });
-      const outputs = pass.outputs.map((o) =>
-        o.kind === 'param' ? io.out.param : o.kind === 'slot' ? io.out.slots[o.name]! : take(n),
-      );
-      const rowSums = pass.rowSums.map((id) => arrays[id]!);
-      const colSums = pass.colSums.map(() => {
+        inputs[k] = expanded;
+      }
+      for (let k = 0; k < pass.scalars.length; k++) {
+        const a = pass.scalars[k]!;
+        kernelScalars[k] =
+          a.kind === 'node'
+            ? scalars[a.node]!
+            : Math.fround(a.of === 'all' ? n : a.of === 'rows' ? d.rows : d.cols);
+      }
+      for (let k = 0; k < pass.outputs.length; k++) {
+        const o = pass.outputs[k]!;
+        outputs[k] = o.kind === 'param' ? io.out.param : o.kind === 'slot' ? io.out.slots[o.name]! : take(n);
+      }
+      for (let k = 0; k < pass.rowSums.length; k++) rowSums[k] = arrays[pass.rowSums[k]!]!;
+      for (let k = 0; k < pass.colSums.length; k++) {
         const raw = take(2 * d.batches * d.cols);
         const view = new Float64Array(raw.buffer, raw.byteOffset, d.batches * d.cols);
         view.fill(0);
-        return view;
-      });
+        colSums[k] = view;
+      }
       const totals = pass.kernel.run(d, inputs, kernelScalars, outputs, { rowSums, colSums });
       for (let k = 0; k < pass.sums.length; k++) scalars[pass.sums[k]!] = Math.fround(totals[k]!);
       for (let k = 0; k < pass.colSums.length; k++) arrays[pass.colSums[k]!]!.set(colSums[k]!);
-      pass.outputs.forEach((o, k) => {
+      for (let k = 0; k < pass.outputs.length; k++) {
+        const o = pass.outputs[k]!;
         if (o.kind === 'scratch') maxima(nodes[o.node]!.op === 'rowMax', outputs[k]!, arrays[o.node]!, d);
-      });
+      }
+      // The buffers hold no views past the run (the heap they view may be detached by then).
+      inputs.fill(EMPTY);
+      outputs.fill(EMPTY);
+      rowSums.fill(EMPTY);
+      colSums.fill(EMPTY64);
     }
     for (const id of this.stages[this.passes.length]!) this.evaluate(id, io, d);
     // Every small output is computed before any is written: outputs may be their inputs' buffers.
@@ -356,7 +382,7 @@ export class FusedPlan {
       if (nodes[id]!.layout === 'scalar') target[0] = scalars[id]!;
       else target.set(arrays[id]!);
     }
-    arrays.fill(undefined);
+    for (const id of this.smallNodes) arrays[id] = undefined;
   }
 
   /** Computes a small node (of a layout other than full) from values already known. */
