@@ -957,7 +957,8 @@ class CompiledKernel implements ElementwiseKernel {
     const { batches, rows, cols } = dims;
     const layouts = this.program.inputs;
     // The call's arguments: rows, cols, the arrays' byte offsets, the running sums, the scalars.
-    const args = (this.args ??= []);
+    if (!this.args) this.args = [];
+    const args = this.args;
     args.length = 0;
     args.push(rows, cols);
     const pointers = args.length;
@@ -1009,7 +1010,8 @@ class CompiledKernel implements ElementwiseKernel {
     }
     const { fn, f32 } = flat;
     const inputs = arrays.inputs.length;
-    const args = (this.args ??= []);
+    if (!this.args) this.args = [];
+    const args = this.args;
     args.length = 0;
     args.push(1, 0);
     for (let k = 0; k < count; k++) args.push(k * CHUNK * 4);
