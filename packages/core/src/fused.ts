@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { registerWasmMemory } from './elementwise.js';
 import { FUSED_RULE_BACKENDS } from './rule/backends.js';
-import { slotMemoryOf } from './slot-memory.js';
+import { type Room, roomOf, type SlotMemory } from './slot-memory.js';
 
 /** The tfjs backends that run rules fused; the others run the composite tfjs ops. */
 export const FUSED_BACKENDS: readonly string[] = Object.keys(FUSED_RULE_BACKENDS);
@@ -153,7 +153,7 @@ function cpuKernel(args: KernelArgs): tf.TensorInfo[] {
   // One scratch for the whole call: the updates run one after the other.
   const workspace = new Float32Array(Math.max(0, ...entries.map(({ entry }) => entry.workspace)));
   for (const { entry, param, grad, slots, targets } of entries) {
-    if (entry.inPlace[0]) moveIntoSlotMemory(backend, param, targets.slice(1).map(read));
+    moveIntoSlotMemory(backend, entry);
     const outputs = targets.map((info, i) => {
       if (entry.inPlace[i]) return read(info);
       const values = new Float32Array(tf.util.sizeFromShape(info.shape));
@@ -177,21 +177,31 @@ function cpuKernel(args: KernelArgs): tf.TensorInfo[] {
 }
 
 /**
- * Moves a variable updated in place into its slots' memory (see slot-memory.ts), same values, so
- * that the kernels read and write it there. Only while no other tensor data holds that room: a
- * tensor that shared the variable's earlier data keeps it.
+ * Moves the written slots and the variable of an update in place into their rooms in a slot memory
+ * (see slot-memory.ts), same values, so that the kernels read and write them there: the variable
+ * on its first in-place update, a slot given new data by a step that could not write in place.
+ * Only into room no other tensor data holds: a tensor that shared the earlier data keeps it.
  */
-function moveIntoSlotMemory(backend: CpuBackendLike, param: tf.TensorInfo, slots: Float32Array[]): void {
-  const memory = slots.map((s) => slotMemoryOf(s.buffer)).find((m) => m !== undefined);
-  if (!memory) return;
-  const data = backend.data.get(param.dataId);
+function moveIntoSlotMemory(backend: CpuBackendLike, entry: EntryAttrs): void {
+  const { targets, inPlace } = entry;
+  let memory: SlotMemory | undefined;
+  for (let i = 1; i < targets.length; i++) {
+    const room = roomOf(targets[i]!);
+    if (!room) continue;
+    memory ??= room.memory;
+    if (inPlace[i]) moveInto(backend, targets[i]!, room);
+  }
+  if (memory && inPlace[0]) moveInto(backend, targets[0]!, memory.param);
+}
+
+function moveInto(backend: CpuBackendLike, info: tf.TensorInfo, room: Room): void {
+  const data = backend.data.get(info.dataId);
   const values = data.values;
-  const room = memory.param;
   if (values === room.view || !(values instanceof Float32Array) || values.length !== room.view.length) return;
-  if (room.owner !== null && backend.data.has(room.owner)) return;
+  if (room.owner !== null && room.owner !== info.dataId && backend.data.has(room.owner)) return;
   room.view.set(values);
   data.values = room.view;
-  room.owner = param.dataId;
+  room.owner = info.dataId;
 }
 
 // wasm: the updates read and write the module's heap in place (elementwise kernels run there

@@ -150,6 +150,60 @@ describe('slot memory (cpu)', () => {
     }
   });
 
+  it('moves slots back in after a snapshot held their data, and saves the state of the moment', async () => {
+    const name = 'slotMemorySaved';
+    const variable = tf.tidy(() => tf.variable(tf.tensor(initial(), SHAPE), true, name));
+    const optimizer = new TwoMoments();
+    const reference = tf.tidy(() => tf.variable(tf.tensor(initial(), SHAPE), true, `${name}Reference`));
+    const referenceOptimizer = new TwoMoments();
+    try {
+      const step = (k: number) => {
+        const g = tf.tensor(gradients(k), SHAPE);
+        optimizer.applyGradients({ [name]: g });
+        setFusedKernels(false);
+        referenceOptimizer.applyGradients({ [`${name}Reference`]: g });
+        setFusedKernels(true);
+        g.dispose();
+      };
+      step(0);
+      const memory = slotMemoryOf(valuesOf(optimizer.getSlots(name)!.m!).buffer)!;
+      const inMemory = () =>
+        [variable, ...Object.values(optimizer.getSlots(name)!)].map(
+          (t) => valuesOf(t).buffer === memory.memory.buffer,
+        );
+      expect(inMemory()).toEqual([true, true, true]);
+      // The snapshot shares the slots' data: the next step writes them afresh, outside the memory.
+      const saving = optimizer.saveState();
+      const mAfterStep0 = Float32Array.from(optimizer.getSlots(name)!.m!.dataSync());
+      step(1);
+      expect(inMemory()).toEqual([true, false, false]);
+      const bytes = await saving;
+      step(2);
+      expect(inMemory()).toEqual([true, true, true]);
+      step(3);
+      expect(Float32Array.from(variable.dataSync())).toEqual(Float32Array.from(reference.dataSync()));
+      const slots = optimizer.getSlots(name)!;
+      const referenceSlots = referenceOptimizer.getSlots(`${name}Reference`)!;
+      for (const slot of ['m', 'v']) {
+        expect(Float32Array.from(slots[slot]!.dataSync())).toEqual(
+          Float32Array.from(referenceSlots[slot]!.dataSync()),
+        );
+      }
+      // The bytes hold the state after step 0, taken when saveState was called.
+      const state = new TwoMoments();
+      try {
+        await state.loadState(bytes);
+        expect(Float32Array.from(state.getSlots(name)!.m!.dataSync())).toEqual(mAfterStep0);
+      } finally {
+        state.dispose();
+      }
+    } finally {
+      optimizer.dispose();
+      referenceOptimizer.dispose();
+      tf.dispose([variable, reference]);
+    }
+  });
+
   it('keeps the tensor count constant and frees everything on dispose', () => {
     // The class's first step creates what every later instance shares: count from after it.
     train(true, 1, 'slotMemoryWarmUp');

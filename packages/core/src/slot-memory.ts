@@ -21,14 +21,36 @@ export interface SlotMemory {
   memory: WebAssembly.Memory;
   /** Byte offset of the scratch: {@link SLOT_MEMORY_ARRAYS} regions of {@link SLOT_MEMORY_CHUNK} floats. */
   scratch: number;
-  /**
-   * Room for the variable's own values, and the tensor data that holds it (null before the first
-   * move): the cpu kernel moves the variable there when nothing else shares its data.
-   */
-  param: { view: Float32Array; owner: object | null };
+  /** Room for the variable's own values (see {@link Room}). */
+  param: Room;
+}
+
+/**
+ * Room in a slot memory for one tensor's values, and the tensor data that holds it (null before
+ * the variable first moves in). The cpu kernel moves a slot or the variable back in when it was
+ * given new data (a step that could not write in place, while a snapshot shared it), once nothing
+ * holds the room.
+ */
+export interface Room {
+  memory: SlotMemory;
+  view: Float32Array;
+  owner: object | null;
 }
 
 const byBuffer = new WeakMap<ArrayBufferLike, SlotMemory>();
+const rooms = new WeakMap<object, Room>();
+
+/** The room of a slot variable created in a slot memory. */
+export function roomOf(slot: object): Room | undefined {
+  return rooms.get(slot);
+}
+
+/** Records that `slot` (a variable whose data is `view`) has its room in a slot memory. */
+export function assignRoom(slot: { dataId: object }, view: Float32Array): void {
+  const memory = byBuffer.get(view.buffer);
+  if (!memory) throw new Error('optimkit: a slot view outside any slot memory');
+  rooms.set(slot, { memory, view, owner: slot.dataId });
+}
 
 /** The slot memory whose buffer this is, if any. */
 export function slotMemoryOf(buffer: ArrayBufferLike): SlotMemory | undefined {
@@ -46,11 +68,17 @@ export function allocateSlotArrays(elements: number, values: readonly number[]):
   const bytes = slotBytes * (slots + 1) + SCRATCH_BYTES;
   const pages = Math.ceil(bytes / PAGE);
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-  byBuffer.set(memory.buffer, {
+  const slotMemory: SlotMemory = {
     memory,
     scratch: slotBytes * (slots + 1),
-    param: { view: new Float32Array(memory.buffer, slotBytes * slots, elements), owner: null },
-  });
+    param: undefined as unknown as Room,
+  };
+  slotMemory.param = {
+    memory: slotMemory,
+    view: new Float32Array(memory.buffer, slotBytes * slots, elements),
+    owner: null,
+  };
+  byBuffer.set(memory.buffer, slotMemory);
   return values.map((value, i) => {
     const view = new Float32Array(memory.buffer, i * slotBytes, elements);
     if (value !== 0) view.fill(value);

@@ -14,7 +14,7 @@ import {
 } from './quantized-state.js';
 import { type Layout, slotLayout } from './rule/graph.js';
 import type { RulePlan } from './rule/rule.js';
-import { allocateSlotArrays, SLOT_MEMORY_MIN_ELEMENTS } from './slot-memory.js';
+import { allocateSlotArrays, assignRoom, SLOT_MEMORY_MIN_ELEMENTS } from './slot-memory.js';
 import type { SlotInit, SlotSpec } from './types.js';
 
 /** What the optimizer keeps for one variable. */
@@ -175,7 +175,9 @@ export function createSlots(spec: SlotSpec, variableShape: readonly number[]): M
       const view = placed.get(name);
       if (!view) return [name, createSlot(name, init, variableShape)];
       checkSlotName(name);
-      return [name, tf.tidy(() => tf.variable(tf.tensor(view, [...variableShape], 'float32'), false))];
+      const slot = tf.tidy(() => tf.variable(tf.tensor(view, [...variableShape], 'float32'), false));
+      assignRoom(slot, view);
+      return [name, slot];
     }),
   );
 }
