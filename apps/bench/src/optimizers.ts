@@ -97,8 +97,9 @@ export const benchOptimizers: readonly BenchOptimizer[] = [
     create: () => muon({ paramGroups: [{ match: (v) => v.rank !== 2, useMuon: false }] }),
     // Newton–Schulz's 15 matrix products run on tfjs's cpu matmul, a plain JavaScript loop: about
     // a minute per step at 1e6 parameters, eight at 4e6. On SwiftShader's WebGPU adapter one step at
-    // 1e6 did not end in 20 minutes (WebGL: 14 s).
-    maxParameters: { cpu: 1e4, webgpu: 1e5 },
+    // 1e6 did not end in 20 minutes; on its WebGL, 14 s a step, so one browser row (fused and
+    // composite, warm-ups, samples, counted steps) held the run for over 12 minutes.
+    maxParameters: { cpu: 1e4, webgl: 1e5, webgpu: 1e5 },
   },
   { name: 'schedule-free-adamw', label: 'scheduleFreeAdamW()', create: () => scheduleFreeAdamW() },
   { name: 'schedule-free-sgd', label: 'scheduleFreeSgd()', create: () => scheduleFreeSgd() },

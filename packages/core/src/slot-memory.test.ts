@@ -64,6 +64,28 @@ function train(fused: boolean, steps: number, name: string): Float32Array {
   }
 }
 
+/** A variable trained fused and a copy trained on the composite path, stepped together. */
+function againstComposite(name: string) {
+  const variable = tf.tidy(() => tf.variable(tf.tensor(initial(), SHAPE), true, name));
+  const optimizer = new TwoMoments();
+  const reference = tf.tidy(() => tf.variable(tf.tensor(initial(), SHAPE), true, `${name}Reference`));
+  const referenceOptimizer = new TwoMoments();
+  const step = (k: number) => {
+    const g = tf.tensor(gradients(k), SHAPE);
+    optimizer.applyGradients({ [name]: g });
+    setFusedKernels(false);
+    referenceOptimizer.applyGradients({ [`${name}Reference`]: g });
+    setFusedKernels(true);
+    g.dispose();
+  };
+  const dispose = () => {
+    optimizer.dispose();
+    referenceOptimizer.dispose();
+    tf.dispose([variable, reference]);
+  };
+  return { variable, optimizer, reference, referenceOptimizer, step, dispose };
+}
+
 describe('slot memory (cpu)', () => {
   useBackend('cpu');
   afterEach(() => setFusedKernels(true));
@@ -110,20 +132,8 @@ describe('slot memory (cpu)', () => {
   });
 
   it('leaves a tensor that shares the variable alone, and keeps its data when the variable moves on', () => {
-    const name = 'slotMemoryShared';
-    const variable = tf.tidy(() => tf.variable(tf.tensor(initial(), SHAPE), true, name));
-    const optimizer = new TwoMoments();
-    const reference = tf.tidy(() => tf.variable(tf.tensor(initial(), SHAPE), true, `${name}Reference`));
-    const referenceOptimizer = new TwoMoments();
+    const { variable, reference, step, dispose } = againstComposite('slotMemoryShared');
     try {
-      const step = (k: number) => {
-        const g = tf.tensor(gradients(k), SHAPE);
-        optimizer.applyGradients({ [name]: g });
-        setFusedKernels(false);
-        referenceOptimizer.applyGradients({ [`${name}Reference`]: g });
-        setFusedKernels(true);
-        g.dispose();
-      };
       step(0);
       const room = slotMemoryOf(valuesOf(variable).buffer)!;
       expect(room).toBeDefined();
@@ -144,27 +154,14 @@ describe('slot memory (cpu)', () => {
       expect(valuesOf(variable).buffer === room.memory.buffer).toBe(true);
       expect(Float32Array.from(variable.dataSync())).toEqual(Float32Array.from(reference.dataSync()));
     } finally {
-      optimizer.dispose();
-      referenceOptimizer.dispose();
-      tf.dispose([variable, reference]);
+      dispose();
     }
   });
 
   it('moves slots back in after a snapshot held their data, and saves the state of the moment', async () => {
     const name = 'slotMemorySaved';
-    const variable = tf.tidy(() => tf.variable(tf.tensor(initial(), SHAPE), true, name));
-    const optimizer = new TwoMoments();
-    const reference = tf.tidy(() => tf.variable(tf.tensor(initial(), SHAPE), true, `${name}Reference`));
-    const referenceOptimizer = new TwoMoments();
+    const { variable, optimizer, reference, referenceOptimizer, step, dispose } = againstComposite(name);
     try {
-      const step = (k: number) => {
-        const g = tf.tensor(gradients(k), SHAPE);
-        optimizer.applyGradients({ [name]: g });
-        setFusedKernels(false);
-        referenceOptimizer.applyGradients({ [`${name}Reference`]: g });
-        setFusedKernels(true);
-        g.dispose();
-      };
       step(0);
       const memory = slotMemoryOf(valuesOf(optimizer.getSlots(name)!.m!).buffer)!;
       const inMemory = () =>
@@ -198,9 +195,7 @@ describe('slot memory (cpu)', () => {
         state.dispose();
       }
     } finally {
-      optimizer.dispose();
-      referenceOptimizer.dispose();
-      tf.dispose([variable, reference]);
+      dispose();
     }
   });
 

@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { selectOptimizers } from '../optimizers.js';
 import { type Column, machineLine, ms, ratio, table, targetsTable, toJson } from '../report.js';
 import { describeShapes, parameterCount } from './problems.js';
 import type { BrowserBackend, Measure, PageRow } from './protocol.js';
@@ -88,6 +89,20 @@ export function backendLine(result: BrowserBackendResult): string {
 }
 
 /** The whole browser report as markdown. */
+/** The requested optimizers a parameter limit kept off some problem on `backend`, and why. */
+function notTimed(results: BrowserResults, backend: BrowserBackend): string[] {
+  return selectOptimizers(results.config.optimizers).flatMap((entry) => {
+    const limit = entry.maxParameters?.[backend];
+    if (limit === undefined) return [];
+    const over = results.problems.filter((p) => parameterCount(p) > limit).map((p) => p.id);
+    return over.length === 0
+      ? []
+      : [
+          `\`${entry.label}\` on ${over.join(' and ')} (above its ${limit.toExponential(0)} parameters on ${backend}; see \`optimizers.ts\`)`,
+        ];
+  });
+}
+
 export function toBrowserMarkdown(results: BrowserResults): string {
   const { reps, countSteps } = results.config;
   const chromium = [...new Set(results.backends.map((b) => b.chromium))].join(', ');
@@ -131,6 +146,9 @@ export function toBrowserMarkdown(results: BrowserResults): string {
     parts.push(`## ${backend.backend} backend`, '');
     if (backend.unavailable !== null) parts.push(`Not measured: ${backend.unavailable}.`, '');
     else parts.push(browserTable(backend.rows, backend.backend), '');
+    const capped = notTimed(results, backend.backend);
+    if (backend.unavailable === null && capped.length > 0)
+      parts.push(`Not timed here: ${capped.join('; ')}.`, '');
     const erring = backend.rows.flatMap((r) =>
       (
         [
