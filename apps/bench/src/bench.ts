@@ -289,6 +289,11 @@ export async function runBench(
       const tfTrainTimings = new Map<string, Timing>();
       try {
         for (const entry of entries) {
+          const reason = entry.notOn?.[backend];
+          if (reason !== undefined) {
+            log(`${backend} ${parameters.toExponential(0)} ${entry.name}: not timed (${reason})`);
+            continue;
+          }
           const limit = entry.maxParameters?.[backend];
           if (limit !== undefined && parameters > limit) {
             log(

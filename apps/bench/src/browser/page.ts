@@ -295,6 +295,11 @@ async function run(request: PageRequest): Promise<PageResult> {
     const tfTrainMeasures = new Map<string, Measure>();
     try {
       for (const entry of entries) {
+        const reason = entry.notOn?.[backend];
+        if (reason !== undefined) {
+          say(`${backend} ${shapes.id} ${entry.name}: not timed (${reason})`);
+          continue;
+        }
         const limit = entry.maxParameters?.[backend];
         if (limit !== undefined && parameterCount(shapes) > limit) {
           say(

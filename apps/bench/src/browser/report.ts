@@ -92,6 +92,8 @@ export function backendLine(result: BrowserBackendResult): string {
 /** The requested optimizers a parameter limit kept off some problem on `backend`, and why. */
 function notTimed(results: BrowserResults, backend: BrowserBackend): string[] {
   return selectOptimizers(results.config.optimizers).flatMap((entry) => {
+    const reason = entry.notOn?.[backend];
+    if (reason !== undefined) return [`\`${entry.label}\` (${reason})`];
     const limit = entry.maxParameters?.[backend];
     if (limit === undefined) return [];
     const over = results.problems.filter((p) => parameterCount(p) > limit).map((p) => p.id);
