@@ -253,7 +253,8 @@ export function toMarkdown(results: BenchResults): string {
       '## Per-variable overhead',
       '',
       'One `applyGradients` step over many small variables (precomputed gradients), in µs per variable: what a ' +
-        'step costs beyond its arithmetic. Median over samples of back-to-back steps, each ending by reading one element.',
+        'step costs beyond its arithmetic. Median over samples of back-to-back steps, each ending by reading one element. ' +
+        "Measured first in the run, before the other rows: after them every per-variable figure was slower, tf.train's too.",
       '',
       overheadTable(results.overhead),
       '',
