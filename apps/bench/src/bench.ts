@@ -283,6 +283,8 @@ export async function runBench(
   // First, as in a training process: measured after dozens of other optimizers' rows (their
   // garbage on the heap, the shared step code megamorphic), every per-variable figure was slower,
   // tf.train's too (tf.train.momentum 38.7 µs per variable against 22–27 in a fresh process).
+  // Registers the wasm backend (imported on first use) before the overhead switches to it.
+  for (const backend of config.backends) await useBackend(backend);
   const overhead = config.overhead ? await measureOverhead(config.backends, config.overhead) : [];
   for (const o of overhead) {
     log(
