@@ -199,6 +199,21 @@ describe('slot memory (cpu)', () => {
     }
   });
 
+  it('gives the variable its own values again when the optimizer is disposed', () => {
+    const { variable, optimizer, step, dispose } = againstComposite('slotMemoryReleased');
+    try {
+      step(0);
+      const memory = slotMemoryOf(valuesOf(variable).buffer);
+      expect(memory).toBeDefined();
+      const before = Float32Array.from(variable.dataSync());
+      optimizer.dispose();
+      expect(slotMemoryOf(valuesOf(variable).buffer)).toBeUndefined();
+      expect(Float32Array.from(variable.dataSync())).toEqual(before);
+    } finally {
+      dispose();
+    }
+  });
+
   it('keeps the tensor count constant and frees everything on dispose', () => {
     // The class's first step creates what every later instance shares: count from after it.
     train(true, 1, 'slotMemoryWarmUp');

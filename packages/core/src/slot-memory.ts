@@ -40,6 +40,20 @@ export interface Room {
 const byBuffer = new WeakMap<ArrayBufferLike, SlotMemory>();
 const rooms = new WeakMap<object, Room>();
 
+/**
+ * Gives a variable that moved into a slot memory its own copy of its values, so that the memory
+ * (its slots' space too) is not kept alive by the variable once the optimizer lets go of it.
+ */
+export function moveOut(variable: { dataId: object; isDisposed: boolean }, cpu: unknown): void {
+  const data = (
+    cpu as { data?: { has(id: object): boolean; get(id: object): { values?: unknown } } } | undefined
+  )?.data;
+  if (variable.isDisposed || !data?.has(variable.dataId)) return;
+  const entry = data.get(variable.dataId);
+  if (entry.values instanceof Float32Array && byBuffer.has(entry.values.buffer))
+    entry.values = entry.values.slice();
+}
+
 /** The room of a slot variable created in a slot memory. */
 export function roomOf(slot: object): Room | undefined {
   return rooms.get(slot);

@@ -14,7 +14,7 @@ import {
 } from './quantized-state.js';
 import { type Layout, slotLayout } from './rule/graph.js';
 import type { RulePlan } from './rule/rule.js';
-import { allocateSlotArrays, assignRoom, SLOT_MEMORY_MIN_ELEMENTS } from './slot-memory.js';
+import { allocateSlotArrays, assignRoom, moveOut, SLOT_MEMORY_MIN_ELEMENTS } from './slot-memory.js';
 import type { SlotInit, SlotSpec } from './types.js';
 
 /** What the optimizer keeps for one variable. */
@@ -210,7 +210,11 @@ export function repackQuantized(state: VariableState): void {
   }
 }
 
-/** Frees every slot of these states. */
+/** Frees every slot of these states (and moves their variables out of any slot memory). */
 export function disposeStates(states: Iterable<VariableState>): void {
-  for (const state of states) for (const slot of state.slots.values()) slot.dispose();
+  const cpu = tf.engine().registry.cpu;
+  for (const state of states) {
+    if (state.variable) moveOut(state.variable, cpu);
+    for (const slot of state.slots.values()) slot.dispose();
+  }
 }

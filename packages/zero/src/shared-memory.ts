@@ -216,8 +216,10 @@ class SharedMemoryCollective implements Collective {
       }
       const wait = waitAsync(control, GENERATION, generation, remaining);
       if (wait.async) {
-        // A pending waitAsync does not keep Node's event loop alive; a timer does.
-        const keepAlive = setTimeout(() => {}, remaining);
+        // A pending waitAsync does not keep Node's event loop alive; a timer does. It outlasts the
+        // wait: a timer of the same length can fire first, and the loop then ends (exit code 13)
+        // with the wait still pending.
+        const keepAlive = setTimeout(() => {}, remaining + 1000);
         await wait.value;
         clearTimeout(keepAlive);
       }
