@@ -723,7 +723,7 @@ export function registerWasmMemory(memory: WebAssembly.Memory): void {
 }
 
 /** Elements per full array in a streamed chunk. */
-const CHUNK = Number(process.env.OPTIMKIT_CHUNK ?? 4096);
+const CHUNK = 4096;
 let scratch: WebAssembly.Memory | null = null;
 
 function scratchMemory(bytes: number): WebAssembly.Memory {

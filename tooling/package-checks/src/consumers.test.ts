@@ -1,13 +1,15 @@
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { launchChromium, serveStatic } from '@optimkit/browser-harness';
+import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { checksDir, lastJsonLine, makeTempDir, run, userEnv } from './workspace.js';
 
 /**
  * Downstream projects as users make them, from the packed tarballs and the npm registry: CommonJS
  * without require(esm), both module formats in one process, jest 29, TypeScript in every
- * resolution mode, and a Vite production build run in Chromium. One npm install serves them all.
+ * resolution mode, a Vite production build run in Chromium, and the dist files loaded natively by
+ * Chromium through an import map (no bundler). One npm install serves them all.
  */
 const packed = inject('packed');
 const TOOLS = ['@tensorflow/tfjs@4.22.0', 'jest@29.7.0', 'typescript@5.9.3', 'vite@7.3.8'];
@@ -198,6 +200,84 @@ describe('a Vite production build in Chromium', () => {
         "The optimizer 'OptimkitAdamW' is not registered: it is defined by @optimkit/adam; import '@optimkit/adam'",
       );
       expect(unregistered.loadLayersModel).toContain("import '@optimkit/adam/register'");
+    } finally {
+      await browser.close();
+      await server.close();
+    }
+  });
+});
+
+/** Entry points that are for Node only: they import Node's built-in modules or a test runner. */
+const NODE_ONLY = ['@optimkit/testing', '@optimkit/zero-mpi', '@optimkit/zero/node'];
+
+/** The ESM file each published export subpath resolves to, as a browser's import map states it. */
+async function importMap(): Promise<Record<string, string>> {
+  const imports: Record<string, string> = {
+    '@tensorflow/tfjs-core': '/native/tfjs-core.js',
+  };
+  for (const { name } of packed) {
+    const manifest = JSON.parse(
+      await readFile(join(project, 'node_modules', name, 'package.json'), 'utf8'),
+    ) as {
+      exports: Record<string, string | { import?: string | { default: string } }>;
+    };
+    for (const [subpath, target] of Object.entries(manifest.exports)) {
+      if (subpath === './package.json') continue;
+      const esm = typeof target === 'string' ? target : target.import;
+      const file = typeof esm === 'string' ? esm : esm?.default;
+      if (!file) throw new Error(`${name} exports ${subpath} without an ESM file`);
+      imports[`${name}${subpath.slice(1)}`] = `/node_modules/${name}/${file.replace(/^\.\//, '')}`;
+    }
+  }
+  return imports;
+}
+
+describe('native ES modules in Chromium (no bundler, no Node globals)', () => {
+  it('every browser entry point loads as published, and adamw trains fused, matches its composite path and resumes', async () => {
+    const site = join(project, 'native');
+    // tfjs-core and its cpu backend are the page's one bundle (tfjs publishes CommonJS dependencies).
+    await build({
+      stdin: {
+        contents: "export * from '@tensorflow/tfjs-core'; import '@tensorflow/tfjs-backend-cpu';",
+        resolveDir: project,
+        loader: 'js',
+      },
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      outfile: join(site, 'tfjs-core.js'),
+      logLevel: 'silent',
+    });
+    const imports = await importMap();
+    const entries = Object.keys(imports).filter((s) => s.startsWith('@optimkit/') && !NODE_ONLY.includes(s));
+    expect(entries.length).toBeGreaterThan(20);
+    await writeFile(join(site, 'entries.json'), JSON.stringify(entries));
+    await writeFile(
+      join(site, 'index.html'),
+      `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>native</title>\n<script type="importmap">${JSON.stringify({ imports })}</script>\n</head><body><script type="module" src="./main.js"></script></body></html>\n`,
+    );
+    const server = await serveStatic(project);
+    const browser = await launchChromium();
+    try {
+      const tab = await browser.context.newPage();
+      await tab.goto(new URL('native/index.html', server.url).href, { waitUntil: 'commit' });
+      await tab.waitForFunction(() => (window as { __result?: unknown }).__result !== undefined, undefined, {
+        timeout: 300_000,
+      });
+      const report = await tab.evaluate(() => (window as { __result?: unknown }).__result);
+      expect(report).toEqual({
+        processDefined: false,
+        requireDefined: false,
+        imported: entries.length,
+        fusedActive: true,
+        fusedKernelRan: true,
+        failedImports: {},
+        className: 'OptimkitAdamW',
+        finite: true,
+        fusedWithinToleranceOfComposite: true,
+        resumedBitIdentical: true,
+        tensorsLeft: 0,
+      });
     } finally {
       await browser.close();
       await server.close();
