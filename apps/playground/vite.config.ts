@@ -23,6 +23,15 @@ function mnistAsset(): Plugin {
   };
 }
 
+/**
+ * Cross-origin isolation, so that the data-parallel demo's Web Workers can share memory
+ * (SharedArrayBuffer); every resource of the page is same-origin.
+ */
+const ISOLATION = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
 export default defineConfig({
   // Workspace packages are used from their TypeScript sources, as in the tests: no prior build.
   resolve: {
@@ -30,5 +39,9 @@ export default defineConfig({
     dedupe: ['@tensorflow/tfjs-core'],
   },
   plugins: [mnistAsset()],
+  server: { headers: ISOLATION },
+  preview: { headers: ISOLATION },
+  // The rank workers import modules dynamically (tfjs backends): an ES module worker.
+  worker: { format: 'es' },
   build: { outDir: 'dist', target: 'es2022', chunkSizeWarningLimit: 4096 },
 });

@@ -1,9 +1,10 @@
 /**
  * The page in Debian's chromium, driven by playwright-core, as users open it: the built page
  * (`pnpm build`) under the real `vite preview` server (trajectories, MNIST training, save, reload,
- * restore and continue, bad state files, a 420 px wide window, the WebGL and WebGPU backends), and
- * the sources under the real Vite dev server. The steps share one browser and run in order, as a
- * user would; a failing step leaves a screenshot in test-results/.
+ * restore and continue, bad state files, the data-parallel demo on Web Workers and in the page, a
+ * 420 px wide window, the WebGL and WebGPU backends), and the sources under the real Vite dev
+ * server. The steps share one browser and run in order, as a user would; a failing step leaves a
+ * screenshot in test-results/.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -423,6 +424,65 @@ describe('the playground page in chromium', () => {
     expect(await page.textContent('#save-note')).toContain('tf.train keeps no optimkit state');
   });
 
+  it('trains the data-parallel demo on 2 Web Worker ranks: the state is sharded and the ranks agree', async () => {
+    // The preview server isolates the page, so the ranks can share memory across workers.
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    expect(await page.inputValue('#dp-mode')).toBe('workers');
+    expect(
+      await page
+        .locator('#dp-mode option')
+        .evaluateAll((els) => els.map((e) => (e as HTMLOptionElement).value)),
+    ).toEqual(['workers', 'page']);
+    expect(
+      await page
+        .locator('#dp-world-size option')
+        .evaluateAll((els) => els.map((e) => (e as HTMLOptionElement).value)),
+    ).toEqual(['1', '2', '4']);
+    await page.fill('#dp-steps', '0');
+    await page.click('#dp-run');
+    expect(await page.textContent('#dp-message')).toMatch(/^Steps must be a whole number from 1 to \d+/);
+    expect(await page.getAttribute('#dp-message', 'data-kind')).toBe('error');
+
+    await page.selectOption('#dp-world-size', '2');
+    await page.fill('#dp-steps', '3');
+    await page.click('#dp-run');
+    await page.waitForSelector('#data-parallel[data-state="done"], #data-parallel[data-state="error"]', {
+      timeout: 180_000,
+    });
+    const message = (await page.textContent('#dp-message')) ?? '';
+    expect(await page.getAttribute('#data-parallel', 'data-state'), message).toBe('done');
+    expect(message).toBe('Trained 3 step(s) on 2 rank(s) (2 Web Worker(s)) and once in one process.');
+
+    const summary = page.locator('#dp-summary');
+    const bytes: number[] = JSON.parse((await summary.getAttribute('data-state-bytes')) ?? '[]');
+    const parameters = 784 * 200 + 200 + 200 * 10 + 10;
+    // AdamW's m and v in float32: the two ranks' shares add up to the one process's state, and
+    // the 784 × 200 kernel's owner keeps all of that variable's.
+    expect(Number(await summary.getAttribute('data-single-state-bytes'))).toBe(2 * 4 * parameters);
+    expect(bytes).toHaveLength(2);
+    expect(bytes[0]! + bytes[1]!).toBe(2 * 4 * parameters);
+    expect(Math.max(...bytes)).toBe(2 * 4 * 784 * 200);
+    const rows = await page.locator('#dp-ranks tbody tr').evaluateAll((els) =>
+      els.map((e) => ({
+        bytes: Number((e as HTMLElement).dataset.stateBytes),
+        owns: e.children[1]!.textContent,
+      })),
+    );
+    expect(rows.map((r) => r.bytes)).toEqual(bytes);
+    expect(rows.flatMap((r) => r.owns!.split(', ')).sort()).toEqual([
+      'hidden/bias',
+      'hidden/kernel',
+      'output/bias',
+      'output/kernel',
+    ]);
+    expect(await summary.getAttribute('data-ranks-identical')).toBe('true');
+    expect(await summary.textContent()).toContain('are identical, bit for bit');
+    const difference = Number(await summary.getAttribute('data-max-difference'));
+    expect(difference).toBeGreaterThanOrEqual(0);
+    expect(difference).toBeLessThan(1e-5);
+    expect(Number.isFinite(Number(await summary.getAttribute('data-loss')))).toBe(true);
+  });
+
   it('fits a 420 px wide window: nothing wider than the window, the canvases scaled down', async () => {
     const narrow = await context.newPage();
     try {
@@ -430,7 +490,28 @@ describe('the playground page in chromium', () => {
       await narrow.goto(server.url, { waitUntil: 'commit' });
       await waitReady(narrow);
       expect(await narrow.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(420);
-      for (const id of ['traj-canvas', 'loss-canvas', 'traj-run', 'mnist-train', 'save-idb', 'restore-idb']) {
+      // The data-parallel demo's table filled: one step on 4 ranks, in the page's thread.
+      await narrow.selectOption('#dp-mode', 'page');
+      await narrow.selectOption('#dp-world-size', '4');
+      await narrow.fill('#dp-steps', '1');
+      await narrow.click('#dp-run');
+      await narrow.waitForSelector('#data-parallel[data-state="done"]', { timeout: 180_000 });
+      expect(await narrow.locator('#dp-ranks tbody tr').count()).toBe(4);
+      expect(await narrow.getAttribute('#dp-summary', 'data-mode')).toBe('page');
+      expect(await narrow.getAttribute('#dp-summary', 'data-ranks-identical')).toBe('true');
+      expect(await narrow.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(420);
+      for (const id of [
+        'traj-canvas',
+        'loss-canvas',
+        'traj-run',
+        'mnist-train',
+        'save-idb',
+        'restore-idb',
+        'dp-mode',
+        'dp-run',
+        'dp-message',
+        'dp-summary',
+      ]) {
         const box = await narrow.locator(`#${id}`).boundingBox();
         expect(box, id).not.toBeNull();
         expect(box!.x, id).toBeGreaterThanOrEqual(0);
@@ -497,6 +578,18 @@ describe('the page under the Vite dev server', () => {
       expect(await devPage.getAttribute('#trajectories', 'data-state')).toBe('done');
       const history = await trainFresh(devPage, 3);
       expect(history.every(Number.isFinite)).toBe(true);
+      // The dev server isolates the page too: the demo's rank workers (served unbundled) run.
+      expect(await devPage.evaluate(() => crossOriginIsolated)).toBe(true);
+      await devPage.fill('#dp-steps', '1');
+      await devPage.click('#dp-run');
+      await devPage.waitForSelector('#data-parallel[data-state="done"], #data-parallel[data-state="error"]', {
+        timeout: 300_000,
+      });
+      expect(
+        await devPage.getAttribute('#data-parallel', 'data-state'),
+        (await devPage.textContent('#dp-message')) ?? '',
+      ).toBe('done');
+      expect(await devPage.getAttribute('#dp-summary', 'data-ranks-identical')).toBe('true');
       expect(errors).toEqual([]);
     } finally {
       await devPage.close();

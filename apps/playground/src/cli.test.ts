@@ -73,6 +73,7 @@ describe('playground CLI', () => {
     // tf.train.momentum is optimkit's Nesterov SGD step for step: found, and said
     expect(report).toMatch(/\*\*SGD \+ Nesterov\*\* and \*\*tf\.train\.momentum\*\* coincide/);
     expect(report).toContain('### Rosenbrock');
+    expect(report).toContain('## Data-parallel training with ZeRO: 2 rank(s) on worker threads');
 
     const plots = await readdir(join(out, 'plots'));
     expect(plots.sort()).toEqual(
@@ -98,6 +99,49 @@ describe('playground CLI', () => {
       expect(r.losses[r.losses.length - 1]).toBeLessThan(r.losses[0]);
       expect(r.epochAccuracy).toHaveLength(1);
     }
+  }, 400_000);
+
+  it('--data-parallel --quick trains the MLP on 2 worker threads with ZeRO and reports a consistent table', async () => {
+    const out = await tempDir();
+    const { code, stdout, stderr } = await playground(['--data-parallel', '--quick', '--out', out]);
+    expect(stderr).not.toMatch(/error|warn/i);
+    expect(stderr).toContain('data-parallel: 2 rank(s) on worker threads');
+    expect(code).toBe(0);
+    expect(stdout).toContain('at 2 rank(s) on worker threads (quick: its figures mean nothing)');
+    expect(stdout).toMatch(/2 rank\(s\): state \d+ \+ \d+ bytes, .*ranks identical: yes/);
+
+    const report = await readFile(join(out, 'README.md'), 'utf8');
+    for (const other of ['## The classic experiment', '## Every optimizer', '## Trajectories'])
+      expect(report).not.toContain(other);
+    const section = report.split('\n## ').find((s) => s.startsWith('Data-parallel training with ZeRO')) ?? '';
+    expect(section).toContain('Its times, losses and accuracies mean nothing');
+    const rows = section
+      .split('\n')
+      .filter((l) => /^\| (\d|one process)/.test(l))
+      .map((l) => l.split(' | ').map((c) => c.replace(/^\| ?| ?\|$/g, '')));
+    expect(rows.map((r) => r[0])).toEqual(['2', 'one process']);
+    const [two, one] = rows as [string[], string[]];
+    // The two ranks' state adds up to the single process's unsharded AdamW state.
+    expect(two[1]!.split(' · ')).toHaveLength(2);
+    expect(two[2]).toBe(one[1]);
+    expect(two[9]).toBe('yes (bit for bit)');
+
+    const { dataParallel } = JSON.parse(await readFile(join(out, 'results.json'), 'utf8'));
+    const parameters = dataParallel.single.sizes.reduce((a: number, b: number) => a + b, 0);
+    expect(parameters).toBe(784 * 200 + 200 + 200 * 10 + 10);
+    expect(dataParallel.single.stateBytes).toBe(2 * 4 * parameters);
+    const [row] = dataParallel.rows;
+    expect(dataParallel.rows).toHaveLength(1);
+    expect(row.worldSize).toBe(2);
+    expect(row.stateBytes.reduce((a: number, b: number) => a + b, 0)).toBe(dataParallel.single.stateBytes);
+    expect(Math.max(...row.stateBytes)).toBe(2 * 4 * 784 * 200);
+    expect(row.owned.flat().sort()).toEqual(['hidden/bias', 'hidden/kernel', 'output/bias', 'output/kernel']);
+    expect(row.ranksIdentical).toBe(true);
+    expect(row.maxDifferenceToSingle).toBeLessThan(1e-5);
+    expect(row.losses).toHaveLength(dataParallel.plan.steps);
+    expect(row.losses.every(Number.isFinite)).toBe(true);
+    expect(row.bytesSentPerStep.every((b: number) => b > 0)).toBe(true);
+    expect(row.bytesReceivedPerStep.every((b: number) => b > 0)).toBe(true);
   }, 400_000);
 
   it('--out is relative to where the user stands (INIT_CWD); a rerun replaces its own files only', async () => {
@@ -153,7 +197,13 @@ describe('playground CLI', () => {
   });
 
   it('invalid flags are one-line errors with a non-zero exit', async () => {
-    for (const args of [['--epochs', '0'], ['--seeds', '0'], ['--backend', 'gpu'], ['--frobnicate']]) {
+    for (const args of [
+      ['--epochs', '0'],
+      ['--seeds', '0'],
+      ['--backend', 'gpu'],
+      ['--frobnicate'],
+      ['--classic', '--data-parallel'],
+    ]) {
       const { code, stderr } = await playground(args);
       expect(code).not.toBe(0);
       expect(stderr.trim().split('\n')).toHaveLength(1);

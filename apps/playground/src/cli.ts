@@ -19,7 +19,8 @@ program
   .name('optimkit-playground')
   .description(
     'Classic optimizer comparisons with every optimkit optimizer: the classic MNIST experiment, every ' +
-      'optimizer on the same MLP, and 2-D trajectories. Writes a markdown report with SVG plots.',
+      'optimizer on the same MLP, 2-D trajectories, and the MLP trained data-parallel with ZeRO on worker ' +
+      'threads. Writes a markdown report with SVG plots.',
   )
   .option(
     '--quick',
@@ -59,6 +60,11 @@ program
   .option('--no-classic', 'skip the classic experiment')
   .option('--no-mnist', 'skip the every-optimizer MNIST comparison')
   .option('--no-surfaces', 'skip the 2-D trajectories')
+  .option(
+    '--data-parallel',
+    'only the data-parallel section: the MLP with ZeRO-sharded AdamW on 1, 2 and 4 worker threads (2 with --quick)',
+  )
+  .option('--no-data-parallel', 'skip the data-parallel section')
   .showHelpAfterError(false)
   .configureOutput({ outputError: (message, write) => write(`${message.trim().split('\n')[0]}\n`) })
   .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
@@ -75,8 +81,14 @@ const options = program.opts<{
   classic?: boolean;
   mnist: boolean;
   surfaces: boolean;
+  dataParallel?: boolean;
 }>();
 const classicOnly = options.classic === true;
+const dataParallelOnly = options.dataParallel === true;
+if (classicOnly && dataParallelOnly) {
+  console.error('error: --classic and --data-parallel each ask for one section only: choose one');
+  process.exit(2);
+}
 
 try {
   // pnpm runs scripts in the package's folder and keeps the user's in INIT_CWD.
@@ -84,9 +96,10 @@ try {
   const { written } = await runComparisons({
     ...options,
     out,
-    classic: options.classic !== false,
-    mnist: options.mnist && !classicOnly,
-    surfaces: options.surfaces && !classicOnly,
+    classic: options.classic !== false && !dataParallelOnly,
+    mnist: options.mnist && !classicOnly && !dataParallelOnly,
+    surfaces: options.surfaces && !classicOnly && !dataParallelOnly,
+    dataParallel: options.dataParallel !== false && !classicOnly,
   });
   console.log(`report: ${written.find((f) => f.endsWith('README.md'))}`);
   for (const file of written) console.log(`  ${file}`);

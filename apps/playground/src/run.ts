@@ -1,5 +1,7 @@
-import * as tf from '@tensorflow/tfjs';
+import { useBackend } from './backend.js';
 import { type CatalogEntry, catalog, classicExperiment, selectOptimizers } from './catalog.js';
+import { stepsAvailable, WORLD_SIZES } from './data-parallel.js';
+import { type DataParallelPart, runDataParallel } from './data-parallel-node.js';
 import { loadMnist } from './mnist-node.js';
 import { Progress } from './progress.js';
 import {
@@ -18,7 +20,7 @@ import {
   surfaces,
   trajectory,
 } from './surfaces.js';
-import { type MnistRun, trainMnist } from './train-mnist.js';
+import { BATCH_SIZE, type MnistRun, trainMnist } from './train-mnist.js';
 
 export interface RunOptions {
   quick: boolean;
@@ -32,6 +34,8 @@ export interface RunOptions {
   classic: boolean;
   mnist: boolean;
   surfaces: boolean;
+  /** The data-parallel section (ZeRO on worker threads). */
+  dataParallel: boolean;
 }
 
 /** Defaults, chosen so that the full run stays near ten minutes on two shared cores. */
@@ -43,16 +47,20 @@ export const QUICK = {
   classicEpochs: 1,
   lossEvery: 5,
   surfaceSteps: 60,
+  dataParallelSteps: 5,
 } as const;
+
+/** The data-parallel section's world sizes: 1 (unsharded), 2 and 4; 2 alone with --quick. */
+export const DATA_PARALLEL_WORLD_SIZES = { full: WORLD_SIZES, quick: [2] } as const;
+
+/**
+ * One rank's data-parallel step costs about one MNIST step (measured on 2 shared cores, wasm: a
+ * global step takes 29 ms at 1 rank, 41 ms at 2, 73 ms at 4, against 22 ms for an MNIST step).
+ */
+const RANK_STEP_COST = 1;
 
 /** One surface step costs about this many MNIST steps (measured: 0.7 ms against 22 ms, 2 cores). */
 const SURFACE_STEP_COST = 0.03;
-
-async function useBackend(name: 'cpu' | 'wasm'): Promise<void> {
-  if (name === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
-  if (!(await tf.setBackend(name))) throw new Error(`the ${name} backend could not be initialised`);
-  await tf.ready();
-}
 
 const info = (e: CatalogEntry): EntryInfo => ({
   label: e.label,
@@ -74,12 +82,21 @@ export async function runComparisons(options: RunOptions): Promise<{ results: Re
   const lossEvery = quick ? QUICK.lossEvery : DEFAULTS.lossEvery;
   await useBackend(options.backend);
   const data = loadMnist(quick ? { limit: QUICK.limit } : {});
-  const stepsPerEpoch = Math.ceil(data.trainCount / 64);
+  const stepsPerEpoch = Math.ceil(data.trainCount / BATCH_SIZE);
   const surfaceSteps = (steps: number) => (quick ? Math.min(QUICK.surfaceSteps, steps) : steps);
   const missing = (entry: CatalogEntry) =>
     surfaces.filter((s) => s.minimum && !recordedLearningRate(entry, s));
 
+  const dataParallelPlan = {
+    steps: quick ? QUICK.dataParallelSteps : stepsAvailable(data, BATCH_SIZE),
+    batchSize: BATCH_SIZE,
+    seed: 1,
+  };
+  const worldSizes = quick ? DATA_PARALLEL_WORLD_SIZES.quick : DATA_PARALLEL_WORLD_SIZES.full;
   const total =
+    (options.dataParallel
+      ? RANK_STEP_COST * dataParallelPlan.steps * (1 + worldSizes.reduce((a, n) => a + n, 0))
+      : 0) +
     (options.classic ? classicExperiment.length * seeds * classicEpochs * stepsPerEpoch : 0) +
     (options.mnist ? entries.length * seeds * epochs * stepsPerEpoch : 0) +
     (options.surfaces
@@ -138,6 +155,26 @@ export async function runComparisons(options: RunOptions): Promise<{ results: Re
     comparison = await trainPart('comparison', entries, epochs);
   }
 
+  let dataParallel: DataParallelPart | null = null;
+  if (options.dataParallel) {
+    progress.say(
+      `Data-parallel ZeRO AdamW: ${dataParallelPlan.steps} global batches of ${BATCH_SIZE} at ${worldSizes.join(', ')} rank(s) on worker threads` +
+        (quick ? ' (quick: its figures mean nothing)' : ''),
+    );
+    dataParallel = await runDataParallel(data, dataParallelPlan, {
+      worldSizes,
+      backend: options.backend,
+      onPhase: (label) => progress.phase(label),
+      onSteps: (steps) => progress.advance(RANK_STEP_COST * steps),
+    });
+    for (const row of dataParallel.rows) {
+      progress.say(
+        `  ${row.worldSize} rank(s): state ${row.stateBytes.join(' + ')} bytes, median step ${row.medianStepMs.toFixed(1)} ms, ` +
+          `ranks identical: ${row.ranksIdentical ? 'yes' : 'NO'}, max |difference| to one process ${row.maxDifferenceToSingle.toExponential(1)}`,
+      );
+    }
+  }
+
   const surfaceResults: SurfaceResult[] = [];
   if (options.surfaces) {
     // Scalar variables: the cpu backend has the least overhead per op.
@@ -180,6 +217,7 @@ export async function runComparisons(options: RunOptions): Promise<{ results: Re
     }
     await useBackend(options.backend);
   }
+
   progress.stop();
 
   const results: Results = {
@@ -192,6 +230,7 @@ export async function runComparisons(options: RunOptions): Promise<{ results: Re
     classic,
     comparison,
     surfaces: surfaceResults,
+    dataParallel,
     entries: Object.fromEntries([...catalog, ...classicExperiment].map((e) => [e.name, info(e)])),
     elapsedMs: performance.now() - began,
   };

@@ -93,3 +93,10 @@ export function coinciding(
     .filter((g) => g.names.length > 1)
     .map(({ names, maxDifference }) => ({ names, maxDifference }));
 }
+
+/** Bytes for people: `n B` below 1 KiB, else KiB with one decimal; `n/a` when not measured. */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes)) return 'n/a';
+  if (bytes < 1024) return `${bytes} B`;
+  return `${(bytes / 1024).toFixed(1)} KiB`;
+}

@@ -3,6 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 import { type CatalogEntry, catalog, type Overrides, type Source } from '../catalog.js';
 import { buildMnist } from '../mnist.js';
 import { recordedLearningRate, type Surface, surfaces, type Trajectory, trajectory } from '../surfaces.js';
+import { BACKENDS, type BackendName, registerBackend } from './backends.js';
+import { setUpDataParallel } from './data-parallel-demo.js';
 import {
   defaultFields,
   describeFields,
@@ -61,9 +63,6 @@ const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 // ---------------------------------------------------------------------------------------------
 // Backend and data
 
-const BACKENDS = ['wasm', 'cpu', 'webgl', 'webgpu'] as const;
-type BackendName = (typeof BACKENDS)[number];
-
 /** Whether this browser has a WebGPU adapter (the webgpu backend needs one). */
 async function hasWebGpuAdapter(): Promise<boolean> {
   const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
@@ -73,25 +72,6 @@ async function hasWebGpuAdapter(): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-async function registerBackend(name: BackendName): Promise<void> {
-  if (name === 'wasm') {
-    const [wasm, plain, simd, threaded] = await Promise.all([
-      import('@tensorflow/tfjs-backend-wasm'),
-      import('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url'),
-      import('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url'),
-      import('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url'),
-    ]);
-    wasm.setWasmPaths({
-      'tfjs-backend-wasm.wasm': plain.default,
-      'tfjs-backend-wasm-simd.wasm': simd.default,
-      'tfjs-backend-wasm-threaded-simd.wasm': threaded.default,
-    });
-  } else if (name === 'webgpu') {
-    await import('@tensorflow/tfjs-backend-webgpu');
-  }
-  // cpu and webgl come with @tensorflow/tfjs.
 }
 
 /**
@@ -660,6 +640,20 @@ async function main(): Promise<void> {
     const data = buildMnist(await loadDigits());
     const session = new MnistSession(data, catalog.find((e) => e.name === 'adam')!, {});
     setUpMnist(session);
+    setUpDataParallel(
+      {
+        section: $('data-parallel'),
+        worldSize: $<HTMLSelectElement>('dp-world-size'),
+        mode: $<HTMLSelectElement>('dp-mode'),
+        steps: $<HTMLInputElement>('dp-steps'),
+        run: $<HTMLButtonElement>('dp-run'),
+        message: $('dp-message'),
+        ranks: $('dp-ranks').querySelector('tbody')!,
+        summary: $('dp-summary'),
+      },
+      data,
+      backend,
+    );
     status.textContent = `Ready · TensorFlow.js ${tf.version.tfjs}, ${backend} backend${note}.`;
     status.dataset.ready = 'true';
   } catch (error) {
