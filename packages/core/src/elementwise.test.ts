@@ -190,6 +190,8 @@ describe('elementwise kernels over rows and columns, with sums', () => {
     { batches: 1, rows: 3000, cols: 7 },
     { batches: 3, rows: 2, cols: 5000 },
     { batches: 1, rows: 4, cols: 0 },
+    // One unrolled iteration (16), two 4-lane steps and 3 scalar ones in every row.
+    { batches: 2, rows: 3, cols: 16 + 8 + 3 },
   ];
   for (const engine of ['wasm-simd', 'wasm', 'js'] as const) {
     it(`on ${engine}, sums in float64 in element order and reads rows and columns right`, () => {
