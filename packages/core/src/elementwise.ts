@@ -318,18 +318,18 @@ const SCALAR_UNARY = { sqrt: 0x91, abs: 0x8b, neg: 0x8c } as const;
 const SIMD_UNARY = { sqrt: 0xe3, abs: 0xe0, neg: 0xe1 } as const;
 
 /**
- * The function `kernel(rows, cols, inputs…, outputs…, rowSums…, colSums…, sums…, scalars…)`
- * (pointers are byte offsets into the imported memory; `sums` are the running float64 sums, which
- * it returns updated). Per row (with SIMD): a loop of {@link UNROLL} 4-lane parts, a 4-lane
- * step for what is left of a multiple of 4, then a scalar loop for the rest.
- */
-/**
  * 4-lane parts per iteration of the SIMD loop. An update's divisions and square roots have long
  * latencies: independent parts keep several in flight. Measured on adamw at 4e6 parameters on
  * wasm: 7.7 ms a step with 1 part, 6.9 with 2, 5.9 with 4 and 8 (nadam and adan gain more).
  */
 const UNROLL = 4;
 
+/**
+ * The function `kernel(rows, cols, inputs…, outputs…, rowSums…, colSums…, sums…, scalars…)`
+ * (pointers are byte offsets into the imported memory; `sums` are the running float64 sums, which
+ * it returns updated). Per row (with SIMD): a loop of {@link UNROLL} 4-lane parts, a 4-lane
+ * step for what is left of a multiple of 4, then a scalar loop for the rest.
+ */
 function encode(program: Program, useSimd: boolean): Uint8Array<ArrayBuffer> {
   const { nodes, inputs, outputs, sums, rowSums, colSums, scalars } = program;
   // Parameters: rows, cols, then the pointers of each group, the running sums and the scalars.
@@ -524,7 +524,6 @@ function encode(program: Program, useSimd: boolean): Uint8Array<ArrayBuffer> {
   });
   code.push(...i32(0), ...set(column));
   if (useSimd) {
-    // Independent parts per iteration keep more divisions and square roots in flight.
     const parts = Array.from({ length: UNROLL }, (_, part) => element(true, part)).flat();
     code.push(...get(1), ...i32(-4 * UNROLL), 0x71, ...i32(2), I32_SHL, ...set(end)); // (cols & ~(4U − 1)) · 4
     code.push(...loop(parts, 16 * UNROLL));
