@@ -233,7 +233,7 @@ async function importMap(): Promise<Record<string, string>> {
 }
 
 describe('native ES modules in Chromium (no bundler, no Node globals)', () => {
-  it('every browser entry point loads as published, and adamw trains fused, matches its composite path and resumes', async () => {
+  it('every browser entry point loads as published, and adamw trains fused, bit-identical to its composite path, and resumes', async () => {
     const site = join(project, 'native');
     // tfjs-core and its cpu backend are the page's one bundle (tfjs publishes CommonJS dependencies).
     await build({
@@ -274,7 +274,7 @@ describe('native ES modules in Chromium (no bundler, no Node globals)', () => {
         failedImports: {},
         className: 'OptimkitAdamW',
         finite: true,
-        fusedWithinToleranceOfComposite: true,
+        fusedBitIdenticalToComposite: true,
         resumedBitIdentical: true,
         tensorsLeft: 0,
       });
