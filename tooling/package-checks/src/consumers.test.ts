@@ -156,6 +156,21 @@ describe('TypeScript in every resolution mode', () => {
   });
 });
 
+/** What the page at `url` sets as `window.__result` (a fixture page's report), read in a new tab. */
+async function pageResult(
+  browser: Awaited<ReturnType<typeof launchChromium>>,
+  url: string,
+): Promise<Record<string, unknown>> {
+  const tab = await browser.context.newPage();
+  await tab.goto(url, { waitUntil: 'commit' });
+  await tab.waitForFunction(() => (window as { __result?: unknown }).__result !== undefined, undefined, {
+    timeout: 300_000,
+  });
+  const value = await tab.evaluate(() => (window as { __result?: unknown }).__result);
+  await tab.close();
+  return value as Record<string, unknown>;
+}
+
 describe('a Vite production build in Chromium', () => {
   it('restores a saved tfjs-layers model and a saved optimizer, and names the package when unregistered', async () => {
     const saved = join(project, 'web/public');
@@ -165,21 +180,7 @@ describe('a Vite production build in Chromium', () => {
     const server = await serveStatic(join(project, 'web-dist'));
     const browser = await launchChromium();
     try {
-      const result = async (page: string) => {
-        const tab = await browser.context.newPage();
-        await tab.goto(new URL(page, server.url).href, { waitUntil: 'commit' });
-        await tab.waitForFunction(
-          () => (window as { __result?: unknown }).__result !== undefined,
-          undefined,
-          {
-            timeout: 300_000,
-          },
-        );
-        const value = await tab.evaluate(() => (window as { __result?: unknown }).__result);
-        await tab.close();
-        return value as Record<string, unknown>;
-      };
-      const restored = await result('index.html');
+      const restored = await pageResult(browser, new URL('index.html', server.url).href);
       expect(restored).toEqual({
         className: 'OptimkitAdamW',
         iterations,
@@ -192,7 +193,7 @@ describe('a Vite production build in Chromium', () => {
         lionClass: 'OptimkitLion',
         lionResumed: true,
       });
-      const unregistered = await result('unregistered.html');
+      const unregistered = await pageResult(browser, new URL('unregistered.html', server.url).href);
       expect(unregistered.loadOptimizer).toContain(
         "'OptimkitLion', which is not registered: import '@optimkit/lion' and use its classes, or import '@optimkit/lion/register'",
       );
@@ -259,12 +260,7 @@ describe('native ES modules in Chromium (no bundler, no Node globals)', () => {
     const server = await serveStatic(project);
     const browser = await launchChromium();
     try {
-      const tab = await browser.context.newPage();
-      await tab.goto(new URL('native/index.html', server.url).href, { waitUntil: 'commit' });
-      await tab.waitForFunction(() => (window as { __result?: unknown }).__result !== undefined, undefined, {
-        timeout: 300_000,
-      });
-      const report = await tab.evaluate(() => (window as { __result?: unknown }).__result);
+      const report = await pageResult(browser, new URL('native/index.html', server.url).href);
       expect(report).toEqual({
         processDefined: false,
         requireDefined: false,
